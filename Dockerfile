@@ -1,0 +1,28 @@
+# The serving image. SageMaker runs `docker run IMAGE serve`; so can you:
+#   docker build -t byom .
+#   docker run -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" byom serve
+# BASE_IMAGE may be any Debian-family image with python3.11 and its venv module
+# (CI builds on a local bookworm base because it cannot reach Docker Hub).
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS dependencies
+COPY requirements/runtime.lock /tmp/runtime.lock
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
+      --require-hashes -r /tmp/runtime.lock \
+ && /opt/venv/bin/pip uninstall --yes --quiet pip
+
+FROM ${BASE_IMAGE}
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      org.opencontainers.image.title="byom" \
+      org.opencontainers.image.description="SageMaker-compatible server for XGBoost and scikit-learn models"
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/opt/byom \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+COPY --from=dependencies /opt/venv /opt/venv
+COPY container /opt/byom/container
+COPY serve /usr/local/bin/serve
+RUN python3 -m compileall -q /opt/byom
+EXPOSE 8080
+CMD ["serve"]

@@ -1,0 +1,31 @@
+# The two commands (see README): `make serve` serves the bundled demo model on :8080;
+# `make test` runs every test, the Docker image's included.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: serve test lint demo-model image
+
+serve: $(STAMP)
+	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
+
+test: lint
+	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t byom:test . >/dev/null; \
+	  else echo "make test: no Docker engine; container tests will skip"; fi; \
+	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
+
+lint: $(STAMP)
+	$(PYTHON) -m ruff check container tests scripts
+	$(PYTHON) -m ruff format --check container tests scripts
+	$(PYTHON) -m mypy
+
+demo-model: $(STAMP)
+	$(PYTHON) scripts/make_demo_model.py model
+
+image:
+	docker build -t byom:latest .
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --require-hashes -r requirements/dev.lock
+	rm -f $(VENV)/.installed-* && touch $@

@@ -1,0 +1,92 @@
+"""XGBoost Boosters in JSON, UBJSON or the legacy binary format (SageMaker's `xgboost-model`).
+
+Owns: loading a Booster, limiting its threads, reading its objective and class count, and its
+labels, probabilities and margins. Prediction uses `inplace_predict`, which XGBoost documents as
+safe to call from several threads at once. Sparse rows keep XGBoost's meaning: absent is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xgboost
+
+from container.decoders import Matrix
+from container.errors import ModelLoadError
+from container.outputs import offered_outputs
+from container.schema import Schema
+
+PROBABILITY_OBJECTIVES = frozenset({"binary:logistic", "multi:softprob", "multi:softmax"})
+
+
+class BoosterModel:
+    """An XGBoost Booster. `from_sklearn_api` models answer labels by default, like XGBClassifier."""
+
+    def __init__(self, booster: xgboost.Booster, model_threads: int) -> None:
+        booster.set_param({"nthread": model_threads})
+        config = json.loads(booster.save_config())["learner"]
+        self.booster = booster
+        self.objective: str = config["objective"]["name"]
+        n_classes = int(config["learner_model_param"].get("num_class", "0"))
+        self.from_sklearn_api = "scikit_learn" in booster.attributes()
+        self.schema = _schema(booster, self.objective, n_classes)
+        self.outputs = offered_outputs(
+            self.schema,
+            has_probabilities=self.objective in PROBABILITY_OBJECTIVES,
+            has_margins=self.schema.task == "classification",
+        )
+
+    def native(self, rows: Matrix) -> np.ndarray:
+        if self.from_sklearn_api and self.schema.task == "classification":
+            return self.labels(rows)
+        return np.asarray(self.booster.inplace_predict(rows))
+
+    def labels(self, rows: Matrix) -> np.ndarray:
+        if self.objective == "multi:softmax":
+            return np.asarray(self.booster.inplace_predict(rows)).astype(np.int64)
+        if self.objective.startswith("multi:"):
+            return np.asarray(self.probabilities(rows).argmax(axis=1))
+        if self.objective == "binary:logistic":
+            return (np.asarray(self.booster.inplace_predict(rows)) > 0.5).astype(np.int64)
+        return (self.margins(rows) > 0).astype(np.int64)
+
+    def probabilities(self, rows: Matrix) -> np.ndarray:
+        if self.objective == "binary:logistic":
+            positive = np.asarray(self.booster.inplace_predict(rows))
+            return np.column_stack([1 - positive, positive])
+        if self.objective == "multi:softmax":
+            return _softmax(self.margins(rows))
+        return np.asarray(self.booster.inplace_predict(rows))
+
+    def margins(self, rows: Matrix) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(rows, predict_type="margin"))
+
+
+def load_booster(path: Path, model_threads: int) -> BoosterModel:
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(str(path))
+    except xgboost.core.XGBoostError as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise ModelLoadError(f"{path.name} is not an XGBoost model XGBoost can read: {reason}") from None
+    return BoosterModel(booster, model_threads)
+
+
+def _schema(booster: xgboost.Booster, objective: str, n_classes: int) -> Schema:
+    is_classifier = objective.startswith(("binary:", "multi:"))
+    classes = tuple(range(max(n_classes, 2))) if is_classifier else None
+    names = tuple(booster.feature_names) if booster.feature_names else None
+    return Schema(
+        task="classification" if is_classifier else "regression",
+        n_features=booster.num_features(),
+        feature_names=names,
+        classes=classes,
+        accepts_missing=True,
+    )
+
+
+def _softmax(margins: np.ndarray) -> np.ndarray:
+    shifted = np.exp(margins - margins.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), dtype=np.float32)

@@ -1,0 +1,78 @@
+"""Shared fixtures: the demo model behind each transport, and the built image.
+
+`endpoint` runs a test three times: in-process (Flask's test client, fast), against a real
+`./serve` with gunicorn on 127.0.0.1, and against the Docker image. Container tests skip when no
+Docker engine answers, unless BYOM_REQUIRE_DOCKER=1 (set by CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from container.app import create_app
+from container.settings import Settings
+from tests.harness import DEMO_MODEL, HttpEndpoint, Reply, container, docker_available, serving
+
+IMAGE_TAG = "byom:test"
+
+
+class InProcessEndpoint:
+    def __init__(self, settings: Settings) -> None:
+        self.client = create_app(settings).test_client()
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Reply:
+        response = self.client.open(path, method=method, data=body, headers=dict(headers or {}))
+        return Reply(response.status_code, response.headers, response.get_data())
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    if not docker_available():
+        if os.environ.get("BYOM_REQUIRE_DOCKER") == "1":
+            pytest.fail("BYOM_REQUIRE_DOCKER=1 but no Docker engine answers (source .ci/docker-env)")
+        pytest.skip("no Docker engine; `source .ci/docker-env` starts one")
+    from tests.harness import build_image
+
+    build_image(IMAGE_TAG)
+    return IMAGE_TAG
+
+
+@pytest.fixture(scope="session")
+def inprocess_endpoint() -> InProcessEndpoint:
+    return InProcessEndpoint(Settings(model_dir=DEMO_MODEL))
+
+
+@pytest.fixture(scope="session")
+def server_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpEndpoint]:
+    with serving(DEMO_MODEL, tmp_path_factory.mktemp("serve")) as server:
+        yield HttpEndpoint(server.url)
+
+
+@pytest.fixture(scope="session")
+def container_endpoint(image: str) -> Iterator[HttpEndpoint]:
+    with container(image, DEMO_MODEL) as running:
+        yield HttpEndpoint(running.url)
+
+
+@pytest.fixture(params=["inprocess", "server", "container"])
+def endpoint(request: pytest.FixtureRequest) -> HttpEndpoint | InProcessEndpoint:
+    return request.getfixturevalue(f"{request.param}_endpoint")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["server", "container"])
+def http_endpoint(request: pytest.FixtureRequest) -> HttpEndpoint:
+    """A real socket: for what an in-process client cannot send (chunked bodies, raw framing)."""
+    return request.getfixturevalue(f"{request.param}_endpoint")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "model"
+    directory.mkdir()
+    return directory

@@ -1,0 +1,171 @@
+"""Every artifact format loads and answers exactly what its framework answers; discovery rules."""
+
+from __future__ import annotations
+
+import operator
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from container.errors import ModelLoadError
+from container.flavours import find_artifact, load_model
+from container.outputs import predict
+from container.settings import Settings
+from tests.models import CASES, ModelCase
+
+
+@pytest.fixture(params=sorted(CASES), scope="module")
+def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ModelCase:
+    return CASES[request.param](tmp_path_factory.mktemp(request.param))
+
+
+def load(case: ModelCase):  # type: ignore[no-untyped-def]
+    return load_model(Settings(model_dir=case.directory, allow_pickle=case.needs_pickle))
+
+
+def test_native_output_equals_the_framework(case: ModelCase) -> None:
+    got = load(case).native(case.rows)
+    if got.dtype.kind == "f":
+        np.testing.assert_array_equal(got.astype(np.float32), np.asarray(case.native).astype(np.float32))
+    else:
+        np.testing.assert_array_equal(got, case.native)
+
+
+def test_probabilities_equal_the_framework(case: ModelCase) -> None:
+    model = load(case)
+    if case.probabilities is None:
+        assert "probabilities" not in model.outputs
+        return
+    np.testing.assert_allclose(model.probabilities(case.rows), case.probabilities, rtol=1e-6, atol=1e-7)
+
+
+def test_predicted_label_is_an_original_class(case: ModelCase) -> None:
+    model = load(case)
+    if model.schema.task == "regression":
+        assert model.outputs == frozenset({"predicted_score"})
+        return
+    labels = model.labels(case.rows)
+    assert set(labels.tolist()) <= set(model.schema.classes)
+    if case.probabilities is not None:
+        classes = np.asarray(model.schema.classes)
+        np.testing.assert_array_equal(labels, classes[case.probabilities.argmax(axis=1)])
+
+
+def test_every_offered_output_has_one_value_per_row(case: ModelCase) -> None:
+    model = load(case)
+    prediction = predict(model, case.rows[:7], tuple(sorted(model.outputs)))
+    for key, values in prediction.columns:
+        assert values.shape[0] == 7, key
+
+
+def test_feature_count_is_known(case: ModelCase) -> None:
+    assert load(case).schema.n_features == case.rows.shape[1]
+
+
+def test_models_are_limited_to_one_thread(tmp_path: Path) -> None:
+    case = CASES["sklearn-random-forest"](tmp_path)
+    assert load(case).estimator.n_jobs == 1  # type: ignore[attr-defined]
+
+
+def test_string_labels_survive_the_round_trip(tmp_path: Path) -> None:
+    model = load(CASES["sklearn-decision-tree"](tmp_path))
+    assert model.schema.classes == ("setosa", "versicolor", "virginica")
+
+
+def test_pickle_refused_without_opt_in_and_names_the_variable(tmp_path: Path) -> None:
+    CASES["pickle-decision-tree"](tmp_path)
+    with pytest.raises(ModelLoadError, match="BYOM_ALLOW_PICKLE=true"):
+        load_model(Settings(model_dir=tmp_path))
+
+
+class Canary:
+    """Unpickling this object writes a file: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.marker, "code from the pickle ran"))
+
+
+def test_pickle_canary_does_not_run_by_default(tmp_path: Path) -> None:
+    model_dir, marker = tmp_path / "model", tmp_path / "ran"
+    model_dir.mkdir()
+    (model_dir / "model.pkl").write_bytes(pickle.dumps(Canary(marker)))
+    with pytest.raises(ModelLoadError):
+        load_model(Settings(model_dir=model_dir))
+    assert not marker.exists()
+
+
+def test_no_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelLoadError, match=r"no model file in .*expected one of: xgboost-model, \*\.json"):
+        find_artifact(tmp_path)
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        find_artifact(tmp_path / "absent")
+
+
+def test_several_candidates_are_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "b.skops").write_text("")
+    with pytest.raises(ModelLoadError, match=r"several model files .*a\.json, b\.skops"):
+        find_artifact(tmp_path)
+
+
+def test_dotfiles_manifest_and_folders_are_ignored(tmp_path: Path) -> None:
+    CASES["sklearn-decision-tree"](tmp_path)
+    (tmp_path / "._model.skops").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.json").write_text("{}")
+    assert find_artifact(tmp_path).path.name == "model.skops"
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "reason"),
+    [
+        ("model.json", b'{"not": "a model"}', "not an XGBoost model"),
+        ("xgboost-model", b"\x00garbage", "not an XGBoost model"),
+        ("model.skops", b"not a zip", "not a skops file"),
+    ],
+)
+def test_unreadable_artifacts_are_load_errors(
+    tmp_path: Path, filename: str, content: bytes, reason: str
+) -> None:
+    (tmp_path / filename).write_bytes(content)
+    with pytest.raises(ModelLoadError, match=reason):
+        load_model(Settings(model_dir=tmp_path))
+
+
+def test_skops_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
+    import skops.io
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.tree import DecisionTreeRegressor
+
+    model = make_pipeline(FunctionTransformer(func=operator.neg), DecisionTreeRegressor())
+    skops.io.dump(model.fit(np.ones((3, 2)), [1, 2, 3]), tmp_path / "model.skops")
+    with pytest.raises(
+        ModelLoadError, match=r"not trusted: _operator\.neg; list them in BYOM_SKOPS_TRUSTED_TYPES"
+    ):
+        load_model(Settings(model_dir=tmp_path))
+    trusting = Settings(model_dir=tmp_path, skops_trusted_types=("_operator.neg",))
+    assert load_model(trusting).native(np.ones((1, 2))).shape == (1,)
+
+
+def test_a_model_without_missing_value_support_refuses_nan_with_422(tmp_path: Path) -> None:
+    from container.app import create_app
+
+    CASES["sklearn-pipeline"](tmp_path)
+    client = create_app(Settings(model_dir=tmp_path)).test_client()
+    reply = client.post("/invocations", data=b"5.1,3.5,,0.2", content_type="text/csv")
+    assert reply.status_code == 422
+    assert reply.get_json() == {
+        "error": "invalid_data",
+        "message": "this model does not accept missing values (empty field or null)",
+    }

@@ -1,0 +1,123 @@
+"""What only the built image can show: its label, bind port, models served in it, stopping,
+contents, and the compose file. The HTTP contract itself runs against the image in test_contract.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from tests.harness import REPO, container, free_port, wait_until_ready
+from tests.models import CASES
+
+pytestmark = pytest.mark.container
+
+
+def docker(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_image_carries_the_bind_to_port_label(image: str) -> None:
+    labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", image).stdout)
+    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    size = int(docker("inspect", "-f", "{{.Size}}", image).stdout)
+    print(f"image size: {size / 1e6:.0f} MB")
+
+
+def test_sagemaker_bind_to_port_is_honoured(image: str) -> None:
+    env = {"SAGEMAKER_BIND_TO_PORT": "9090"}
+    with container(image, REPO / "model", env, container_port=9090) as running:
+        assert requests.get(running.url + "/ping", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "xgboost-legacy-binary",
+        "xgboost-multi-ubj",
+        "xgboost-sklearn-api",
+        "sklearn-pipeline",
+        "pickle-decision-tree",
+    ],
+)
+def test_models_serve_in_the_image_as_in_their_framework(image: str, tmp_path: Path, name: str) -> None:
+    case = CASES[name](tmp_path)
+    env = {"BYOM_ALLOW_PICKLE": "true"} if case.needs_pickle else {}
+    body = "\n".join(",".join(repr(float(value)) for value in row) for row in case.rows[:50]).encode()
+    with container(image, case.directory, env) as running:
+        headers = {"Content-Type": "text/csv", "Accept": "application/json"}
+        reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
+    assert reply.status_code == 200, reply.text
+    got = np.asarray(reply.json()["predictions"])
+    expected = np.asarray(case.native[:50])
+    if expected.dtype.kind == "f":
+        np.testing.assert_array_equal(got.astype(np.float32), expected.astype(np.float32))
+    else:
+        assert got.tolist() == expected.tolist()
+
+
+def test_a_model_that_cannot_load_stops_the_container(image: str, model_dir: Path) -> None:
+    (model_dir / "model.json").write_text("{}")
+    with container(image, model_dir, wait=False) as running:
+        give_up = time.monotonic() + 60
+        while running.running() and time.monotonic() < give_up:
+            time.sleep(0.2)
+        exit_code = int(docker("inspect", "-f", "{{.State.ExitCode}}", running.name).stdout)
+        logs = running.logs()
+    assert exit_code != 0 and not running.running()
+    assert "byom: cannot serve: model.json is not an XGBoost model" in logs
+
+
+def test_docker_stop_exits_0(image: str) -> None:
+    with container(image, REPO / "model") as running:
+        requests.get(running.url + "/ping", timeout=10)
+        assert running.stop(timeout=30) == 0, running.logs()
+
+
+def test_image_holds_no_compiler_and_no_pip(image: str) -> None:
+    found = docker("run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc g++ pip pip3 || true")
+    assert found.stdout.strip() == ""
+
+
+def test_docker_compose_serves_the_demo_model(image: str) -> None:
+    project = f"byomtest{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {**os.environ, "BYOM_PUBLISH": f"127.0.0.1:{port}", "COMPOSE_PROJECT_NAME": project}
+    compose = ["docker-compose", "--file", str(REPO / "docker-compose.yml")]
+    try:
+        up = subprocess.run(
+            [*compose, "up", "-d", "--build"], env=env, capture_output=True, text=True, timeout=900
+        )
+        assert up.returncode == 0, up.stderr
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(url, lambda: True, lambda: compose_logs(compose, env))
+        reply = requests.post(
+            url + "/invocations", data=b"5.1,3.5,1.4,0.2", headers={"Content-Type": "text/csv"}, timeout=30
+        )
+        assert reply.text == "setosa\n"
+        assert wait_for_health(f"{project}_serve_1") == "healthy"
+    finally:
+        subprocess.run([*compose, "down", "--volumes"], env=env, capture_output=True, timeout=120)
+
+
+def compose_logs(compose: list[str], env: dict[str, str]) -> str:
+    return subprocess.run([*compose, "logs"], env=env, capture_output=True, text=True, timeout=60).stdout
+
+
+def wait_for_health(name: str) -> str:
+    give_up = time.monotonic() + 90
+    status = ""
+    while time.monotonic() < give_up:
+        status = docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip()
+        if status in ("healthy", "unhealthy"):
+            return status
+        time.sleep(0.5)
+    return status

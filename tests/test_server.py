@@ -1,0 +1,232 @@
+"""The process model, against a real `./serve` (gunicorn) on 127.0.0.1.
+
+Durations are compared as ratios within one run (the machine is noisy), never to fixed seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from container.settings import usable_cpu_count
+from tests.harness import REPO, serving, start_serve, wait_until_ready
+from tests.models import CASES, slow_xgboost
+
+CSV = {"Content-Type": "text/csv"}
+
+
+@pytest.fixture(scope="module")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    directory = tmp_path_factory.mktemp("slow-model")
+    return directory, slow_xgboost(directory)
+
+
+class Timed:
+    """A request sent on its own thread, remembering when it started and ended."""
+
+    def __init__(self, url: str, body: bytes) -> None:
+        self.started = time.monotonic()
+        self.ended = 0.0
+        self.status: int | str = "pending"
+        self.thread = threading.Thread(target=self._send, args=(url, body), daemon=True)
+        self.thread.start()
+
+    def _send(self, url: str, body: bytes) -> None:
+        try:
+            self.status = requests.post(url + "/invocations", data=body, headers=CSV, timeout=120).status_code
+        except requests.RequestException as error:
+            self.status = type(error).__name__
+        self.ended = time.monotonic()
+
+    def join(self) -> Timed:
+        self.thread.join(150)
+        return self
+
+
+def ping(url: str) -> tuple[float, float]:
+    started = time.monotonic()
+    assert requests.get(url + "/ping", timeout=120).status_code == 200
+    return started, time.monotonic()
+
+
+def pings_while(url: str, busy: list[Timed]) -> list[tuple[float, float]]:
+    answered = []
+    while any(request.ended == 0.0 for request in busy):
+        answered.append(ping(url))
+    return answered
+
+
+def test_ping_answers_while_the_only_worker_predicts(slow_model: tuple[Path, bytes], tmp_path: Path) -> None:
+    model_dir, body = slow_model
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "BYOM_WORKER_THREADS": "4"}
+    with serving(model_dir, tmp_path, env) as server:
+        busy = [Timed(server.url, body) for _ in range(2)]
+        answered = pings_while(server.url, busy)
+        shortest = min(request.join().ended - request.started for request in busy)
+    assert [request.status for request in busy] == [200, 200]
+    during = [(start, end) for start, end in answered if end < min(request.ended for request in busy)]
+    assert len(during) >= 3, f"only {len(during)} pings answered while both predictions ran"
+    slowest_ping = max(end - start for start, end in during)
+    print(f"slowest /ping while busy: {slowest_ping * 1000:.1f} ms; prediction took {shortest:.2f} s")
+    assert slowest_ping < 0.1 * shortest
+
+
+def test_with_one_thread_ping_queues_behind_the_prediction(
+    slow_model: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """The contrast that shows why workers have spare threads: sync-style, ping waits."""
+    model_dir, body = slow_model
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "BYOM_WORKER_THREADS": "1"}
+    with serving(model_dir, tmp_path, env) as server:
+        busy = send_and_wait_until_predicting(server.url, server.log_path, body)
+        _, answered = ping(server.url)
+        busy.join()
+    assert busy.status == 200 and answered >= busy.ended
+
+
+def send_and_wait_until_predicting(url: str, log_path: Path, body: bytes) -> Timed:
+    """Send `body`; return once the workers' CPU time has climbed: the prediction is running."""
+    baseline = workers_cpu_seconds(log_path)
+    request = Timed(url, body)
+    give_up = time.monotonic() + 30
+    while time.monotonic() < give_up and request.ended == 0.0:
+        if workers_cpu_seconds(log_path) > baseline + 0.3:
+            return request
+        time.sleep(0.05)
+    raise AssertionError("the request never started predicting")
+
+
+def workers_cpu_seconds(log_path: Path) -> float:
+    return sum(cpu_seconds(pid) for pid in worker_pids(log_path))
+
+
+def worker_pids(log_path: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log_path.read_text())]
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits_0(
+    slow_model: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    model_dir, body = slow_model
+    server = start_serve(model_dir, tmp_path, {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+    try:
+        wait_until_ready(server.url, server.alive, server.log)
+        busy = send_and_wait_until_predicting(server.url, server.log_path, body)
+        signalled = time.monotonic()
+        exit_code = server.stop(signal.SIGTERM, timeout=60)
+        stopped = time.monotonic() - signalled
+    finally:
+        server.stop(signal.SIGKILL)
+    busy.join()
+    assert busy.status == 200, server.log()
+    assert exit_code == 0, server.log()
+    assert stopped < 2 * (busy.ended - busy.started), "drained, but took far longer than the request"
+
+
+def test_a_request_past_the_timeout_restarts_its_worker(
+    slow_model: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    model_dir, body = slow_model
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
+    with serving(model_dir, tmp_path, env) as server:
+        timed_out = Timed(server.url, body).join()
+        wait_until_ready(server.url, server.alive, server.log)
+        small = requests.post(
+            server.url + "/invocations", data=body[: body.index(b"\n")], headers=CSV, timeout=60
+        )
+    assert timed_out.status == "ConnectionError"
+    assert small.status_code == 200
+    assert "a request ran longer than the 1 s timeout" in server.log()
+    assert len(worker_pids(server.log_path)) == 2  # the original and its replacement
+
+
+def test_default_worker_count_is_twice_the_usable_cores_plus_one(tmp_path: Path) -> None:
+    expected = 2 * usable_cpu_count() + 1
+    with serving(REPO / "model", tmp_path, {"SAGEMAKER_MODEL_SERVER_WORKERS": ""}) as server:
+        assert f"with {expected} workers x 4 threads" in server.log()
+        give_up = time.monotonic() + 30
+        while len(worker_pids(server.log_path)) < expected and time.monotonic() < give_up:
+            time.sleep(0.05)
+        assert len(worker_pids(server.log_path)) == expected
+
+
+def test_the_older_worker_variable_is_honoured(tmp_path: Path) -> None:
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "", "MODEL_SERVER_WORKERS": "3"}
+    with serving(REPO / "model", tmp_path, env) as server:
+        assert "with 3 workers" in server.log()
+
+
+def test_workers_cap_math_library_threads(tmp_path: Path) -> None:
+    with serving(REPO / "model", tmp_path) as server:
+        pid = worker_pids(server.log_path)[0]
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"OMP_NUM_THREADS=1" in environment and b"OPENBLAS_NUM_THREADS=1" in environment
+
+
+def test_each_request_logs_one_json_line(tmp_path: Path) -> None:
+    with serving(REPO / "model", tmp_path) as server:
+        headers = {**CSV, "X-Amzn-SageMaker-Inference-Id": "req-42"}
+        requests.post(server.url + "/invocations", data=b"5.1,3.5,1.4,0.2", headers=headers, timeout=30)
+        requests.get(server.url + "/nope", timeout=30)
+        give_up = time.monotonic() + 10
+        while '"path": "/nope"' not in server.log() and time.monotonic() < give_up:
+            time.sleep(0.05)
+        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    invocation = next(line for line in lines if line.get("inference_id") == "req-42")
+    assert invocation["status"] == 200 and invocation["bytes_in"] == 15 and invocation["bytes_out"] == 7
+    assert invocation["method"] == "POST" and invocation["latency_us"] > 0 and invocation["pid"] > 0
+    assert any(line["path"] == "/nope" and line["status"] == 404 for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("prepare", "env", "says", "exit_code"),
+    [
+        ("corrupt", {}, "byom: cannot serve: model.json is not an XGBoost model", 4),
+        ("empty", {}, "byom: cannot serve: no model file in", 1),
+        ("pickle", {}, "set BYOM_ALLOW_PICKLE=true only if you trust", 1),
+        ("corrupt", {"SAGEMAKER_MODEL_SERVER_WORKERS": "none"}, "SAGEMAKER_MODEL_SERVER_WORKERS='none'", 1),
+        (
+            "corrupt",
+            {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "image/png"},
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
+            4,
+        ),
+    ],
+)
+def test_a_server_that_cannot_serve_stops_with_one_line(
+    model_dir: Path, tmp_path: Path, prepare: str, env: dict[str, str], says: str, exit_code: int
+) -> None:
+    if prepare == "corrupt":
+        (model_dir / "model.json").write_text('{"not": "xgboost"}')
+    elif prepare == "pickle":
+        CASES["pickle-decision-tree"](model_dir)
+    if "ACCEPT" in str(env):
+        CASES["sklearn-decision-tree"](model_dir)
+        (model_dir / "model.json").unlink()
+    server = start_serve(model_dir, tmp_path, {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", **env})
+    try:
+        code = server.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.stop(signal.SIGKILL)
+        pytest.fail(f"server kept running instead of stopping:\n{server.log()}")
+    log = server.log()
+    assert code == exit_code, log
+    assert says in log
+    assert len(worker_pids(server.log_path)) <= 3, "workers were respawned"
+    assert "Traceback" not in log
