@@ -10,7 +10,8 @@ COPY requirements/runtime.lock /tmp/runtime.lock
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
       --require-hashes -r /tmp/runtime.lock \
- && /opt/venv/bin/pip uninstall --yes --quiet pip
+ && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
+ && find /opt/venv -depth -type d -name tests -exec rm -rf {} +
 
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \

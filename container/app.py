@@ -44,7 +44,7 @@ def create_app(settings: Settings, model: Predictor | None = None) -> Flask:
 def _add_routes(app: Flask, invoker: Invoker, settings: Settings) -> None:
     @app.get("/ping")
     def ping() -> Response:
-        return Response(status=200)
+        return Response(status=200, mimetype="text/plain")
 
     @app.get("/execution-parameters")
     def execution_parameters() -> Response:
@@ -56,7 +56,6 @@ def _add_routes(app: Flask, invoker: Invoker, settings: Settings) -> None:
 
     @app.post("/invocations")
     def invocations() -> Response:
-        _refuse_declared_oversize(settings.max_body_bytes)
         plan = invoker.plan(
             request.headers.get("Content-Type"),
             request.headers.get("Accept"),
@@ -67,19 +66,16 @@ def _add_routes(app: Flask, invoker: Invoker, settings: Settings) -> None:
         return Response(invoker.answer(plan, body), mimetype=plan.response_type)
 
 
-def _refuse_declared_oversize(limit: int) -> None:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
-
-
 def _read_body(limit: int) -> bytes:
-    """Read at most limit + 1 bytes: one byte more than allowed proves a chunked body too large.
-
-    (werkzeug's own max-length stream silently truncates a chunked body at the limit instead.)
+    """The body, or 413: from Content-Length before reading anything; for a chunked body, once
+    limit + 1 bytes have arrived (werkzeug's own max-length stream would silently truncate it).
     gunicorn terminates `wsgi.input` at Content-Length or at the last chunk.
     """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
     stream = request.environ["wsgi.input"]
-    body: bytes = stream.read(limit + 1 if request.content_length is None else request.content_length)
+    body: bytes = stream.read(limit + 1 if declared is None else declared)
     if len(body) > limit:
         raise PayloadTooLarge(f"the chunked body is larger than the limit of {limit} bytes")
     return body

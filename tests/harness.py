@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +59,8 @@ def free_port() -> int:
 
 
 def wait_until_ready(
-    url: str, alive: callable, describe: callable, deadline: float = READY_DEADLINE_SECONDS
-) -> None:  # type: ignore[valid-type]
+    url: str, alive: Callable[[], bool], describe: Callable[[], str], deadline: float = READY_DEADLINE_SECONDS
+) -> None:
     give_up = time.monotonic() + deadline
     while time.monotonic() < give_up:
         if not alive():
