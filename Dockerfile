@@ -1,6 +1,7 @@
-# The serving image. SageMaker runs `docker run IMAGE serve`; so can you:
+# The serving and training image. SageMaker runs `docker run IMAGE serve` and `docker run IMAGE train`:
 #   docker build -t byom .
 #   docker run -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" byom serve
+#   docker run -v "$PWD/opt_ml:/opt/ml" byom train
 # BASE_IMAGE may be any Debian-family image with python3.11 and its venv module
 # (CI builds on a local bookworm base because it cannot reach Docker Hub).
 ARG BASE_IMAGE=python:3.11-slim
@@ -23,7 +24,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
-COPY serve /usr/local/bin/serve
+COPY serve train /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080
 CMD ["serve"]

@@ -4,6 +4,7 @@
     ├── StartupError                        stops the server before it serves anything
     │   ├── ConfigurationError              a bad environment variable
     │   └── ModelLoadError                  no model, several candidates, unreadable artifact
+    ├── TrainingError                       stops a training job; its message becomes output/failure
     └── RequestError                        the client's mistake: always 4xx, never 5xx
         ├── MalformedRequest (400)          the body is not valid in its declared format
         ├── UnsupportedOutput (400)         an output key the model cannot produce
@@ -43,6 +44,10 @@ class ConfigurationError(StartupError):
 
 class ModelLoadError(StartupError):
     code = "model_load_error"
+
+
+class TrainingError(ContainerError):
+    code = "training_error"
 
 
 class RequestError(ContainerError):

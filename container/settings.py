@@ -1,7 +1,8 @@
-"""Every environment variable the server honours, read once into a frozen, typed Settings.
+"""Every environment variable the container honours, read once into frozen, typed objects.
 
-Owns: names, defaults and valid ranges of the configuration, the `/opt/ml` paths, and the count
-of CPUs this process may really use (affinity and cgroup quota). Nothing else in the package reads
+Owns: names, defaults and valid ranges of the configuration, the `/opt/ml` paths (Settings for
+serving, TrainingPaths for training), and the count of CPUs this process may really use
+(affinity and cgroup quota). Nothing else in the package reads
 `os.environ`; tests build Settings from a dict. Must not import numpy or any model library: the
 gunicorn master imports this module and must stay free of OpenMP state before it forks.
 """
@@ -83,6 +84,36 @@ class Settings:
             allow_pickle=env.flag(("BYOM_ALLOW_PICKLE",), False),
             skops_trusted_types=env.words(("BYOM_SKOPS_TRUSTED_TYPES",)),
             log_level=env.text(("BYOM_LOG_LEVEL",), "info").lower(),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingPaths:
+    """The training contract's `/opt/ml` tree; build it with `TrainingPaths.from_env(os.environ)`."""
+
+    base: Path
+    model: Path
+
+    @property
+    def config(self) -> Path:
+        return self.base / "input" / "config"
+
+    @property
+    def data(self) -> Path:
+        return self.base / "input" / "data"
+
+    @property
+    def output(self) -> Path:
+        return self.base / "output"
+
+    @property
+    def failure(self) -> Path:
+        return self.output / "failure"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TrainingPaths:
+        return cls(
+            base=Path(environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR), model=_model_dir(environ)
         )
 
 

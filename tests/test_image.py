@@ -121,3 +121,52 @@ def wait_for_health(name: str) -> str:
             return status
         time.sleep(0.5)
     return status
+
+
+@pytest.mark.parametrize("name", ["decision_tree", "xgboost_multi_named"])
+def test_train_then_serve_in_the_image(image: str, tmp_path: Path, name: str) -> None:
+    from tests.test_training import JOBS, reference_predictions
+    from tests.training_jobs import run_train
+
+    job, rows = JOBS[name](tmp_path / "job")
+    result = run_train(job, image=image)
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
+    with container(image, job.model) as running:
+        headers = {"Content-Type": "text/csv", "Accept": "application/json"}
+        reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
+    served, expected = np.asarray(reply.json()["predictions"]), reference_predictions(job.model, rows)
+    if expected.dtype.kind == "f":
+        served, expected = served.astype(np.float32), expected.astype(np.float32)
+    np.testing.assert_array_equal(served, expected)
+
+
+def test_a_failing_job_in_the_image_writes_its_failure_file(image: str, tmp_path: Path) -> None:
+    from tests.training_jobs import OptMl, run_train
+
+    job = OptMl.create(
+        tmp_path, {"algorithm": "decision_tree", "max_depth": "-1"}, {"train": ["a,1,2\nb,3,4\n"]}
+    )
+    result = run_train(job, image=image)
+    assert result.returncode == 1
+    assert "hyperparameter max_depth='-1'" in job.failure.read_text()
+
+
+def test_docker_compose_train_profile_trains(image: str, tmp_path: Path) -> None:
+    from tests.test_training import JOBS
+
+    job, _ = JOBS["decision_tree"](tmp_path / "opt_ml")
+    env = {
+        **os.environ,
+        "BYOM_OPT_ML": str(job.base),
+        "COMPOSE_PROJECT_NAME": f"byomtrain{uuid.uuid4().hex[:8]}",
+    }
+    compose = ["docker-compose", "--file", str(REPO / "docker-compose.yml"), "--profile", "train"]
+    built = subprocess.run([*compose, "build", "train"], env=env, capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr
+    result = subprocess.run(
+        [*compose, "run", "--rm", "train"], env=env, capture_output=True, text=True, timeout=900
+    )
+    subprocess.run([*compose, "down"], env=env, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (job.model / "manifest.json").is_file()

@@ -89,7 +89,10 @@ def test_with_one_thread_ping_queues_behind_the_prediction(
         busy = send_and_wait_until_predicting(server.url, server.log_path, body)
         _, answered = ping(server.url)
         busy.join()
-    assert busy.status == 200 and answered >= busy.ended
+    # Answered when the prediction was done (within 5% of its duration: the two client threads
+    # record their times independently), not while it ran.
+    assert busy.status == 200
+    assert answered >= busy.ended - 0.05 * (busy.ended - busy.started)
 
 
 def send_and_wait_until_predicting(url: str, log_path: Path, body: bytes) -> Timed:

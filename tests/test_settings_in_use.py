@@ -36,7 +36,12 @@ def test_batch_mode_answers_one_line_per_record(accept: str) -> None:
 
 
 def test_batch_mode_selected_outputs_stay_one_line_per_record() -> None:
-    reply = invoke(endpoint(batch=True), ROWS, Accept="application/json", X_Amzn_SageMaker_Custom_Attributes="output=predicted_label,probability")
+    reply = invoke(
+        endpoint(batch=True),
+        ROWS,
+        Accept="application/json",
+        X_Amzn_SageMaker_Custom_Attributes="output=predicted_label,probability",
+    )
     records = [json.loads(line) for line in reply.body.decode().splitlines()]
     assert records[1] == {"predicted_label": "virginica", "probability": 1.0} and len(records) == 3
 
@@ -64,7 +69,10 @@ def test_execution_parameters_come_from_the_settings() -> None:
 def test_inference_output_sets_the_default_and_a_request_overrides_it() -> None:
     target = endpoint(inference_output="predicted_label, probability")
     assert invoke(target, ROWS[:16]).body == b"setosa,1.0\n"
-    assert invoke(target, ROWS[:16], X_Amzn_SageMaker_Custom_Attributes="output=labels").body == b"setosa,versicolor,virginica\n"
+    assert (
+        invoke(target, ROWS[:16], X_Amzn_SageMaker_Custom_Attributes="output=labels").body
+        == b"setosa,versicolor,virginica\n"
+    )
 
 
 def test_default_accept_follows_the_setting() -> None:

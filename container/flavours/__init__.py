@@ -4,7 +4,9 @@ Owns: the registry of artifact names (ARTIFACTS, keyed by exact file name or suf
 rules of discovery: top-level files only, dotfiles ignored (macOS `._` entries in tarballs),
 `manifest.json` reserved for the training manifest, exactly one candidate or a clear error.
 `find_artifact` only looks at names, so `serve` can check a directory before starting gunicorn;
-`load_model` loads and is called in each worker after fork.
+`load_model` loads and is called in each worker after fork. When training left a manifest, the
+artifact's checksum is verified before loading and its golden rows are replayed after, so every
+worker proves it computes what training computed before /ping says ready.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from container.errors import ModelLoadError
 from container.outputs import Predictor
 from container.settings import Settings
+
+if TYPE_CHECKING:
+    from container.manifest import Manifest
 
 MANIFEST_NAME = "manifest.json"
 PICKLE_OPT_IN = "BYOM_ALLOW_PICKLE"
@@ -43,7 +49,7 @@ def find_artifact(model_dir: Path) -> Artifact:
     if not model_dir.is_dir():
         raise ModelLoadError(f"model directory {model_dir} does not exist (set SM_MODEL_DIR to change it)")
     candidates = [
-        Artifact(path, flavour) for path in sorted(model_dir.iterdir()) if (flavour := _flavour(path))
+        Artifact(path, flavour) for path in sorted(model_dir.iterdir()) if (flavour := flavour_of(path))
     ]
     if not candidates:
         known = ", ".join([*ARTIFACT_NAMES, *(f"*{suffix}" for suffix in ARTIFACT_SUFFIXES)])
@@ -67,36 +73,46 @@ def check_artifact(settings: Settings) -> Artifact:
 
 
 def load_model(settings: Settings) -> Predictor:
+    from container import manifest
+
     artifact = check_artifact(settings)
-    return LOADERS[artifact.flavour](artifact.path, settings)
+    recorded = manifest.read(settings.model_dir)
+    if recorded is not None:
+        manifest.verify_artifact(recorded, artifact.path)
+    model = LOADERS[artifact.flavour](artifact.path, settings, recorded)
+    if recorded is not None:
+        manifest.verify_model(recorded, model)
+    return model
 
 
-def _flavour(path: Path) -> str | None:
+def flavour_of(path: Path) -> str | None:
+    """The flavour that serves this file, or None when it is not a model file."""
     if path.name.startswith(".") or path.name == MANIFEST_NAME or not path.is_file():
         return None
     return ARTIFACT_NAMES.get(path.name) or ARTIFACT_SUFFIXES.get(path.suffix.lower())
 
 
-def _load_xgboost(path: Path, settings: Settings) -> Predictor:
+def _load_xgboost(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
     from container.flavours.booster import load_booster
 
-    return load_booster(path, settings.model_threads)
+    classes = tuple(recorded.classes) if recorded is not None and recorded.classes is not None else None
+    return load_booster(path, settings.model_threads, classes)
 
 
-def _load_sklearn(path: Path, settings: Settings) -> Predictor:
+def _load_sklearn(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
     from container.flavours.estimator import load_skops
 
     return load_skops(path, settings.skops_trusted_types)
 
 
-def _load_pickle(path: Path, settings: Settings) -> Predictor:
+def _load_pickle(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
     from container.flavours.pickled import load_pickle
 
     return load_pickle(path, settings.model_threads)
 
 
 # Loaders import their libraries lazily: the gunicorn master must not import xgboost before fork.
-LOADERS: dict[str, Callable[[Path, Settings], Predictor]] = {
+LOADERS: dict[str, Callable[[Path, Settings, Manifest | None], Predictor]] = {
     "xgboost": _load_xgboost,
     "sklearn": _load_sklearn,
     "pickle": _load_pickle,

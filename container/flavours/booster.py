@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xgboost
@@ -22,16 +23,23 @@ PROBABILITY_OBJECTIVES = frozenset({"binary:logistic", "multi:softprob", "multi:
 
 
 class BoosterModel:
-    """An XGBoost Booster. `from_sklearn_api` models answer labels by default, like XGBClassifier."""
+    """An XGBoost Booster. `from_sklearn_api` models answer labels by default, like XGBClassifier.
 
-    def __init__(self, booster: xgboost.Booster, model_threads: int) -> None:
+    XGBoost knows classes only as 0..k-1; `classes` (from the training manifest) names them, and
+    labels are answered in those names.
+    """
+
+    def __init__(
+        self, booster: xgboost.Booster, model_threads: int, classes: tuple[Any, ...] | None = None
+    ) -> None:
         booster.set_param({"nthread": model_threads})
         config = json.loads(booster.save_config())["learner"]
         self.booster = booster
         self.objective: str = config["objective"]["name"]
         n_classes = int(config["learner_model_param"].get("num_class", "0"))
         self.from_sklearn_api = "scikit_learn" in booster.attributes()
-        self.schema = _schema(booster, self.objective, n_classes)
+        self.schema = _schema(booster, self.objective, n_classes, classes)
+        self._names = np.asarray(classes) if classes is not None else None
         self.outputs = offered_outputs(
             self.schema,
             has_probabilities=self.objective in PROBABILITY_OBJECTIVES,
@@ -39,11 +47,17 @@ class BoosterModel:
         )
 
     def native(self, rows: Matrix) -> np.ndarray:
-        if self.from_sklearn_api and self.schema.task == "classification":
+        if self.schema.task == "classification" and (
+            self.from_sklearn_api or self.objective == "multi:softmax"
+        ):
             return self.labels(rows)
         return np.asarray(self.booster.inplace_predict(rows))
 
     def labels(self, rows: Matrix) -> np.ndarray:
+        indices = self._label_indices(rows)
+        return indices if self._names is None else np.asarray(self._names[indices])
+
+    def _label_indices(self, rows: Matrix) -> np.ndarray:
         if self.objective == "multi:softmax":
             return np.asarray(self.booster.inplace_predict(rows)).astype(np.int64)
         if self.objective.startswith("multi:"):
@@ -64,19 +78,21 @@ class BoosterModel:
         return np.asarray(self.booster.inplace_predict(rows, predict_type="margin"))
 
 
-def load_booster(path: Path, model_threads: int) -> BoosterModel:
+def load_booster(path: Path, model_threads: int, classes: tuple[Any, ...] | None = None) -> BoosterModel:
     booster = xgboost.Booster()
     try:
         booster.load_model(str(path))
     except xgboost.core.XGBoostError as error:
         reason = str(error).strip().splitlines()[-1]
         raise ModelLoadError(f"{path.name} is not an XGBoost model XGBoost can read: {reason}") from None
-    return BoosterModel(booster, model_threads)
+    return BoosterModel(booster, model_threads, classes)
 
 
-def _schema(booster: xgboost.Booster, objective: str, n_classes: int) -> Schema:
+def _schema(
+    booster: xgboost.Booster, objective: str, n_classes: int, names: tuple[Any, ...] | None
+) -> Schema:
     is_classifier = objective.startswith(("binary:", "multi:"))
-    classes = tuple(range(max(n_classes, 2))) if is_classifier else None
+    classes = (names or tuple(range(max(n_classes, 2)))) if is_classifier else None
     names = tuple(booster.feature_names) if booster.feature_names else None
     return Schema(
         task="classification" if is_classifier else "regression",

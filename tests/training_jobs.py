@@ -1,0 +1,100 @@
+"""Training jobs for tests: an `/opt/ml`-shaped tree in a temp directory, and `./train` run on it.
+
+`OptMl.create` writes the config files and channel data; `run_train` runs the real `./train`
+(or, with `image=`, `docker run IMAGE train`) against it. Datasets are generated or ship with
+scikit-learn; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.harness import REPO
+from tests.models import iris, synthetic
+
+
+@dataclass(frozen=True)
+class OptMl:
+    base: Path
+
+    @property
+    def model(self) -> Path:
+        return self.base / "model"
+
+    @property
+    def failure(self) -> Path:
+        return self.base / "output" / "failure"
+
+    @classmethod
+    def create(
+        cls,
+        base: Path,
+        hyperparameters: Mapping[str, str],
+        channels: Mapping[str, Sequence[str]],
+        content_types: Mapping[str, str] | None = None,
+    ) -> OptMl:
+        """`channels` maps a channel name to the texts of its files."""
+        config = base / "input" / "config"
+        config.mkdir(parents=True)
+        (config / "hyperparameters.json").write_text(json.dumps(dict(hyperparameters)))
+        data_config = {
+            name: {"ContentType": kind, "TrainingInputMode": "File"}
+            for name, kind in (content_types or {}).items()
+        }
+        (config / "inputdataconfig.json").write_text(json.dumps(data_config))
+        (config / "resourceconfig.json").write_text(
+            json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+        )
+        for name, texts in channels.items():
+            directory = base / "input" / "data" / name
+            directory.mkdir(parents=True)
+            for number, text in enumerate(texts):
+                (directory / f"part-{number}.data").write_text(text)
+        return cls(base)
+
+
+def run_train(job: OptMl, timeout: float = 600, image: str | None = None) -> subprocess.CompletedProcess[str]:
+    if image is not None:
+        command = ["docker", "run", "--rm", "-v", f"{job.base}:/opt/ml", image, "train"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(job.base)}
+    env.pop("SM_MODEL_DIR", None)
+    return subprocess.run([str(REPO / "train")], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def csv_text(labels: Sequence[Any], rows: np.ndarray) -> str:
+    return "".join(
+        f"{label}," + ",".join(repr(float(v)) for v in row) + "\n"
+        for label, row in zip(labels, rows, strict=True)
+    )
+
+
+def libsvm_text(labels: Sequence[Any], rows: np.ndarray) -> str:
+    lines = []
+    for label, row in zip(labels, rows, strict=True):
+        pairs = " ".join(f"{index}:{value!r}" for index, value in enumerate(row.tolist()) if value != 0)
+        lines.append(f"{label} {pairs}\n")
+    return "".join(lines)
+
+
+def iris_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Iris with string labels: every fifth row is validation."""
+    features, labels = iris()
+    held = np.arange(len(labels)) % 5 == 0
+    return features[~held], labels[~held], features[held], labels[held]
+
+
+def synthetic_split(
+    n_classes: int, names: Sequence[Any] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    features, labels = synthetic(n_classes=n_classes, rows=600)
+    named = np.asarray(names)[labels] if names is not None else labels
+    return features[:500], named[:500], features[500:], named[500:]
