@@ -174,7 +174,10 @@ def test_early_stopping_keeps_the_best_rounds(tmp_path: Path) -> None:
         2,
     )
     result = run_train(job)
-    losses = [float(loss) for loss in re.findall(r"^\[\d+\] .*validation-logloss: (\S+)$", result.stdout, re.MULTILINE)]
+    losses = [
+        float(loss)
+        for loss in re.findall(r"^\[\d+\] .*validation-logloss: (\S+)$", result.stdout, re.MULTILINE)
+    ]
     booster = xgboost.Booster(model_file=str(job.model / "xgboost-model.ubj"))
     assert result.returncode == 0 and len(losses) < 500
     assert booster.num_boosted_rounds() == int(np.argmin(losses)) + 1 < len(losses)
