@@ -2,38 +2,30 @@
 
 Owns: the access log's fields (method, path, status, latency in microseconds, bytes in and out,
 the worker's pid, and the SageMaker inference id when the caller sent one). It wraps any WSGI app
-and must not know what the app does.
+and must not know what the app does. Lines are written whole, under a lock, and flushed: not
+through `logging`, whose record machinery cost ~30 us a request, a quarter of a single-row one.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TextIO
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 INFERENCE_ID = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
 BYTES_IN = "byom.bytes_in"  # set by the app once it has read the body (chunked bodies have no length)
 
 
-def access_logger() -> logging.Logger:
-    logger = logging.getLogger("byom.access")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
-
-
 class AccessLog:
-    def __init__(self, app: WSGIApp, logger: logging.Logger) -> None:
-        self.app, self.logger = app, logger
+    def __init__(self, app: WSGIApp, stream: TextIO | None = None) -> None:
+        self.app = app
+        self.stream = stream  # None: whatever sys.stdout is when a line is written
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter_ns()
@@ -49,8 +41,14 @@ class AccessLog:
         finally:
             if hasattr(iterable, "close"):
                 iterable.close()
-        self.logger.info(self._line(environ, int(status[0]), started, sum(map(len, body))))
+        self._write(self._line(environ, int(status[0]), started, sum(map(len, body))))
         return body
+
+    def _write(self, line: str) -> None:
+        stream = self.stream or sys.stdout
+        with self.lock:
+            stream.write(line + "\n")
+            stream.flush()
 
     @staticmethod
     def _line(environ: dict[str, Any], status: int, started: int, bytes_out: int) -> str:

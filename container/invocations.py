@@ -2,11 +2,12 @@
 
 Owns: the order of the request path. Everything that can be refused from the headers alone
 (Accept, Content-Type, selected outputs) is refused in `plan`, before the body is read, decoded or
-predicted on. Must not know Flask: the web shell hands it header strings and body bytes.
+predicted on. Must not know WSGI: the web shell hands it header strings and body bytes.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MIMEAccept
@@ -60,15 +61,21 @@ class Invoker:
         return plan.encoder(predict(self.model, rows, plan.keys))
 
     def _negotiate(self, accept: str | None) -> str:
-        chosen = self.default_accept
-        if accept and accept.strip() != "*/*":
-            offered = [self.default_accept, *(t for t in ENCODERS if t != self.default_accept)]
-            match = parse_accept_header(accept, MIMEAccept).best_match(offered)
-            if match is None:
-                raise NotAcceptable(f"cannot answer in {accept!r}; accepted: {', '.join(ENCODERS)}")
-            chosen = match
-        # Batch transform joins output by line: JSON answers one record per line there.
-        return JSON_LINES if self.batch and chosen == "application/json" else chosen
+        return negotiate(accept, self.default_accept, self.batch)
+
+
+@functools.lru_cache(maxsize=256)  # clients repeat their Accept header; parsing it costs ~16 us
+def negotiate(accept: str | None, default: str, batch: bool) -> str:
+    """The response type for an Accept header; NotAcceptable when no encoder matches."""
+    chosen = default
+    if accept and accept.strip() != "*/*":
+        offered = [default, *(mimetype for mimetype in ENCODERS if mimetype != default)]
+        match = parse_accept_header(accept, MIMEAccept).best_match(offered)
+        if match is None:
+            raise NotAcceptable(f"cannot answer in {accept!r}; accepted: {', '.join(ENCODERS)}")
+        chosen = match
+    # Batch transform joins output by line: JSON answers one record per line there.
+    return JSON_LINES if batch and chosen == "application/json" else chosen
 
 
 def _default_accept(value: str) -> str:

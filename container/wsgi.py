@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
 from gunicorn.errors import AppImportError
 
+from container.access_log import AccessLog
 from container.app import create_app
 from container.errors import StartupError
 from container.settings import Settings
 
 
-def application() -> Flask:
+def application() -> AccessLog:
     try:
         return create_app(Settings.from_env(os.environ))
     except StartupError as error:

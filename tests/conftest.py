@@ -1,6 +1,6 @@
 """Shared fixtures: the demo model behind each transport, and the built image.
 
-`endpoint` runs a test three times: in-process (Flask's test client, fast), against a real
+`endpoint` runs a test three times: in-process (werkzeug's WSGI test client, fast), against a real
 `./serve` with gunicorn on 127.0.0.1, and against the Docker image. Container tests skip when no
 Docker engine answers, unless BYOM_REQUIRE_DOCKER=1 (set by CI), where they fail instead.
 """
@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from werkzeug.test import Client
 
 from container.app import create_app
 from container.settings import Settings
@@ -22,7 +23,7 @@ IMAGE_TAG = "byom:test"
 
 class InProcessEndpoint:
     def __init__(self, settings: Settings) -> None:
-        self.client = create_app(settings).test_client()
+        self.client = Client(create_app(settings))
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None

@@ -159,13 +159,34 @@ def test_skops_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_model_without_missing_value_support_refuses_nan_with_422(tmp_path: Path) -> None:
+    from werkzeug.test import Client
+
     from container.app import create_app
 
     CASES["sklearn-pipeline"](tmp_path)
-    client = create_app(Settings(model_dir=tmp_path)).test_client()
+    client = Client(create_app(Settings(model_dir=tmp_path)))
     reply = client.post("/invocations", data=b"5.1,3.5,,0.2", content_type="text/csv")
     assert reply.status_code == 422
-    assert reply.get_json() == {
+    assert reply.json == {
         "error": "invalid_data",
         "message": "this model does not accept missing values (empty field or null)",
     }
+
+
+def test_the_tree_fast_path_matches_scikit_learn_on_missing_values_and_thresholds(tmp_path: Path) -> None:
+    """Single trees skip scikit-learn's input check; the answers must stay exactly its own."""
+    import skops.io
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(300, 4))
+    features[rng.random(features.shape) < 0.1] = np.nan
+    labels = (np.nan_to_num(features[:, 0]) + np.nan_to_num(features[:, 1]) > 0).astype(int)
+    tree = DecisionTreeClassifier(random_state=0).fit(features, labels)
+    skops.io.dump(tree, tmp_path / "model.skops")
+    thresholds = tree.tree_.threshold[tree.tree_.feature >= 0].astype(np.float64)
+    on_thresholds = np.tile(thresholds[:, None], (1, 4))  # every value sits exactly on a split
+    rows = np.vstack([features, on_thresholds, np.nextafter(on_thresholds, np.inf)])
+    model = load_model(Settings(model_dir=tmp_path))
+    np.testing.assert_array_equal(model.native(rows), tree.predict(rows))
+    np.testing.assert_array_equal(model.probabilities(rows), tree.predict_proba(rows))

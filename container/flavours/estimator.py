@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse
 import skops.io
 from sklearn.base import is_classifier
+from sklearn.tree import BaseDecisionTree
 from sklearn.utils import get_tags
 
 from container.decoders import Matrix
@@ -37,6 +38,12 @@ class EstimatorModel:
         # Rows arrive as arrays in training order; the name check is done by schema.conform.
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         self.estimator = estimator
+        # A single tree's own input check costs ~140 us of its ~160 us single-row predict. Giving
+        # it the float32 C-ordered array that check would build, and skipping the check, is exact;
+        # schema.conform has already refused what the check refuses (inf, NaN where unsupported).
+        self._prepare, self._options = (
+            (_float32, {"check_input": False}) if _is_tree(estimator) else (_dense, {})
+        )
         self.schema = _schema(estimator)
         self.outputs = offered_outputs(
             self.schema,
@@ -45,13 +52,13 @@ class EstimatorModel:
         )
 
     def native(self, rows: Matrix) -> np.ndarray:
-        return np.asarray(self.estimator.predict(_dense(rows)))
+        return np.asarray(self.estimator.predict(self._prepare(rows), **self._options))
 
     def labels(self, rows: Matrix) -> np.ndarray:
         return self.native(rows)
 
     def probabilities(self, rows: Matrix) -> np.ndarray:
-        return np.asarray(self.estimator.predict_proba(_dense(rows)))
+        return np.asarray(self.estimator.predict_proba(self._prepare(rows), **self._options))
 
     def margins(self, rows: Matrix) -> np.ndarray:
         return np.asarray(self.estimator.decision_function(_dense(rows)))
@@ -120,6 +127,14 @@ def _allows_nan(estimator: Any) -> bool:
         return bool(get_tags(estimator).input_tags.allow_nan)
     except Exception:  # a third-party estimator without scikit-learn's tags
         return False
+
+
+def _is_tree(estimator: Any) -> bool:
+    return isinstance(estimator, BaseDecisionTree)
+
+
+def _float32(rows: Matrix) -> np.ndarray:
+    return np.ascontiguousarray(_dense(rows), dtype=np.float32)
 
 
 def _dense(rows: Matrix) -> np.ndarray:
