@@ -23,6 +23,7 @@ KEEPALIVE_SECONDS = 5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 WORKER_CLASS = "container.worker.TimeoutThreadWorker"
 APPLICATION = "container.wsgi:application()"
+HOOKS = "python:container.gunicorn_hooks"  # the master imports the libraries once, before fork
 
 
 def gunicorn_argv(settings: Settings) -> list[str]:
@@ -39,6 +40,7 @@ def gunicorn_argv(settings: Settings) -> list[str]:
         "--log-level", settings.log_level,
         "--error-logfile", "-",
         "--no-control-socket",
+        "--config", HOOKS,
         APPLICATION,
     ]  # fmt: skip
 

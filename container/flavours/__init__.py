@@ -39,6 +39,14 @@ ARTIFACT_SUFFIXES = {
 }
 
 
+# The module that serves each flavour (and imports its library).
+FLAVOUR_MODULES = {
+    "xgboost": "container.flavours.booster",
+    "sklearn": "container.flavours.estimator",
+    "pickle": "container.flavours.pickled",
+}
+
+
 @dataclass(frozen=True)
 class Artifact:
     path: Path
