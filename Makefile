@@ -15,8 +15,8 @@ test: lint
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
 
 lint: $(STAMP)
-	$(PYTHON) -m ruff check container tests scripts
-	$(PYTHON) -m ruff format --check container tests scripts
+	$(PYTHON) -m ruff check container tests scripts bench
+	$(PYTHON) -m ruff format --check container tests scripts bench
 	$(PYTHON) -m mypy
 
 demo-model: $(STAMP)
@@ -29,3 +29,8 @@ $(STAMP): requirements/dev.lock pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --require-hashes -r requirements/dev.lock
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
+.PHONY: bench
+bench: $(STAMP)
+	$(PYTHON) bench/run.py

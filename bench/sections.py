@@ -1,0 +1,585 @@
+"""The six measurements of the report, one function each.
+
+Owns: what each section starts, sends and computes. Every function starts the servers it needs
+inside `with` blocks (so they are stopped whatever happens), measures, and returns report
+Sections; numbers compared with each other always come from the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import client
+import load
+import machine
+import numpy as np
+from models import (
+    DEMO_MODEL,
+    IRIS_ROW,
+    BoosterModel,
+    csv_body,
+    feature_rows,
+    iris_models,
+    json_body,
+    load_booster,
+    parse_csv,
+    slow_xgboost_model,
+    xgboost_model,
+)
+from procs import children, cpu_busy_seconds, memory_kib, tree_cpu_seconds
+from refenv import ReferenceEnv
+from report import Section, Table, count, ms, percent, runs, times
+from servers import Server, start_ours, start_reference
+from stats import median, percentile, ratio
+
+BENCH = Path(__file__).resolve().parent
+POST_CSV_LUA = BENCH / "post-csv.lua"  # POSTs IRIS_ROW
+CSV = "text/csv"
+JSON = "application/json"
+WORKERS = 3  # 2 x 1 core + 1: the server has CPU 0 only
+THREADS = 4  # BYOM_WORKER_THREADS, the server's default
+WRK_CONNECTIONS = 16
+HEY_CONNECTIONS = 8
+LOW_RATE = 100  # req/s on one connection: the unloaded round trip
+CONTENTION = 0.10  # CPU 0 used by others (or stolen) above this share of a run is reported
+PAYLOAD_BUDGET = 5 * 1024 * 1024  # under the reference's 5m and our 6 MiB limits
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    seconds: float  # one load measurement
+    runs: int  # load measurements per configuration (median reported)
+    warmup_s: float
+    sequential: int  # timed requests (and in-process calls) in section 3
+    cold_starts: int
+    long_request_s: float  # what one long request of section 4 should take alone
+
+
+FULL = Plan("full", seconds=10, runs=3, warmup_s=3, sequential=10, cold_starts=3, long_request_s=3.0)
+QUICK = Plan("quick", seconds=3, runs=1, warmup_s=1, sequential=3, cold_starts=1, long_request_s=1.0)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A wrk run and how CPU 0 was used during it (shares of its wall time; 1.0 = the whole core)."""
+
+    wrk: load.WrkResult
+    server_cpu: float  # CPU time of the server's processes (master, workers; nginx for the sample)
+    cpu_busy: float  # CPU 0 busy, whoever used it: above server_cpu means something else ran there
+    steal: float  # CPU 0 time the hypervisor gave to someone else
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.wrk.to_json(),
+            "server_cpu": self.server_cpu,
+            "cpu0_busy": self.cpu_busy,
+            "cpu0_steal": self.steal,
+        }
+
+
+def measured_wrk(server: Server, url: str, seconds: float, script: Path | None) -> Measured:
+    pids = [process.pid for process in server.processes]
+    busy_before, steal_before = cpu_busy_seconds(load.SERVER_CPU)
+    own_before = tree_cpu_seconds(pids)
+    started = time.monotonic()
+    result = load.wrk(url, seconds, WRK_CONNECTIONS, script)
+    wall = time.monotonic() - started
+    busy, steal = cpu_busy_seconds(load.SERVER_CPU)
+    return Measured(
+        result,
+        server_cpu=(tree_cpu_seconds(pids) - own_before) / wall,
+        cpu_busy=(busy - busy_before) / wall,
+        steal=(steal - steal_before) / wall,
+    )
+
+
+def saturate(targets: dict[str, tuple[Server, str, Path | None]], plan: Plan) -> dict[str, list[Measured]]:
+    """wrk on each target: a warm-up, then `plan.runs` rounds with the targets interleaved."""
+    for _, url, script in targets.values():
+        load.wrk(url, plan.warmup_s, WRK_CONNECTIONS, script)
+    results: dict[str, list[Measured]] = {name: [] for name in targets}
+    for _ in range(plan.runs):
+        for name, (server, url, script) in targets.items():
+            results[name].append(measured_wrk(server, url, plan.seconds, script))
+    return results
+
+
+def rates(results: list[Measured]) -> list[float]:
+    return [result.wrk.requests_per_s for result in results]
+
+
+def middle(results: list[Measured]) -> Measured:
+    """The run with the median rate (the upper median for an even count)."""
+    return sorted(results, key=lambda result: result.wrk.requests_per_s)[len(results) // 2]
+
+
+def cpu_use(results: list[Measured]) -> str:
+    """Server CPU and CPU 0 busy, run by run, as "server/busy" percentages."""
+    return " / ".join(f"{100 * r.server_cpu:.0f}/{100 * r.cpu_busy:.0f}" for r in results)
+
+
+def dirty_runs(results: dict[str, list[Measured]]) -> list[str]:
+    return [
+        f"WARNING: {name}: a run had {r.wrk.non_2xx} non-2xx answers and {r.wrk.socket_errors} socket errors"
+        for name, found in results.items()
+        for r in found
+        if not r.wrk.clean
+    ]
+
+
+def contention(results: dict[str, list[Measured]]) -> list[str]:
+    """Runs where CPU 0 was busy with something other than the server, or stolen by the hypervisor."""
+    return [
+        f"WARNING: {name}, run {index}: CPU 0 was {100 * r.cpu_busy:.0f}% busy but the server used"
+        f" {100 * r.server_cpu:.0f}% (steal {100 * r.steal:.0f}%): it shared its core; its rate is not comparable."
+        for name, found in results.items()
+        for index, r in enumerate(found, 1)
+        if r.cpu_busy - r.server_cpu > CONTENTION or r.steal > CONTENTION
+    ]
+
+
+CPU_NOTE = (
+    "CPU % (server/CPU 0 busy), per run: the CPU time of the server's processes (master and workers; nginx"
+    " too for the sample) over the run's length, then all use of CPU 0 by anyone. 100/100 is a server that"
+    " had the core to itself and used all of it."
+)
+
+
+def process_memory(server: Server) -> list[dict[str, Any]]:
+    """Peak and current RSS of each process of a server and of its children (its workers)."""
+    rows = []
+    for process, program in zip(server.processes, server.programs, strict=True):
+        for pid in [process.pid, *children(process.pid)]:
+            role = "master" if pid == process.pid else "worker"
+            rows.append(
+                {"server": server.name, "process": f"{program} {role}", "pid": pid, **memory_kib(pid)}
+            )
+    return rows
+
+
+def body_file(work: Path, name: str, body: bytes) -> Path:
+    path = work / name
+    path.write_bytes(body)
+    return path
+
+
+# 1 ---------------------------------------------------------------------------------------------
+
+
+def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
+    section = Section(
+        "iris", "1. Single-row iris CSV on the decision tree: our server vs the AWS sample's stack"
+    )
+    models = iris_models(work)
+    with (
+        start_ours("iris-ours", models.ours, work, WORKERS, THREADS) as ours,
+        start_reference("iris-reference", models.reference, work / "reference", ref_env, WORKERS) as ref,
+    ):
+        answers = {s.name: client.request(s.port, "POST", "/invocations", IRIS_ROW, CSV) for s in (ours, ref)}
+        targets: dict[str, tuple[Server, str, Path | None]] = {
+            "ours /invocations": (ours, ours.url + "/invocations", POST_CSV_LUA),
+            "reference /invocations": (ref, ref.url + "/invocations", POST_CSV_LUA),
+            "ours /ping": (ours, ours.url + "/ping", None),
+            "reference /ping": (ref, ref.url + "/ping", None),
+        }
+        results = saturate(targets, plan)
+        capacity = median(rates(results["ours /invocations"]))
+        row = body_file(work, "iris-row.csv", IRIS_ROW)
+        fixed: dict[str, load.HeyResult] = {}
+        for rate, connections, load_name in ((capacity / 2, HEY_CONNECTIONS, "half"), (LOW_RATE, 1, "low")):
+            for name, server in (("ours", ours), ("reference", ref)):
+                url = server.url + "/invocations"
+                fixed[f"{name}, {load_name}"] = load.hey(url, plan.seconds, rate, connections, row, CSV)
+        reference_memory = process_memory(ref)
+        section.commands = [*ours.commands, *ref.commands]
+    section.commands += [middle(found).wrk.command for found in results.values()]
+    section.commands += [result.command for result in fixed.values()]
+
+    saturation = Table(
+        ["Server", "/invocations req/s", "runs", "CPU %", "p50 ms", "p99 ms", "/ping req/s", "/ping runs",
+         "/invocations ÷ /ping"]
+    )  # fmt: skip
+    summary: dict[str, Any] = {}
+    for name in ("ours", "reference"):
+        inv, ping = results[f"{name} /invocations"], results[f"{name} /ping"]
+        inv_rate, ping_rate = median(rates(inv)), median(rates(ping))
+        typical = middle(inv)
+        label = (
+            f"ours (gthread, {WORKERS} workers x {THREADS} threads)"
+            if name == "ours"
+            else f"AWS sample (nginx -> {ref_env.worker_class}, {WORKERS} workers)"
+        )
+        saturation.add(
+            label, count(inv_rate), runs(rates(inv)), cpu_use(inv), ms(typical.wrk.p50_ms),
+            ms(typical.wrk.p99_ms), count(ping_rate), runs(rates(ping)), percent(ratio(inv_rate, ping_rate)),
+        )  # fmt: skip
+        summary[name] = {"invocations_rps": inv_rate, "ping_rps": ping_rate}
+    speedup = ratio(summary["ours"]["invocations_rps"], summary["reference"]["invocations_rps"])
+    ping_speedup = ratio(summary["ours"]["ping_rps"], summary["reference"]["ping_rps"])
+    saturation.add(
+        "**ours ÷ AWS sample**", f"**{times(speedup)}**", "", "", "", "", times(ping_speedup), "", ""
+    )
+
+    fixed_table = Table(
+        ["Server", "offered req/s", "achieved req/s", "p50 ms", "p99 ms", "slowest ms", "non-200 / errors"]
+    )
+    for name, result in fixed.items():
+        server_name, load_name = name.split(", ")
+        label = f"{server_name}: {'half our capacity' if load_name == 'half' else 'low load'}, c={result.connections}"
+        fixed_table.add(
+            label, count(result.offered_per_s), count(result.achieved_per_s), ms(result.p50_ms),
+            ms(result.p99_ms), ms(result.slowest_ms), f"{result.non_200} / {result.errors}",
+        )  # fmt: skip
+    section.tables = [saturation, fixed_table]
+    same = answers["iris-ours"].body == answers["iris-reference"].body
+    section.notes = [
+        f"Both answer `{IRIS_ROW.decode()}` with {answers['iris-ours'].body!r} (ours) and"
+        f" {answers['iris-reference'].body!r} (sample): {'identical' if same else 'DIFFERENT'}.",
+        f"Reference: {ref_env.note}. Both stacks run at once, each pinned to CPU 0 with 3 workers, one idle"
+        " while the other is measured; the runs alternate between them.",
+        f"Saturation: wrk -t1 -c{WRK_CONNECTIONS} (keep-alive) for {plan.seconds:g} s per run after a"
+        f" {plan.warmup_s:g} s warm-up; runs listed in order; p50/p99 from the median run (latency at saturation"
+        " is mostly queueing).",
+        f"Fixed load: hey with {HEY_CONNECTIONS} keep-alive workers for {plan.seconds:g} s at half of our"
+        f" median capacity ({count(capacity / 2)} req/s offered, one request per worker every"
+        f" {1000 * HEY_CONNECTIONS / (capacity / 2):.1f} ms), then {LOW_RATE} req/s on one connection for the"
+        " unloaded round trip. hey's workers tick in step, so the requests arrive in bursts of"
+        f" {HEY_CONNECTIONS}: the p50 includes waiting behind the rest of the burst on the one server core. A"
+        " worker waits for each answer and skips the ticks it missed, so a server slower than offered gets"
+        " fewer requests (the achieved rate) instead of a growing queue: an overloaded server's latency here"
+        " is bounded by the connection count, not by its queue. hey reports latencies to 0.1 ms.",
+        "/ping is the trivial handler on the same stack: it is the ceiling /invocations can reach.",
+        CPU_NOTE,
+        *dirty_runs(results),
+        *contention(results),
+        *[
+            f"WARNING: hey on {n}: {r.non_200} non-200 answers, {r.errors} errors"
+            for n, r in fixed.items()
+            if not r.clean
+        ],
+    ]
+    section.data = {
+        "summary": summary,
+        "ours_vs_reference": speedup,
+        "reference_worker_class": ref_env.worker_class,
+        "answers": {name: answer.body.decode() for name, answer in answers.items()},
+        "saturation": {name: [r.to_json() for r in found] for name, found in results.items()},
+        "fixed_rate": {name: result.to_json() for name, result in fixed.items()},
+        "reference_memory": reference_memory,
+    }
+    return section
+
+
+# 2 and 3 ---------------------------------------------------------------------------------------
+
+
+def section_xgboost(plan: Plan, work: Path) -> list[Section]:
+    model = xgboost_model(work)
+    bodies = {"1 row": csv_body(feature_rows(1, seed=11)), "100 rows": csv_body(feature_rows(100, seed=12))}
+    scripts = {
+        name: load.post_script(work / f"xgb-{rows}.lua", body_file(work, f"xgb-{rows}.csv", body), CSV)
+        for (name, body), rows in zip(bodies.items(), (1, 100), strict=True)
+    }
+    with start_ours("xgboost-200", model.directory, work, WORKERS, THREADS) as server:
+        statuses = {
+            n: client.request(server.port, "POST", "/invocations", b, CSV).status for n, b in bodies.items()
+        }
+        targets: dict[str, tuple[Server, str, Path | None]] = {
+            name: (server, server.url + "/invocations", script) for name, script in scripts.items()
+        }
+        targets["/ping"] = (server, server.url + "/ping", None)
+        results = saturate(targets, plan)
+        throughput = _xgboost_table(plan, model, results, statuses)
+        throughput.commands = [*server.commands, *(middle(found).wrk.command for found in results.values())]
+        end_to_end = section_end_to_end(plan, server, model)
+        end_to_end.commands = [*server.commands]
+    return [throughput, end_to_end]
+
+
+def _xgboost_table(
+    plan: Plan, model: BoosterModel, results: dict[str, list[Measured]], statuses: dict[str, int]
+) -> Section:
+    section = Section(
+        "xgboost", f"2. XGBoost, {model.n_trees} trees of depth 6, 30 features: CSV requests/s on our server"
+    )
+    table = Table(["Request", "req/s", "runs", "CPU %", "rows/s", "p50 ms", "p99 ms", "÷ /ping req/s"])
+    ping_rate = median(rates(results["/ping"]))
+    summary = {}
+    for name, found in results.items():
+        rate = median(rates(found))
+        rows = {"1 row": 1, "100 rows": 100}.get(name, 0)
+        typical = middle(found)
+        table.add(
+            name if rows else "/ping (trivial handler)", count(rate), runs(rates(found)), cpu_use(found),
+            count(rate * rows) if rows else "", ms(typical.wrk.p50_ms), ms(typical.wrk.p99_ms),
+            percent(ratio(rate, ping_rate)),
+        )  # fmt: skip
+        summary[name] = {"rps": rate, "ratio_to_ping": ratio(rate, ping_rate)}
+    section.tables = [table]
+    section.notes = [
+        f"The model: xgboost.train(binary:logistic, max_depth=6, eta=0.1, seed=0) for 200 rounds on 10,000"
+        f" synthetic rows ({model.train_seconds:.1f} s to train), saved as {model.path.name}; it answers the"
+        " probability.",
+        f"Server pinned to CPU 0, {WORKERS} workers x {THREADS} threads; wrk -t1 -c{WRK_CONNECTIONS} on CPU 1,"
+        f" {plan.seconds:g} s per run, {plan.runs} run(s) per request kind, interleaved, after a warm-up.",
+        f"First answers: {statuses}.",
+        CPU_NOTE,
+        *dirty_runs(results),
+        *contention(results),
+    ]
+    section.data = {
+        "n_trees": model.n_trees,
+        "summary": summary,
+        "saturation": {name: [r.to_json() for r in found] for name, found in results.items()},
+    }
+    return section
+
+
+def section_end_to_end(plan: Plan, server: Server, model: BoosterModel) -> Section:
+    section = Section(
+        "large_bodies", "3. 10,000-row bodies on the XGBoost model: end to end vs in-process predict"
+    )
+    rows = feature_rows(10_000, seed=13)
+    bodies = {"CSV": (csv_body(rows), CSV), "JSON": (json_body(rows), JSON)}
+    array = parse_csv(bodies["CSV"][0])
+    booster = load_booster(model.path, nthread=1)
+    expected = booster.inplace_predict(array)
+    in_process = []
+    for _ in range(plan.sequential):
+        started = time.perf_counter()
+        booster.inplace_predict(array)
+        in_process.append(time.perf_counter() - started)
+    predict_s = median(in_process)
+    table = Table(
+        ["Body", "bytes", "end to end ms", "in-process ms", "end to end ÷ in-process", "overhead ms",
+         "rows/s end to end", "answers = in-process"]
+    )  # fmt: skip
+    data: dict[str, Any] = {"in_process_s": in_process, "rows": len(array)}
+    for name, (body, content_type) in bodies.items():
+        client.timed_sequence(server.port, "/invocations", body, content_type, 1)  # warm-up
+        seconds, responses = client.timed_sequence(
+            server.port, "/invocations", body, content_type, plan.sequential
+        )
+        statuses = sorted({r.status for r in responses})
+        answered = (
+            np.array(responses[-1].body.split(), dtype=np.float32) if statuses == [200] else np.array([])
+        )
+        identical = answered.shape == expected.shape and bool(np.array_equal(answered, expected))
+        took = median(seconds)
+        table.add(
+            name, f"{len(body):,}", ms(took * 1000), ms(predict_s * 1000), times(ratio(took, predict_s)),
+            ms((took - predict_s) * 1000), count(len(array) / took),
+            "yes" if identical else f"NO (statuses {statuses})",
+        )  # fmt: skip
+        data[name] = {
+            "bytes": len(body),
+            "end_to_end_s": seconds,
+            "statuses": statuses,
+            "identical": identical,
+        }
+    section.tables = [table]
+    section.notes = [
+        f"End to end: {plan.sequential} sequential POSTs on one keep-alive connection from this script (CPU 1),"
+        " after one warm-up; median. The answer is text/csv, one probability per row.",
+        f"In-process: xgboost.Booster.inplace_predict on the parsed float64 array, nthread=1, on CPU 1,"
+        f" median of {plan.sequential} calls after one warm-up; the same booster file the server loads.",
+        "Overhead = end to end - in-process: HTTP, parsing, checks and writing the answer.",
+    ]
+    section.data = data
+    return section
+
+
+# 4 ---------------------------------------------------------------------------------------------
+
+
+def section_busy_ping(plan: Plan, work: Path) -> Section:
+    section = Section("busy_ping", "4. /ping latency while every worker is busy (2 workers, 2 long requests)")
+    model = slow_xgboost_model(work)
+    body, rows, alone_s = _long_body(model, plan.long_request_s)
+    with start_ours("busy", model.directory, work, workers=2, threads=THREADS) as server:
+        client.request(server.port, "POST", "/invocations", csv_body(feature_rows(10, seed=23)), CSV)
+        idle = [client.ping(server.port).seconds * 1000 for _ in range(20)]
+        attempts: list[dict[str, int]] = []
+        for attempt in range(1, 5):
+            longs, pings = _pings_during_long_requests(server.port, body, f"a{attempt}")
+            served_by = _served_by(server.logs["serve"], [f"a{attempt}-{i}" for i in range(2)])
+            attempts.append(served_by)
+            if len(set(served_by.values())) == 2:
+                break
+        section.commands = [*server.commands]
+    started, ended = max(r.started for r in longs), min(r.ended for r in longs)
+    window = [
+        (start - started, (end - start) * 1000)
+        for start, end, _ in pings
+        if start >= started and end <= ended
+    ]
+    during = [latency for _, latency in window]
+    slowest_at = max(window, key=lambda ping: ping[1])[0] if window else math.nan
+    statuses = sorted({str(status) for _, _, status in pings})
+    table = Table(["Measure", "value"])
+    table.add("long request: rows, bytes", f"{rows:,} rows, {len(body):,} bytes")
+    table.add("long request alone, in-process predict (nthread=1)", f"{alone_s:.2f} s")
+    table.add(
+        "the 2 long requests, end to end (concurrent)",
+        " / ".join(f"{r.seconds:.2f} s ({r.status})" for r in longs),
+    )
+    table.add("workers that served them (pids)", ", ".join(str(pid) for pid in served_by.values()))
+    table.add("/ping answered while both ran", f"{len(during)} (statuses {', '.join(statuses)})")
+    if during:
+        table.add(
+            "/ping p50 / p99 / max while busy",
+            f"{ms(median(during))} / {ms(percentile(during, 0.99))} / {ms(max(during))} ms",
+        )
+        table.add("the slowest /ping was sent", f"{slowest_at:.2f} s after the second long request")
+        table.add(
+            "max /ping ÷ long request", percent(ratio(max(during) / 1000, min(r.seconds for r in longs)))
+        )
+    table.add("/ping p50 / max when idle (20 pings)", f"{ms(median(idle))} ms / {ms(max(idle))} ms")
+    section.tables = [table]
+    section.notes = [
+        f"Model: {model.n_trees} trees of depth up to 12 (2 rounds of 1,000 parallel trees, 30 features,"
+        f" {model.train_seconds:.1f} s to train). Body sized to take ~{plan.long_request_s:g} s alone in process.",
+        "Server pinned to CPU 0 with SAGEMAKER_MODEL_SERVER_WORKERS=2 (4 threads each): the two predictions"
+        " share the core, so each takes about twice its time alone.",
+        "Pings: GET /ping on a new connection every 20 ms from this script (CPU 1); counted when sent after"
+        " both long requests and answered before the first of them finished.",
+        "The two long requests are sent at once on two connections; gunicorn does not choose the worker, the"
+        " kernel hands each connection to whichever worker accepts first, so both can land on one worker while"
+        " the other idles. Such an attempt is repeated (the table shows the last). Workers per attempt: "
+        + "; ".join(", ".join(str(pid) for pid in found.values()) for found in attempts)
+        + ("." if len(set(served_by.values())) == 2 else " (WARNING: never on two different workers)."),
+    ]
+    section.data = {
+        "rows": rows, "bytes": len(body), "alone_in_process_s": alone_s,
+        "long_requests_s": [r.seconds for r in longs], "long_statuses": [r.status for r in longs],
+        "served_by": served_by, "attempts": attempts, "ping_during_ms": during, "ping_idle_ms": idle,
+        "ping_during_p50_ms": median(during) if during else math.nan,
+        "ping_during_max_ms": max(during) if during else math.nan,
+        "ping_during_p99_ms": percentile(during, 0.99) if during else math.nan,
+        "slowest_ping_sent_after_s": slowest_at,
+        "ping_during_sent_after_s": [offset for offset, _ in window],
+    }  # fmt: skip
+    return section
+
+
+def _long_body(model: BoosterModel, target_s: float) -> tuple[bytes, int, float]:
+    """A CSV body within the payload budget that takes about `target_s` to predict on one thread."""
+    booster = load_booster(model.path, nthread=1)
+    probe = feature_rows(2_000, seed=21)
+    booster.inplace_predict(probe[:10])  # the first call sets up the predictor
+    started = time.perf_counter()
+    booster.inplace_predict(probe)
+    per_row = (time.perf_counter() - started) / len(probe)
+    rows = max(1_000, int(target_s / per_row))
+    body = csv_body(feature_rows(rows, seed=22))
+    while len(body) > PAYLOAD_BUDGET:
+        rows = int(rows * PAYLOAD_BUDGET / len(body) * 0.98)
+        body = csv_body(feature_rows(rows, seed=22))
+    started = time.perf_counter()
+    booster.inplace_predict(parse_csv(body))
+    return body, rows, time.perf_counter() - started
+
+
+def _pings_during_long_requests(
+    port: int, body: bytes, tag: str
+) -> tuple[list[client.LongRequest], list[tuple[float, float, int | str]]]:
+    longs = [client.LongRequest(port, body, CSV, timeout=300, inference_id=f"{tag}-{i}") for i in range(2)]
+    pings: list[tuple[float, float, int | str]] = []
+    give_up = time.monotonic() + 300
+    while not all(r.done for r in longs) and time.monotonic() < give_up:
+        started = time.monotonic()
+        try:
+            status: int | str = client.ping(port, timeout=60).status
+        except OSError as error:
+            status = type(error).__name__
+        pings.append((started, time.monotonic(), status))
+        time.sleep(0.02)
+    for request in longs:
+        request.join(60)
+    return longs, pings
+
+
+def _served_by(log: Path, inference_ids: list[str]) -> dict[str, int]:
+    """The worker pid that logged each inference id (from our server's JSON access log)."""
+    found: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("inference_id") in inference_ids:
+                found[record["inference_id"]] = record["pid"]
+    return found
+
+
+# 5 ---------------------------------------------------------------------------------------------
+
+
+def section_cold_start(plan: Plan, work: Path, reference_memory: list[dict[str, Any]]) -> Section:
+    section = Section("cold_start", "5. Cold start and memory (the demo iris tree)")
+    model_dir = work / "cold-model"
+    shutil.copytree(DEMO_MODEL, model_dir)
+    startups: dict[int, list[float]] = {WORKERS: [], 1: []}
+    memory: list[dict[str, Any]] = []
+    for index in range(plan.cold_starts):
+        for workers, found in startups.items():
+            with start_ours(f"cold-{workers}w-{index}", model_dir, work, workers, THREADS) as server:
+                found.append(server.startup_seconds)
+                section.commands.append(server.commands[0])
+                if workers == WORKERS and index == plan.cold_starts - 1:
+                    load.wrk(
+                        server.url + "/invocations", max(plan.warmup_s, 2), WRK_CONNECTIONS, POST_CSV_LUA
+                    )
+                    memory = process_memory(server)
+    start_table = Table(
+        ["Workers (CPU 0 only)", f"spawn -> first 200 on /ping, median of {plan.cold_starts}", "each start"]
+    )
+    for workers, found in startups.items():
+        label = f"{workers} (the benchmark's setting)" if workers == WORKERS else str(workers)
+        start_table.add(label, f"{median(found):.2f} s", " / ".join(f"{s:.2f} s" for s in found))
+    memory_table = Table(["Server", "process", "pid", "peak RSS (VmHWM) MiB", "RSS now MiB", "PSS now MiB"])
+    for name, rows in (("ours", memory), ("AWS sample", reference_memory)):
+        for row in rows:
+            memory_table.add(
+                name, row["process"], row["pid"], f"{row['VmHWM'] / 1024:.1f}", f"{row['VmRSS'] / 1024:.1f}",
+                f"{row['Pss'] / 1024:.1f}",
+            )  # fmt: skip
+        if rows:
+            total = sum(row["Pss"] for row in rows) / 1024
+            memory_table.add(f"**{name}**", "**all processes**", "", "", "", f"**{total:.1f}**")
+    section.tables = [start_table, memory_table]
+    section.notes = [
+        f"Our server pinned to CPU 0, {THREADS} threads per worker; starts alternate between the two worker"
+        " counts. Clock: from just before spawning ./serve to the first 200 from GET /ping (one connection at a"
+        " time, a new one 5 ms after each failure). The first worker to load the model answers; the others may"
+        " still be loading.",
+        f"Memory: our {WORKERS}-worker server after a {max(plan.warmup_s, 2):g} s wrk warm-up on /invocations;"
+        " the sample's processes were read after section 1's load. RSS counts pages shared with the master"
+        " (copy-on-write) in every process that maps them, so summing RSS overstates the total; PSS divides each"
+        " shared page among its sharers, so the PSS sum is the stack's real footprint.",
+    ]
+    section.data = {
+        "startup_s": {str(workers): found for workers, found in startups.items()},
+        "memory_kib": memory,
+        "reference_memory_kib": reference_memory,
+    }
+    return section
+
+
+# 6 ---------------------------------------------------------------------------------------------
+
+
+def section_image() -> Section:
+    section = Section("image", "6. Image size")
+    size, command = machine.docker_image_size("byom:test")
+    table = Table(["Image", "size"])
+    table.add("byom:test", size)
+    section.tables = [table]
+    section.commands = [command]
+    section.data = {"byom:test": size}
+    return section
