@@ -62,9 +62,11 @@ def runs(values: list[float]) -> str:
     return " / ".join(count(v) for v in values)
 
 
-def write(meta: dict[str, Any], sections: list[Section], directory: Path = RESULTS) -> tuple[Path, Path]:
+def write(
+    meta: dict[str, Any], sections: list[Section], directory: Path = RESULTS, stem: str = "latest"
+) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    markdown = directory / "latest.md"
+    markdown = directory / f"{stem}.md"
     markdown.write_text(render(meta, sections))
     payload = {
         "meta": meta,
@@ -73,7 +75,7 @@ def write(meta: dict[str, Any], sections: list[Section], directory: Path = RESUL
             for s in sections
         },
     }
-    data = directory / "latest.json"
+    data = directory / f"{stem}.json"
     data.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")
     return markdown, data
 

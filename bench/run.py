@@ -1,10 +1,11 @@
-"""`python bench/run.py [--quick]`: the whole benchmark in one command.
+"""`python bench/run.py [--quick] [--only KEY,...]`: the whole benchmark in one command.
 
 Owns: the order of the run and what surrounds it: re-running itself with the project's .venv when
 started with another Python, pinning this process (its own client and in-process predictions)
 to the load CPU, the reference venv, a temporary work directory, turning SIGTERM into a normal
 exit so every `with` block stops its servers, isolating a failed section (the report says it
-failed; the exit code is 1), and writing bench/results/latest.md and latest.json.
+failed; the exit code is 1), and writing bench/results/latest.md and latest.json (a run of some
+sections only writes partial.md and partial.json, so latest always holds a whole run).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 
 BENCH = Path(__file__).resolve().parent
 PROJECT_PYTHON = BENCH.parent / ".venv" / "bin" / "python"
+
+SECTIONS = ("iris", "xgboost", "busy_ping", "cold_start", "image")
 
 if TYPE_CHECKING:
     from report import Section
@@ -48,6 +51,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the byom server against the AWS sample's stack.")
     parser.add_argument("--quick", action="store_true", help="a smoke check: ~3 s per measurement, 1 run")
     parser.add_argument("--keep-work", action="store_true", help="keep the work directory (models, logs)")
+    parser.add_argument(
+        "--only", type=lambda text: set(text.split(",")), default=None, help=f"some of {','.join(SECTIONS)}"
+    )
     args = parser.parse_args(argv)
     use_project_python()
 
@@ -71,6 +77,8 @@ def main(argv: list[str]) -> int:
     results: list[Section] = []
 
     def step(key: str, title: str, measure: Callable[[], list[Section]]) -> None:
+        if args.only is not None and key not in args.only:
+            return
         print(f"bench: {title}", file=sys.stderr, flush=True)
         try:
             results.extend(measure())
@@ -80,7 +88,7 @@ def main(argv: list[str]) -> int:
 
     try:
         step("iris", "1. iris: ours vs the AWS sample", lambda: [sections.section_iris(plan, work, ref_env)])
-        reference_memory = results[-1].data.get("reference_memory", [])
+        reference_memory = results[-1].data.get("reference_memory", []) if results else []
         step("xgboost", "2-3. XGBoost 200 trees", lambda: sections.section_xgboost(plan, work))
         step("busy_ping", "4. /ping while busy", lambda: [sections.section_busy_ping(plan, work)])
         step(
@@ -97,7 +105,9 @@ def main(argv: list[str]) -> int:
 
     server_changed = machine.server_digest() != server_before
     meta = {
-        "command": "python bench/run.py" + (" --quick" if args.quick else ""),
+        "command": "python bench/run.py"
+        + (" --quick" if args.quick else "")
+        + (f" --only {','.join(sorted(args.only))}" if args.only else ""),
         "mode": plan.mode,
         "date": machine.now(),
         "duration_s": time.monotonic() - began,
@@ -116,7 +126,7 @@ def main(argv: list[str]) -> int:
             " move between runs more than ratios do.",
         ],
     }
-    markdown, data = report.write(meta, results)
+    markdown, data = report.write(meta, results, stem="latest" if args.only is None else "partial")
     print(markdown.read_text())
     print(f"bench: wrote {markdown} and {data} in {meta['duration_s']:.0f} s", file=sys.stderr)
     return 1 if any(section.error for section in results) else 0

@@ -2,12 +2,15 @@
 
 Owns: loading a Booster, limiting its threads, reading its objective and class count, and its
 labels, probabilities and margins. Prediction uses `inplace_predict`, which XGBoost documents as
-safe to call from several threads at once. Sparse rows keep XGBoost's meaning: absent is missing.
+safe to call from several threads at once, except for small dense batches of models that
+`tree_walk` reproduces bit for bit: those walk the trees in numpy, without XGBoost's ~210 us per
+call. Sparse rows keep XGBoost's meaning: absent is missing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +19,12 @@ import xgboost
 
 from container.decoders import Matrix
 from container.errors import ModelLoadError
+from container.flavours import tree_walk
 from container.outputs import offered_outputs
 from container.schema import Schema
 
 PROBABILITY_OBJECTIVES = frozenset({"binary:logistic", "multi:softprob", "multi:softmax"})
+log = logging.getLogger("byom")
 
 
 class BoosterModel:
@@ -45,13 +50,14 @@ class BoosterModel:
             has_probabilities=self.objective in PROBABILITY_OBJECTIVES,
             has_margins=self.schema.task == "classification",
         )
+        self.walk = verified_walk(booster, self.schema.n_features or 0)
 
     def native(self, rows: Matrix) -> np.ndarray:
         if self.schema.task == "classification" and (
             self.from_sklearn_api or self.objective == "multi:softmax"
         ):
             return self.labels(rows)
-        return np.asarray(self.booster.inplace_predict(rows))
+        return self._predict(rows)
 
     def labels(self, rows: Matrix) -> np.ndarray:
         indices = self._label_indices(rows)
@@ -59,23 +65,28 @@ class BoosterModel:
 
     def _label_indices(self, rows: Matrix) -> np.ndarray:
         if self.objective == "multi:softmax":
-            return np.asarray(self.booster.inplace_predict(rows)).astype(np.int64)
+            return self._predict(rows).astype(np.int64)
         if self.objective.startswith("multi:"):
             return np.asarray(self.probabilities(rows).argmax(axis=1))
         if self.objective == "binary:logistic":
-            return (np.asarray(self.booster.inplace_predict(rows)) > 0.5).astype(np.int64)
+            return (self._predict(rows) > 0.5).astype(np.int64)
         return (self.margins(rows) > 0).astype(np.int64)
 
     def probabilities(self, rows: Matrix) -> np.ndarray:
         if self.objective == "binary:logistic":
-            positive = np.asarray(self.booster.inplace_predict(rows))
+            positive = self._predict(rows)
             return np.column_stack([1 - positive, positive])
         if self.objective == "multi:softmax":
             return _softmax(self.margins(rows))
-        return np.asarray(self.booster.inplace_predict(rows))
+        return self._predict(rows)
 
     def margins(self, rows: Matrix) -> np.ndarray:
-        return np.asarray(self.booster.inplace_predict(rows, predict_type="margin"))
+        return self._predict(rows, margin=True)
+
+    def _predict(self, rows: Matrix, margin: bool = False) -> np.ndarray:
+        if self.walk is not None and self.walk.suits(rows):
+            return self.walk.margins(rows) if margin else self.walk.predict(rows)
+        return np.asarray(self.booster.inplace_predict(rows, predict_type="margin" if margin else "value"))
 
 
 def load_booster(path: Path, model_threads: int, classes: tuple[Any, ...] | None = None) -> BoosterModel:
@@ -86,6 +97,23 @@ def load_booster(path: Path, model_threads: int, classes: tuple[Any, ...] | None
         reason = str(error).strip().splitlines()[-1]
         raise ModelLoadError(f"{path.name} is not an XGBoost model XGBoost can read: {reason}") from None
     return BoosterModel(booster, model_threads, classes)
+
+
+def verified_walk(booster: xgboost.Booster, n_features: int) -> tree_walk.TreeWalk | None:
+    """The model's TreeWalk if it answers probe rows exactly like XGBoost, else None (logged)."""
+    try:
+        walk = tree_walk.build(json.loads(booster.save_raw("json")))
+    except tree_walk.Unsupported as reason:
+        log.info("XGBoost predicts every batch: the tree walk does not support %s", reason)
+        return None
+    probes = tree_walk.probe_rows(walk, n_features)
+    for margin in (True, False):
+        expected = booster.inplace_predict(probes, predict_type="margin" if margin else "value")
+        answered = walk.margins(probes) if margin else walk.predict(probes)
+        if not np.array_equal(answered, expected):
+            log.warning("XGBoost predicts every batch: the tree walk differs from it on probe rows")
+            return None
+    return walk
 
 
 def _schema(
