@@ -9,11 +9,29 @@ Accepted on purpose: UTF-8 with or without BOM, CRLF, a trailing newline, spaces
 an empty CSV field or JSON null as a missing value. Refused on purpose: header rows, quoted
 fields, other delimiters, `1_000`, `infinity`/`nan` words, non-ASCII digits, booleans and
 strings as numbers, NaN/Infinity JSON constants, duplicate JSON keys, pickled .npy arrays.
+
+CSV and JSON each have two routes and one behaviour. The strict path (`decode_csv_strict`,
+`decode_json_strict`) is the definition: it checks field by field in Python, and it alone refuses
+and words the refusal. Every JSON body, and each CSV body with enough fields to repay pandas'
+fixed cost, first tries a fast path: it takes only a plainly well-formed subset and returns None
+on anything else or any error, and the strict path then decides. So what is accepted or refused,
+with which error and message, is the strict path's by construction; tests/test_decoders_fast.py
+checks that the two routes agree, bit for bit.
+- `fast_csv_rows`: only the CSV bytes above (CRLF normalised first), every line with as many
+  fields as the first, no `+` sign (an exponent's is fine), then pandas' C reader, whose float
+  parser (fast_float) rounds correctly, like float(); but pandas 3.1 still reads a `+`-signed
+  number beside a space with its legacy parser, which does not. A field of spaces only, or a
+  one-column body with an empty line, goes strict.
+- `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
+  nulls, whose only string is that one key (so no duplicate keys, no string values) and with no
+  true/false, parsed by orjson (RFC 8259, correctly rounded floats). Values of magnitude 1e308 or
+  more go strict: the strict path refuses integers of over 308 digits, orjson reads them as floats.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -21,13 +39,26 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
+import orjson
+import pandas as pd
 import scipy.sparse
 
 from container.errors import InvalidData, MalformedRequest, UnsupportedMediaType
 
 Matrix: TypeAlias = np.ndarray | scipy.sparse.csr_matrix
 BOM = "\ufeff"
+UTF8_BOM = BOM.encode()
 CSV_ALPHABET = b"0123456789+-.eE, \r\n"
+FAST_CSV_ALPHABET = CSV_ALPHABET.replace(b"\r", b"")  # CRLF is normalised before the check
+COMMA, NEWLINE, PLUS = ord(","), ord("\n"), ord("+")
+EXPONENT_MARKS = np.frombuffer(b"eE", dtype=np.uint8)
+INSTANCES_KEY = b'"instances"'
+JSON_NUMBER_TYPES = frozenset({int, float, type(None)})  # what orjson makes of numbers and null
+OVERLONG_INTEGER_MAGNITUDE = 1e308  # the least of the integers of over 308 digits, which are refused
+# pandas costs about what the strict path spends on 1,500 fields once per call, plus 48 rows' worth
+# of each column (it builds its frame column by column): below that the strict path is faster.
+FAST_CSV_CALL_FIELDS = 1500
+FAST_CSV_COLUMN_ROWS = 48
 UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 MAX_LIBSVM_INDEX_DIGITS = 9  # indices below 10**9; the model's own width is checked in schema
 
@@ -41,6 +72,19 @@ class Table:
 
 
 def decode_csv(body: bytes, params: Mapping[str, str]) -> Table:
+    if len(body) >= FAST_CSV_CALL_FIELDS and _fast_csv_pays_off(body):
+        rows = fast_csv_rows(body, params)
+        if rows is not None:
+            return Table(rows)
+    return decode_csv_strict(body, params)
+
+
+def decode_json(body: bytes, params: Mapping[str, str]) -> Table:
+    rows = fast_json_rows(body, params)
+    return Table(rows) if rows is not None else decode_json_strict(body, params)
+
+
+def decode_csv_strict(body: bytes, params: Mapping[str, str]) -> Table:
     lines = _lines(_text(body, params))
     _reject_foreign_bytes(lines)
     fields = [line.split(",") for line in lines]
@@ -53,7 +97,7 @@ def decode_csv(body: bytes, params: Mapping[str, str]) -> Table:
     return Table(_csv_numbers(fields, width))
 
 
-def decode_json(body: bytes, params: Mapping[str, str]) -> Table:
+def decode_json_strict(body: bytes, params: Mapping[str, str]) -> Table:
     document = _json(_text(body, params))
     if isinstance(document, list):
         return Table(_instances(document))
@@ -133,6 +177,136 @@ DECODERS: dict[str, Decoder] = {
     "text/x-libsvm": decode_libsvm,
     "application/x-npy": decode_npy,
 }
+
+
+# --- fast paths: a plainly well-formed subset, or None for the strict path to decide ----------
+
+
+def _fast_csv_pays_off(body: bytes) -> bool:
+    """Whether the body likely holds enough fields to repay pandas' fixed cost: an estimate from
+    the first line's length and width (correctness never depends on it)."""
+    first_line_end = body.find(b"\n", 0, len(body) - 1)
+    if first_line_end < 0:
+        return False  # a single line
+    width = body.count(b",", 0, first_line_end) + 1
+    rows = len(body) // (first_line_end + 1)
+    return rows * width >= FAST_CSV_CALL_FIELDS + FAST_CSV_COLUMN_ROWS * width
+
+
+def fast_csv_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The rows of a plain CSV body, read by pandas' C parser; None when the strict path must decide."""
+    data = _plain_csv_bytes(body, params)
+    if data is None:
+        return None
+    codes = np.frombuffer(data, dtype=np.uint8)
+    shape = None if _has_plus_sign(data, codes) else _csv_shape(codes)
+    if shape is None:
+        return None
+    try:  # only an empty field is missing: none of pandas' NA words ("nan", "NULL"...) pass
+        frame = pd.read_csv(
+            io.BytesIO(data), header=None, dtype=np.float64, engine="c", keep_default_na=False, na_values=[""]
+        )
+    except Exception:  # any complaint of the C parser: the strict path finds and words it
+        return None
+    matrix = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    if matrix.shape != shape or (shape[1] == 1 and np.isnan(matrix).any()):
+        return None  # a row went missing, or a one-column body had a blank line
+    return matrix
+
+
+def _plain_csv_bytes(body: bytes, params: Mapping[str, str]) -> bytes | None:
+    """The body without BOM, trailing line ends or CRs before LFs, if only CSV bytes remain."""
+    if not _declares_utf8(params):
+        return None
+    data = body.removeprefix(UTF8_BOM).rstrip(b"\r\n")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if not data or data.translate(None, FAST_CSV_ALPHABET):
+        return None  # empty, a lone CR, or a byte that is not plain CSV (NUL and non-ASCII included)
+    return data
+
+
+def _csv_shape(codes: np.ndarray) -> tuple[int, int] | None:
+    """(rows, fields per row) if every line has as many fields as the first."""
+    line_starts = np.flatnonzero(codes == NEWLINE) + 1
+    line_starts = np.concatenate(([0], line_starts))  # each line counted with the newline ending it
+    # uint32 sums run 4x faster than intp, and cannot wrap: bodies are capped far below 4 GiB
+    commas = np.add.reduceat(codes == COMMA, line_starts, dtype=np.uint32)
+    if (commas != commas[0]).any():
+        return None
+    return len(commas), int(commas[0]) + 1
+
+
+def _has_plus_sign(data: bytes, codes: np.ndarray) -> bool:
+    """Whether a number has a leading `+`. pandas reads `+1.5` next to a space with its legacy
+    parser, which is not correctly rounded; a `+` in an exponent is safe."""
+    if b"+" not in data:
+        return False
+    pluses = np.flatnonzero(codes == PLUS)
+    return bool(pluses[0] == 0 or not np.isin(codes[pluses - 1], EXPONENT_MARKS).all())
+
+
+def fast_json_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The rows of `{"instances": [...]}` or a bare array holding only numbers and nulls, parsed
+    by orjson; None when the strict path must decide."""
+    if not _declares_utf8(params):
+        return None
+    data = body.removeprefix(UTF8_BOM)
+    matrix_start = _json_matrix_start(data)
+    if matrix_start is None or data.find(b"t", matrix_start) >= 0 or data.find(b"f", matrix_start) >= 0:
+        return None  # another string (a duplicate key, a string value...) or true/false
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:  # the strict path finds and words the error
+        return None
+    items = document if matrix_start == 0 else _instances_value(document)
+    return _json_number_rows(items) if isinstance(items, list) else None
+
+
+def _json_matrix_start(data: bytes) -> int | None:
+    """Where the rows begin: after the body's only string, which must be `"instances"`, or at 0
+    when the body holds no string at all (a bare array); None for any other string."""
+    first_quote = data.find(b'"')
+    if first_quote < 0:
+        return 0
+    if not data.startswith(INSTANCES_KEY, first_quote):
+        return None
+    key_end = first_quote + len(INSTANCES_KEY)
+    return None if data.find(b'"', key_end) >= 0 else key_end
+
+
+def _instances_value(document: Any) -> Any:
+    return document.get("instances") if isinstance(document, dict) else None
+
+
+def _json_number_rows(items: list[Any]) -> np.ndarray | None:
+    """A float64 matrix of equally long lists of numbers and nulls (null is NaN), or of one such
+    list of scalars as one row, else None."""
+    kinds = set(map(type, items))
+    if kinds and kinds <= JSON_NUMBER_TYPES:
+        items = [items]
+    elif kinds != {list}:
+        return None
+    widths = set(map(len, items))
+    if len(widths) != 1 or 0 in widths:
+        return None
+    width = widths.pop()
+    values = itertools.chain.from_iterable(items)
+    try:  # booleans and strings were ruled out on the bytes; a nested list or object raises here
+        matrix = np.fromiter(values, dtype=np.float64, count=len(items) * width).reshape(-1, width)
+    except (TypeError, ValueError):
+        return None
+    if (np.abs(matrix) >= OVERLONG_INTEGER_MAGNITUDE).any():
+        return None  # maybe an integer of over 308 digits, which orjson reads as a float
+    return matrix
+
+
+def _declares_utf8(params: Mapping[str, str]) -> bool:
+    charset = params.get("charset")
+    return charset is None or charset.lower() in UTF8_CHARSETS
+
+
+# --- the strict path's helpers -------------------------------------------------------------
 
 
 def _text(body: bytes, params: Mapping[str, str]) -> str:

@@ -86,10 +86,10 @@ def test_npy_is_accepted_without_unpickling(endpoint) -> None:  # type: ignore[n
     [
         (None, "text/csv", b"setosa\n"),
         ("*/*", "text/csv", b"setosa\n"),
-        ("application/json", "application/json", b'{"predictions": ["setosa"]}'),
+        ("application/json", "application/json", b'{"predictions":["setosa"]}'),
         ("application/jsonlines", "application/jsonlines", b'"setosa"\n'),
-        ("text/csv;q=0.2, application/json", "application/json", b'{"predictions": ["setosa"]}'),
-        ("application/*", "application/json", b'{"predictions": ["setosa"]}'),
+        ("text/csv;q=0.2, application/json", "application/json", b'{"predictions":["setosa"]}'),
+        ("application/*", "application/json", b'{"predictions":["setosa"]}'),
     ],
 )
 def test_accept_is_negotiated(endpoint, accept: str | None, content_type: str, body: bytes) -> None:  # type: ignore[no-untyped-def]

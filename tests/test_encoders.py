@@ -61,7 +61,7 @@ def test_csv_writes_2d_output_one_row_per_line() -> None:
 
 
 def test_json_wraps_values_in_predictions() -> None:
-    assert encode_json(native(np.array([1.5, 2.0]))) == b'{"predictions": [1.5, 2.0]}'
+    assert encode_json(native(np.array([1.5, 2.0]))) == b'{"predictions":[1.5,2.0]}'
 
 
 def test_json_writes_2d_output_as_lists() -> None:
@@ -73,7 +73,7 @@ def test_jsonlines_writes_one_record_per_line() -> None:
 
 
 def test_jsonlines_writes_2d_records_as_lists() -> None:
-    assert encode_jsonlines(native(np.array([[1.0, 2.0], [3.0, 4.0]]))) == b"[1.0, 2.0]\n[3.0, 4.0]\n"
+    assert encode_jsonlines(native(np.array([[1.0, 2.0], [3.0, 4.0]]))) == b"[1.0,2.0]\n[3.0,4.0]\n"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_jsonlines_writes_2d_records_as_lists() -> None:
         pytest.param(np.array([1, 2], dtype=np.int64), b"1\n2\n", [1, 2], id="int64"),
         pytest.param(np.array([True, False]), b"true\nfalse\n", [True, False], id="bool"),
         pytest.param(np.array(["cat", "dog"]), b"cat\ndog\n", ["cat", "dog"], id="strings"),
-        pytest.param(np.array([-0.0, 1e-7]), b"-0.0\n1e-07\n", [-0.0, 1e-7], id="float64-repr"),
+        pytest.param(np.array([-0.0, 1e-7]), b"-0.0\n1e-7\n", [-0.0, 1e-7], id="float64-shortest"),
     ],
 )
 def test_value_types(values: np.ndarray, csv: bytes, json_values: list[object]) -> None:
@@ -108,9 +108,21 @@ def test_float32_is_written_in_shortest_form(value: np.float32, text: str) -> No
     values = np.array([value], dtype=np.float32)
 
     assert encode_csv(native(values)) == f"{text}\n".encode()
-    assert encode_json(native(values)) == f'{{"predictions": [{text}]}}'.encode()
+    assert encode_json(native(values)) == f'{{"predictions":[{text}]}}'.encode()
     assert encode_jsonlines(native(values)) == f"{text}\n".encode()
     assert float(text) == float(value.astype(str))  # the same float32, not a rounded neighbour
+
+
+def test_float32_round_trips_exactly_and_no_longer_than_numpy_writes_it() -> None:
+    rng = np.random.default_rng(0)
+    magnitudes = np.float32(10.0) ** rng.integers(-12, 12, 2_000).astype(np.float32)
+    values = (rng.random(2_000) * magnitudes).astype(np.float32)
+
+    fields = encode_csv(native(values)).decode().split()
+    assert np.array_equal(np.array(fields, dtype=np.float64).astype(np.float32), values)
+    digits = [len(field.replace("-", "").replace(".", "").split("e")[0].strip("0")) for field in fields]
+    shortest = [len(str(v).replace("-", "").replace(".", "").split("e")[0].strip("0")) for v in values]
+    assert digits == shortest
 
 
 def test_float32_2d_columns_are_written_in_shortest_form() -> None:
@@ -128,7 +140,7 @@ def test_float64_keeps_every_digit() -> None:
 def test_nan_is_null_in_json_and_empty_in_csv(dtype: type) -> None:
     values = np.array([1.0, NAN], dtype=dtype)
 
-    assert encode_json(native(values)) == b'{"predictions": [1.0, null]}'
+    assert encode_json(native(values)) == b'{"predictions":[1.0,null]}'
     assert encode_jsonlines(native(values)) == b"1.0\nnull\n"
     assert encode_csv(native(values)) == b"1.0\n\n"  # the second record is one empty field
 
@@ -164,7 +176,7 @@ def test_selected_outputs_in_json_are_one_dict_per_row_in_key_order() -> None:
 
 def test_selected_outputs_in_jsonlines_are_one_dict_per_line() -> None:
     assert encode_jsonlines(two_outputs()) == (
-        b'{"predicted_label": "cat", "probability": 0.75}\n{"predicted_label": "dog", "probability": 0.5}\n'
+        b'{"predicted_label":"cat","probability":0.75}\n{"predicted_label":"dog","probability":0.5}\n'
     )
 
 

@@ -188,7 +188,7 @@ def test_each_request_logs_one_json_line(tmp_path: Path) -> None:
         requests.post(server.url + "/invocations", data=b"5.1,3.5,1.4,0.2", headers=headers, timeout=30)
         requests.get(server.url + "/nope", timeout=30)
         give_up = time.monotonic() + 10
-        while '"path": "/nope"' not in server.log() and time.monotonic() < give_up:
+        while '"path":"/nope"' not in server.log() and time.monotonic() < give_up:
             time.sleep(0.05)
         lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     invocation = next(line for line in lines if line.get("inference_id") == "req-42")

@@ -44,6 +44,9 @@ class EstimatorModel:
         self._prepare, self._options = (
             (_float32, {"check_input": False}) if _is_tree(estimator) else (_dense, {})
         )
+        # Even unchecked, a tree classifier's predict spends ~16 of its ~19 us on bookkeeping
+        # (fitted? feature count? tags?) before the last line, which is all that is left here.
+        self._classifier_tree = estimator.tree_ if _is_single_output_tree_classifier(estimator) else None
         self.schema = _schema(estimator)
         self.outputs = offered_outputs(
             self.schema,
@@ -52,6 +55,9 @@ class EstimatorModel:
         )
 
     def native(self, rows: Matrix) -> np.ndarray:
+        if self._classifier_tree is not None:
+            scores = self._classifier_tree.predict(_float32(rows))
+            return np.asarray(self.estimator.classes_.take(np.argmax(scores, axis=1), axis=0))
         return np.asarray(self.estimator.predict(self._prepare(rows), **self._options))
 
     def labels(self, rows: Matrix) -> np.ndarray:
@@ -131,6 +137,10 @@ def _allows_nan(estimator: Any) -> bool:
 
 def _is_tree(estimator: Any) -> bool:
     return isinstance(estimator, BaseDecisionTree)
+
+
+def _is_single_output_tree_classifier(estimator: Any) -> bool:
+    return _is_tree(estimator) and is_classifier(estimator) and getattr(estimator, "n_outputs_", 0) == 1
 
 
 def _float32(rows: Matrix) -> np.ndarray:

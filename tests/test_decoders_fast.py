@@ -1,0 +1,457 @@
+"""The CSV and JSON fast paths against the strict path, which defines what is accepted and refused.
+
+A fast path may decline (return None) whenever it likes; when it answers, the strict path must
+answer the very same array, bit for bit (NaN positions, -0.0 and last bits included). Through the
+public decoders, with the fast path forced on, every body must end exactly as in the strict path:
+the same array, or the same error class and message. Bodies: valid ones with many rows, in the
+plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from container import decoders
+from container.decoders import (
+    Table,
+    decode_csv,
+    decode_csv_strict,
+    decode_json,
+    decode_json_strict,
+    fast_csv_rows,
+    fast_json_rows,
+)
+from container.errors import MalformedRequest, RequestError
+
+FastPath = Callable[[bytes, Mapping[str, str]], np.ndarray | None]
+Decoder = Callable[[bytes, Mapping[str, str]], Table]
+Outcome = tuple[str, Any]
+
+bounded = settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+# Decimal strings on which a float parser that is not correctly rounded goes wrong.
+HARD_NUMBERS = [
+    "0.1", "9007199254740993", "9007199254740995", "2.2250738585072011e-308", "2.2250738585072012e-308",
+    "4.9406564584124654e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
+    "1.7976931348623157e308", "1.7976931348623158e308", "1.00000000000000011102230246251565404236316680908203125",
+    "7.0420557077594588669468784357561207962098443483187940792729600000e59", "0.000000000000000000001234",
+    "123456789012345678901234567890", "8.98846567431158e307", "1e22", "1e23", "5e-324", "1e-400",
+    "0.30000000000000004", "1.7976931348623159e308", "-0", "-0.0", "0e5", "-0e-5",
+]  # fmt: skip
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def same_bits(left: np.ndarray, right: np.ndarray) -> bool:
+    return (
+        left.dtype == right.dtype == np.float64
+        and left.shape == right.shape
+        and left.tobytes() == right.tobytes()
+    )
+
+
+def outcome(decoder: Decoder, body: bytes, params: Mapping[str, str] | None = None) -> Outcome:
+    """("rows", array) or (error class name, message): everything a client can tell apart."""
+    try:
+        table = decoder(body, params or {})
+    except RequestError as error:
+        return type(error).__name__, error.message
+    assert isinstance(table.rows, np.ndarray) and table.rows.flags.c_contiguous
+    assert table.columns is None
+    return "rows", table.rows
+
+
+def assert_same_outcome(fast: Outcome, strict: Outcome) -> None:
+    assert fast[0] == strict[0], (fast, strict)
+    if fast[0] == "rows":
+        assert same_bits(fast[1], strict[1]), (fast[1], strict[1])
+    else:
+        assert fast[1] == strict[1]
+
+
+def assert_fast_agrees(fast_path: FastPath, strict: Decoder, body: bytes, params: Mapping[str, str]) -> bool:
+    """The fast path's answer, if it gives one, is the strict path's; True when it answered."""
+    rows = fast_path(body, params)
+    if rows is None:
+        return False
+    expected = outcome(strict, body, params)
+    assert expected[0] == "rows", f"the fast path accepted a body the strict path refuses: {expected}"
+    assert same_bits(rows, expected[1]), (rows, expected[1])
+    return True
+
+
+@contextmanager
+def fast_csv_for_any_size() -> Iterator[None]:
+    """decode_csv tries the fast path on every body of more than one line."""
+    with (
+        mock.patch.object(decoders, "FAST_CSV_CALL_FIELDS", 0),
+        mock.patch.object(decoders, "FAST_CSV_COLUMN_ROWS", 0),
+    ):
+        yield
+
+
+@st.composite
+def halfway_numbers(draw: st.DrawFn) -> str:
+    """The exact decimal midway between two neighbouring doubles: a parser that is not correctly
+    rounded (round half to even) gets about half of these wrong by one bit."""
+    low = draw(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300))
+    high = float(np.nextafter(low, np.inf))
+    with decimal.localcontext(prec=1200):
+        return format((decimal.Decimal(low) + decimal.Decimal(high)) / 2, "e")
+
+
+# --- CSV strategies --------------------------------------------------------------------------
+
+CSV_NUMBERS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda x: f"{x:.4f}"),
+    st.integers(-(10**30), 10**30).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=6).map(str),
+    st.sampled_from([*HARD_NUMBERS, "+1", "+.5", "5.", ".5", "-.5", "1E5", "1e+5", "1e400", "-1e400", "007"]),
+    st.from_regex(r"\A[+-]?[0-9]{1,30}(\.[0-9]{0,30})?([eE][+-]?[0-9]{1,3})?\Z"),
+)
+PADDING = st.sampled_from(["", "", "", " ", "  "])
+
+
+@st.composite
+def plain_csv_field(draw: st.DrawFn, allow_empty: bool) -> str:
+    if allow_empty and draw(st.integers(0, 9)) == 0:
+        return ""
+    return draw(PADDING) + draw(CSV_NUMBERS) + draw(PADDING)
+
+
+@st.composite
+def plain_csv_rows(draw: st.DrawFn) -> list[list[str]]:
+    """Rows of equal width, fields plain numbers or empty (never spaces only, never a blank line)."""
+    width = draw(st.integers(1, 8))
+    field = plain_csv_field(allow_empty=width > 1)
+    return draw(st.lists(st.lists(field, min_size=width, max_size=width), min_size=1, max_size=60))
+
+
+def csv_text(rows: list[list[str]], newline: str, trailing: str, bom: bool) -> bytes:
+    text = newline.join(",".join(row) for row in rows) + trailing
+    return (("\ufeff" if bom else "") + text).encode()
+
+
+PLAIN_CSV = st.builds(
+    csv_text,
+    plain_csv_rows(),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from(["", "\n", "\r\n", "\n\n", "\r\n\r\n\n"]),
+    st.booleans(),
+)
+# Bytes that matter to a CSV reader, and some that must never pass.
+CSV_HOSTILE_BYTES = [
+    b"", b",", b"\n", b"\r", b"\r\n", b"\n\n", b" ", b"  \n", b"\t", b";", b'"', b"'", b"#", b"\x00",
+    b"\xef\xbb\xbf", b"\xff", "\u00a0".encode(), "\u0661".encode(), b"nan", b"NaN", b"inf", b"-inf",
+    b"Infinity", b"1_000", b"0x10", b"e", b"E", b"e5", b".", b"+", b"-", b"--", b"1.2.3", b"true", b"a",
+    b"1e", b"1e+", b"\\", b"\n,\n", b",,", b"1,2\n", b"\x0b", b"\x0c", b"\x1c",
+]  # fmt: skip
+
+
+@st.composite
+def mutated(draw: st.DrawFn, body: bytes, inserts: list[bytes]) -> bytes:
+    """The body with a few bytes deleted, replaced or inserted at random places."""
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(body)))
+        cut = draw(st.integers(0, 3))
+        body = body[:at] + draw(st.sampled_from(inserts)) + body[at + cut :]
+    return body
+
+
+HOSTILE_CSV = PLAIN_CSV.flatmap(lambda body: mutated(body, CSV_HOSTILE_BYTES))
+CSV_PARAMS = st.sampled_from([{}, {"charset": "utf-8"}, {"charset": "US-ASCII"}, {"charset": "latin-1"}])
+
+
+# --- CSV properties --------------------------------------------------------------------------
+
+
+@bounded
+@given(body=PLAIN_CSV)
+def test_fast_csv_takes_every_plain_body_and_matches_float(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+
+    plus_sign = re.search(rb"(^|[^eE])\+", body) is not None  # left to the strict path on purpose
+    assert answered != plus_sign
+    if plus_sign:
+        return
+    rows = fast_csv_rows(body, {})
+    assert rows is not None
+    lines = body.decode().removeprefix("\ufeff").rstrip("\r\n").split("\n")
+    expected = [[float(f) if f.strip() else np.nan for f in line.rstrip("\r").split(",")] for line in lines]
+    assert same_bits(rows, np.array(expected, dtype=np.float64))
+
+
+@bounded
+@given(body=HOSTILE_CSV, params=CSV_PARAMS)
+def test_fast_csv_never_disagrees_on_hostile_bodies(body: bytes, params: dict[str, str]) -> None:
+    answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, params)
+    event(f"fast path answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(PLAIN_CSV, HOSTILE_CSV), params=CSV_PARAMS)
+def test_decode_csv_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
+    with fast_csv_for_any_size():
+        fast = outcome(decode_csv, body, params)
+    assert_same_outcome(fast, outcome(decode_csv_strict, body, params))
+
+
+CSV_BYTES_FROM_ANY = bytes((b'0123456789+-.eE, \r\n\t;"a\x00\xef' * 16)[:256])  # for bytes.translate
+
+
+@bounded
+@given(body=st.binary(max_size=300).map(lambda b: b.translate(CSV_BYTES_FROM_ANY)))
+def test_fast_csv_never_disagrees_on_random_csv_bytes(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+    event(f"fast path answered: {answered}")
+
+
+# --- CSV examples ----------------------------------------------------------------------------
+
+
+def bench_csv(rows: int, width: int = 30) -> tuple[bytes, np.ndarray]:
+    values = np.round(np.random.default_rng(13).normal(size=(rows, width)), 4)
+    return "\n".join(",".join(f"{v:.4f}" for v in row) for row in values).encode(), values
+
+
+def test_a_large_csv_body_takes_the_fast_path() -> None:
+    body, values = bench_csv(2_000)
+
+    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+        table = decode_csv(body, {})
+
+    assert same_bits(table.rows, values)
+    assert table.rows.flags.c_contiguous
+
+
+@pytest.mark.parametrize("body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\n", bench_csv(20)[0]])
+def test_small_csv_bodies_skip_the_fast_path(body: bytes) -> None:
+    with mock.patch.object(decoders, "fast_csv_rows", side_effect=AssertionError("took the fast path")):
+        decode_csv(body, {})
+
+
+def test_a_csv_body_across_pandas_chunks_matches_the_strict_path() -> None:
+    """pandas converts 2**20 // width rows at a time, rounded down to a power of two: 128 here."""
+    fields = [b"", b"-0", b"1.5", b" 2.5e-3 ", b"7", b"123456789012345678901234567890", b"0.1"]
+    lines = (b",".join(fields[(row + column) % len(fields)] for column in range(4096)) for row in range(130))
+    body = b"\n".join(lines)
+
+    rows = fast_csv_rows(body, {})
+
+    assert rows is not None and rows.shape == (130, 4096)
+    assert same_bits(rows, decode_csv_strict(body, {}).rows)
+
+
+def test_csv_hard_numbers_are_rounded_like_float() -> None:
+    body = "\n".join(f"{number},{number}" for number in HARD_NUMBERS).encode()
+
+    rows = fast_csv_rows(body, {})
+
+    expected = np.array([[float(number)] * 2 for number in HARD_NUMBERS])
+    assert rows is not None and same_bits(rows, expected)
+
+
+def test_a_plus_sign_beside_a_space_is_rounded_like_float() -> None:
+    """pandas 3.1 reads `+4000000000000.0020 ` with its legacy parser: one bit off."""
+    body = large(b"+4000000000000.0020 ,1")
+
+    table = decode_csv(body, {})
+
+    assert (table.rows[:, 0] == float("+4000000000000.0020 ")).all()
+    assert fast_csv_rows(body, {}) is None
+
+
+@bounded
+@given(numbers=st.lists(halfway_numbers(), min_size=2, max_size=40))
+def test_halfway_numbers_are_rounded_like_float(numbers: list[str]) -> None:
+    expected = np.array([[float(number) for number in numbers]])
+    csv_body = ",".join(numbers).encode()
+    json_body = ("[" + ", ".join(numbers) + "]").encode()
+
+    csv_rows, json_rows = fast_csv_rows(csv_body, {}), fast_json_rows(json_body, {})
+
+    assert csv_rows is not None and same_bits(csv_rows, expected)
+    assert json_rows is not None and same_bits(json_rows, expected)
+
+
+def large(row: bytes, repeat: int = 400) -> bytes:
+    return b"\n".join([row] * repeat)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        large(b"1,2,3") + b"\n1,2",  # a short last row: pandas would pad it with NaN
+        large(b"1,2,3") + b"\n1,2,3,4",
+        large(b"1,2") + b"\n\n" + large(b"1,2"),  # an inner blank line
+        large(b"1,2") + b"\n   \n" + large(b"1,2"),
+        large(b"1") + b"\n\n" + large(b"1"),  # a blank line in a one-column body
+        large(b"1") + b"\n  \n" + large(b"1"),
+        b"\n" + large(b"1"),
+        large(b"1,2") + b"\n1,nan",
+        large(b"1,2") + b"\n1,1e",
+        large(b"1,2") + b"\n1,2\x00",
+        large(b"1,2") + b"\n1\r,2",  # a lone CR: pandas would end a line there
+        large(b"1,2\r") + b"\r",
+        large(b'"1",2'),
+        large(b"1, ,3"),  # a field of spaces: NaN for the strict path, an error for pandas
+        large(b"1,2", 5_000),
+    ],
+    ids=lambda body: repr(body[-12:]),
+)
+def test_decode_csv_ends_as_the_strict_path_on_large_bodies(body: bytes) -> None:
+    assert_same_outcome(outcome(decode_csv, body), outcome(decode_csv_strict, body))
+    assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+
+
+def test_a_refusal_found_by_the_strict_path_names_the_row() -> None:
+    body = large(b"1,2,3") + b"\n1,2"
+
+    with pytest.raises(MalformedRequest, match="row 401 has 2 fields, row 1 has 3"):
+        decode_csv(body, {})
+
+
+# --- JSON strategies -------------------------------------------------------------------------
+
+JSON_NUMBER_TEXT = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-(10**25), 10**25).map(str),
+    st.sampled_from([n for n in HARD_NUMBERS if not n.startswith(("+", "."))] + ["1E+400", "-1e400", "null"]),
+    st.from_regex(r"\A-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?\Z"),
+    st.just("null"),
+)
+SEPARATORS = st.sampled_from([", ", ",", " , ", ",\n  ", ",\r\n\t"])
+
+
+@st.composite
+def json_matrix_text(draw: st.DrawFn) -> str:
+    """The text of a JSON array of equally long rows, or of one flat row, of number tokens."""
+    width = draw(st.integers(1, 6))
+    rows = draw(st.lists(st.lists(JSON_NUMBER_TEXT, min_size=width, max_size=width), min_size=1, max_size=40))
+    comma = draw(SEPARATORS)
+    if len(rows) == 1 and draw(st.booleans()):
+        return "[" + comma.join(rows[0]) + "]"
+    return "[" + comma.join("[" + comma.join(row) + "]" for row in rows) + "]"
+
+
+def json_document(matrix: str, wrapped: bool, space: str, bom: bool) -> bytes:
+    text = f'{space}{{{space}"instances"{space}:{space}{matrix}{space}}}{space}' if wrapped else matrix
+    return (("\ufeff" if bom else "") + text).encode()
+
+
+PLAIN_JSON = st.builds(
+    json_document,
+    json_matrix_text(),
+    st.booleans(),
+    st.sampled_from(["", " ", "\n", "\r\n\t"]),
+    st.booleans(),
+)
+JSON_HOSTILE_BYTES = [
+    b"", b",", b"[", b"]", b"{", b"}", b":", b'"', b'"x"', b'"instances"', b'"instances": [[1]], ', b"true",
+    b"false", b"null", b"nul", b"NaN", b"Infinity", b"-Infinity", b"01", b"+1", b".5", b"1.", b"-", b"-0",
+    b"1e400", b"1" + b"0" * 308, b"-" + b"9" * 309, b"9" * 400, b"\\", b'"\\u0069"', b"\x00", b"\xff",
+    b"\xef\xbb\xbf", b" ", b"\t", b"\x0c", b"[]", b"[[]]", b"{}", b'{"features": [1]}', b"[[1, 2]]", b"[1]",
+]  # fmt: skip
+HOSTILE_JSON = PLAIN_JSON.flatmap(lambda body: mutated(body, JSON_HOSTILE_BYTES))
+
+
+# --- JSON properties -------------------------------------------------------------------------
+
+
+@bounded
+@given(body=PLAIN_JSON)
+def test_fast_json_takes_every_plain_body_but_huge_numbers(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+
+    huge = (np.abs(decode_json_strict(body, {}).rows) >= 1e308).any()  # left to the strict path
+    assert answered != huge
+
+
+@bounded
+@given(body=HOSTILE_JSON)
+def test_fast_json_never_disagrees_on_hostile_bodies(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+    event(f"fast path answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(PLAIN_JSON, HOSTILE_JSON), params=CSV_PARAMS)
+def test_decode_json_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
+    assert_same_outcome(outcome(decode_json, body, params), outcome(decode_json_strict, body, params))
+
+
+# --- JSON examples ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_a_large_json_body_takes_the_fast_path(separators: tuple[str, str]) -> None:
+    values = np.round(np.random.default_rng(13).normal(size=(2_000, 30)), 4)
+    body = json.dumps({"instances": values.tolist()}, separators=separators).encode()
+
+    with mock.patch.object(
+        decoders, "decode_json_strict", side_effect=AssertionError("took the strict path")
+    ):
+        table = decode_json(body, {})
+
+    assert same_bits(table.rows, values)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', b'{"instances": [5.1, 3.5, 1.4, 0.2]}', b"[[1, null]]"]
+)
+def test_one_row_json_takes_the_fast_path(body: bytes) -> None:
+    assert fast_json_rows(body, {}) is not None
+    assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+
+
+def test_json_hard_numbers_are_rounded_like_the_strict_path() -> None:
+    tokens = [number for number in HARD_NUMBERS if abs(float(number)) < 1e308]
+    body = ("[[" + ", ".join(tokens) + "]]").encode()
+
+    rows = fast_json_rows(body, {})
+
+    assert rows is not None
+    assert same_bits(rows, decode_json_strict(body, {}).rows)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"instances": [[1]], "instances": [[2]]}',
+        b'{"instances": [[1, true]]}',
+        b'{"instances": [[1, "2"]]}',
+        b"[[" + b"1" + b"0" * 308 + b"]]",  # 309 digits: refused, though orjson reads 1e308
+        b"[[" + b"9" * 308 + b"]]",  # 308 digits: accepted
+        b"[[1e400]]",
+        b"[[-0]]",
+        b'{"instances": [[1]]}\x00',
+        b'{"\\u0069nstances": [[1]]}',
+        b'{"instances": [[1], [1, 2]]}',
+        b'{"instances": [[[1]]]}',
+        b'{"instances": [{}]}',
+        b'{"instances": 3}',
+        b'{"instances": []}',
+        b'{"instances": [[]]}',
+        b"[[1], 2]",
+        b"\xef\xbb\xbf\xef\xbb\xbf[[1]]",
+    ],
+    ids=lambda body: repr(body[:24]),
+)
+def test_decode_json_ends_as_the_strict_path_on_tricky_bodies(body: bytes) -> None:
+    assert_same_outcome(outcome(decode_json, body), outcome(decode_json_strict, body))
+    assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
