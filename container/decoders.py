@@ -310,9 +310,8 @@ def _declares_utf8(params: Mapping[str, str]) -> bool:
 
 
 def _text(body: bytes, params: Mapping[str, str]) -> str:
-    charset = params.get("charset", "utf-8").lower()
-    if charset not in UTF8_CHARSETS:
-        raise UnsupportedMediaType(f"charset {charset!r} is not supported; send UTF-8")
+    if not _declares_utf8(params):
+        raise UnsupportedMediaType(f"charset {params['charset'].lower()!r} is not supported; send UTF-8")
     if b"\x00" in body:
         raise MalformedRequest("the body contains a NUL byte")
     try:

@@ -85,8 +85,8 @@ class BoosterModel:
 
     def _predict(self, rows: Matrix, margin: bool = False) -> np.ndarray:
         if self.walk is not None and self.walk.suits(rows):
-            return self.walk.margins(rows) if margin else self.walk.predict(rows)
-        return np.asarray(self.booster.inplace_predict(rows, predict_type="margin" if margin else "value"))
+            return self.walk.predict(rows, margin)
+        return _inplace_predict(self.booster, rows, margin)
 
 
 def load_booster(path: Path, model_threads: int, classes: tuple[Any, ...] | None = None) -> BoosterModel:
@@ -108,12 +108,14 @@ def verified_walk(booster: xgboost.Booster, n_features: int) -> tree_walk.TreeWa
         return None
     probes = tree_walk.probe_rows(walk, n_features)
     for margin in (True, False):
-        expected = booster.inplace_predict(probes, predict_type="margin" if margin else "value")
-        answered = walk.margins(probes) if margin else walk.predict(probes)
-        if not np.array_equal(answered, expected):
+        if not np.array_equal(walk.predict(probes, margin), _inplace_predict(booster, probes, margin)):
             log.warning("XGBoost predicts every batch: the tree walk differs from it on probe rows")
             return None
     return walk
+
+
+def _inplace_predict(booster: xgboost.Booster, rows: Matrix, margin: bool) -> np.ndarray:
+    return np.asarray(booster.inplace_predict(rows, predict_type="margin" if margin else "value"))
 
 
 def _schema(

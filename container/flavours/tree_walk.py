@@ -79,8 +79,10 @@ class TreeWalk:
         per_tree = self.leaves.take(at).reshape(n_rows, len(self.roots))
         return np.add.accumulate(per_tree, axis=1)[:, -1]
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        return self.transform(self.margins(rows))
+    def predict(self, rows: np.ndarray, margin: bool = False) -> np.ndarray:
+        """The model's output, or with `margin` its untransformed sum (XGBoost's "margin")."""
+        margins = self.margins(rows)
+        return margins if margin else self.transform(margins)
 
     def suits(self, rows: Any) -> bool:
         """Whether walking is worth it for this batch: dense and small (sparse goes to XGBoost)."""
@@ -113,8 +115,6 @@ def build(model: dict[str, Any]) -> TreeWalk:
 def _layout(trees: list[dict[str, Any]], depth: int, transform: Transform) -> TreeWalk:
     inner, block = 2**depth - 1, 2 ** (depth + 1) - 1
     roots = np.arange(len(trees)) * block
-    slots = np.arange(inner)
-    left_children = (roots[:, None] + 2 * slots + 1).ravel()
     features = np.zeros((len(trees), block), dtype=np.intp)
     thresholds = np.zeros((len(trees), block), dtype=F32)
     missing_right = np.zeros((len(trees), block), dtype=bool)
@@ -134,15 +134,15 @@ def _layout(trees: list[dict[str, Any]], depth: int, transform: Transform) -> Tr
                 (tree["left_children"][node], 2 * slot + 1),
                 (tree["right_children"][node], 2 * slot + 2),
             ]
-    children = np.zeros((len(trees), block), dtype=np.intp)
-    children[:, :inner] = left_children.reshape(len(trees), inner)
+    left_children = np.zeros((len(trees), block), dtype=np.intp)
+    left_children[:, :inner] = roots[:, None] + 2 * np.arange(inner) + 1
     return TreeWalk(
         depth,
         roots,
         features.ravel(),
         thresholds.ravel(),
         missing_right.ravel(),
-        children.ravel(),
+        left_children.ravel(),
         leaves.ravel(),
         transform,
     )
