@@ -146,9 +146,16 @@ def test_a_request_past_the_timeout_restarts_its_worker(
     slow_model: tuple[Path, bytes], tmp_path: Path
 ) -> None:
     model_dir, body = slow_model
-    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
+    env = {
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
+    }
+    # Four times the slow body: with a 1 s timeout checked once a second, the request must run
+    # for several seconds to be caught every time (the plain body takes ~1.1 s on two threads).
+    much_slower = b"\n".join([body] * 4)
     with serving(model_dir, tmp_path, env) as server:
-        timed_out = Timed(server.url, body).join()
+        timed_out = Timed(server.url, much_slower).join()
         wait_until_ready(server.url, server.alive, server.log)
         small = requests.post(
             server.url + "/invocations", data=body[: body.index(b"\n")], headers=CSV, timeout=60
