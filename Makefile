@@ -10,7 +10,7 @@ serve: $(STAMP)
 	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
 
 test: lint
-	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t byom:test . >/dev/null; \
+	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \
 	  else echo "make test: no Docker engine; container tests will skip"; fi; \
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
 

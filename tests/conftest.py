@@ -18,7 +18,8 @@ from container.app import create_app
 from container.settings import Settings
 from tests.harness import DEMO_MODEL, HttpEndpoint, Reply, container, docker_available, serving
 
-IMAGE_TAG = "byom:test"
+# BYOM_TEST_IMAGE lets several checkouts on one Docker engine test without clobbering each other.
+IMAGE_TAG = os.environ.get("BYOM_TEST_IMAGE", "byom:test")
 
 
 class InProcessEndpoint:
