@@ -10,7 +10,7 @@ FROM ${BASE_IMAGE} AS dependencies
 COPY requirements/runtime.lock /tmp/runtime.lock
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
-      --require-hashes -r /tmp/runtime.lock \
+      --no-deps --require-hashes -r /tmp/runtime.lock \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
  && find /opt/venv -depth -type d -name tests -exec rm -rf {} +
 

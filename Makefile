@@ -15,8 +15,8 @@ test: lint
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
 
 lint: $(STAMP)
-	$(PYTHON) -m ruff check container tests scripts bench
-	$(PYTHON) -m ruff format --check container tests scripts bench
+	$(PYTHON) -m ruff check byom container tests scripts bench
+	$(PYTHON) -m ruff format --check byom container tests scripts bench
 	$(PYTHON) -m mypy
 
 demo-model: $(STAMP)
@@ -25,9 +25,11 @@ demo-model: $(STAMP)
 image:
 	docker build -t byom:latest .
 
+# --no-deps: the lock already lists every transitive pin; without it pip 23 resolves an extra
+# (pytest-cov's coverage[toml]) afresh from the index and fails hash checking once a newer release exists.
 $(STAMP): requirements/dev.lock pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(PYTHON) -m pip install --quiet --no-deps --require-hashes -r requirements/dev.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
 # The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
