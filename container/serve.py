@@ -29,7 +29,7 @@ HOOKS = "python:container.gunicorn_hooks"  # the master imports the libraries on
 def gunicorn_argv(settings: Settings) -> list[str]:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     return [
-        sys.executable, "-m", "gunicorn",
+        sys.executable, "-m", "container.gunicorn_main",
         "--bind", f"{host}:{settings.port}",
         "--workers", str(settings.workers),
         "--threads", str(settings.worker_threads),

@@ -96,6 +96,16 @@ def forest_regressor(directory: Path) -> ModelCase:
     )
 
 
+def large_forest(directory: Path) -> int:
+    """A forest of deep trees on noise, saved as model.skops; returns its trees' size in bytes."""
+    rng = np.random.default_rng(0)
+    forest = RandomForestClassifier(n_estimators=40, random_state=0)
+    forest.fit(rng.normal(size=(20_000, 4)), rng.integers(0, 2, 20_000))
+    directory.mkdir(parents=True, exist_ok=True)
+    skops.io.dump(forest, directory / "model.skops")
+    return sum(tree.tree_.node_count * (64 + 16) for tree in forest.estimators_)  # node + value arrays
+
+
 def _booster(objective: str, n_classes: int, rounds: int = 20) -> tuple[xgboost.Booster, np.ndarray]:
     features, labels = synthetic(n_classes=max(n_classes, 2))
     params: dict[str, Any] = {"objective": objective, "max_depth": 3, "seed": 0}

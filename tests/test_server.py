@@ -18,7 +18,7 @@ import requests
 
 from container.settings import usable_cpu_count
 from tests.harness import REPO, serving, start_serve, wait_until_ready
-from tests.models import CASES, slow_xgboost
+from tests.models import CASES, large_forest, slow_xgboost
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -187,6 +187,36 @@ def test_workers_cap_math_library_threads(tmp_path: Path) -> None:
         pid = worker_pids(server.log_path)[0]
         environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"OMP_NUM_THREADS=1" in environment and b"OPENBLAS_NUM_THREADS=1" in environment
+
+
+def test_workers_share_the_scikit_learn_model_the_master_loaded(tmp_path: Path) -> None:
+    model_bytes = large_forest(tmp_path / "model")
+    with serving(tmp_path / "model", tmp_path) as server:
+        pids = pids_answering(server.url, server.log_path, workers=2)
+        private = {pid: private_dirty_bytes(pid) for pid in pids}
+    # A worker that loaded its own copy holds all of it privately; an inherited one stays shared.
+    assert all(size < model_bytes / 2 for size in private.values()), (model_bytes, private)
+
+
+def pids_answering(url: str, log_path: Path, workers: int) -> set[int]:
+    """Send requests on new connections until every worker has answered one (so has its model)."""
+    for attempt in range(400):
+        requests.post(
+            url + "/invocations",
+            data=b"0,0,0,0",
+            headers={**CSV, "X-Amzn-SageMaker-Inference-Id": str(attempt)},
+            timeout=30,
+        )
+        log = log_path.read_text()
+        pids = {json.loads(line)["pid"] for line in log.splitlines() if line.startswith('{"')}
+        if len(pids) == workers:
+            return pids
+    pytest.fail(f"not every worker answered:\n{log}")
+
+
+def private_dirty_bytes(pid: int) -> int:
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    return int(re.search(r"^Private_Dirty:\s+(\d+) kB", rollup, re.MULTILINE)[1]) * 1024
 
 
 def test_each_request_logs_one_json_line(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ Owns: the registry of artifact names (ARTIFACTS, keyed by exact file name or suf
 rules of discovery: top-level files only, dotfiles ignored (macOS `._` entries in tarballs),
 `manifest.json` reserved for the training manifest, exactly one candidate or a clear error.
 `find_artifact` only looks at names, so `serve` can check a directory before starting gunicorn;
-`load_model` loads and is called in each worker after fork. When training left a manifest, the
+`preload` loads a scikit-learn model in the gunicorn master, and `load_model` completes it in
+each worker after fork (loading anything not preloaded). When training left a manifest, the
 artifact's checksum is verified before loading and its golden rows are replayed after, so every
 worker proves it computes what training computed before /ping says ready.
 """
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from container.errors import ModelLoadError
-from container.outputs import Predictor
 from container.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: `serve` imports this module and must stay light (no numpy)
     from container.manifest import Manifest
+    from container.outputs import Predictor
 
 MANIFEST_NAME = "manifest.json"
 PICKLE_OPT_IN = "BYOM_ALLOW_PICKLE"
@@ -38,6 +39,11 @@ ARTIFACT_SUFFIXES = {
     ".joblib": "pickle",
 }
 
+
+# Flavours the master may load before fork: deserialising them starts no threads. XGBoost is not
+# one (its OpenMP pool must not exist in the master: forked workers would hang on it).
+PRELOADABLE = frozenset({"sklearn"})
+_preloaded: dict[Path, Predictor] = {}  # filled by preload() in the gunicorn master only
 
 # The module that serves each flavour (and imports its library).
 FLAVOUR_MODULES = {
@@ -80,17 +86,34 @@ def check_artifact(settings: Settings) -> Artifact:
     return artifact
 
 
+def preload(settings: Settings) -> None:
+    """In the gunicorn master, before fork: load a model whose loading starts no threads, so the
+    workers inherit it (its memory shared copy-on-write) instead of each loading its own copy."""
+    artifact = check_artifact(settings)
+    if artifact.flavour in PRELOADABLE:
+        _preloaded[artifact.path] = _load_checked(artifact, settings)
+
+
 def load_model(settings: Settings) -> Predictor:
+    """The model, ready to serve: loaded (or inherited from the master) and, when training left a
+    manifest, proven to reproduce its golden rows in this process."""
     from container import manifest
 
     artifact = check_artifact(settings)
+    model = _preloaded.get(artifact.path) or _load_checked(artifact, settings)
     recorded = manifest.read(settings.model_dir)
-    if recorded is not None:
-        manifest.verify_artifact(recorded, artifact.path)
-    model = LOADERS[artifact.flavour](artifact.path, settings, recorded)
     if recorded is not None:
         manifest.verify_model(recorded, model)
     return model
+
+
+def _load_checked(artifact: Artifact, settings: Settings) -> Predictor:
+    from container import manifest
+
+    recorded = manifest.read(settings.model_dir)
+    if recorded is not None:
+        manifest.verify_artifact(recorded, artifact.path)
+    return LOADERS[artifact.flavour](artifact.path, settings, recorded)
 
 
 def flavour_of(path: Path) -> str | None:

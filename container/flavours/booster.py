@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,15 @@ def load_booster(path: Path, model_threads: int, classes: tuple[Any, ...] | None
     try:
         booster.load_model(str(path))
     except xgboost.core.XGBoostError as error:
-        reason = str(error).strip().splitlines()[-1]
+        reason = _xgboost_reason(error)
         raise ModelLoadError(f"{path.name} is not an XGBoost model XGBoost can read: {reason}") from None
     return BoosterModel(booster, model_threads, classes)
+
+
+def _xgboost_reason(error: Exception) -> str:
+    """XGBoost's message without its timestamp, C++ source position and native stack trace."""
+    first_line = str(error).strip().splitlines()[0]
+    return re.sub(r"^\[[\d:]+\]\s+\S+:\d+:\s*", "", first_line)
 
 
 def verified_walk(booster: xgboost.Booster, n_features: int) -> tree_walk.TreeWalk | None:
