@@ -35,7 +35,7 @@ from models import (
 from procs import children, cpu_busy_seconds, memory_kib, tree_cpu_seconds
 from refenv import ReferenceEnv
 from report import Section, Table, count, ms, percent, runs, times
-from servers import Server, start_ours, start_reference
+from servers import Server, start_ours, start_reference, start_trivial
 from stats import median, percentile, ratio
 
 BENCH = Path(__file__).resolve().parent
@@ -280,6 +280,9 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
 # 2 and 3 ---------------------------------------------------------------------------------------
 
 
+TRIVIAL_POST = "trivial POST handler (1-row body)"
+
+
 def section_xgboost(plan: Plan, work: Path) -> list[Section]:
     model = xgboost_model(work)
     bodies = {"1 row": csv_body(feature_rows(1, seed=11)), "100 rows": csv_body(feature_rows(100, seed=12))}
@@ -287,17 +290,25 @@ def section_xgboost(plan: Plan, work: Path) -> list[Section]:
         name: load.post_script(work / f"xgb-{rows}.lua", body_file(work, f"xgb-{rows}.csv", body), CSV)
         for (name, body), rows in zip(bodies.items(), (1, 100), strict=True)
     }
-    with start_ours("xgboost-200", model.directory, work, WORKERS, THREADS) as server:
+    with (
+        start_ours("xgboost-200", model.directory, work, WORKERS, THREADS) as server,
+        start_trivial("trivial-post", model.directory, work, WORKERS, THREADS) as trivial,
+    ):
         statuses = {
             n: client.request(server.port, "POST", "/invocations", b, CSV).status for n, b in bodies.items()
         }
         targets: dict[str, tuple[Server, str, Path | None]] = {
             name: (server, server.url + "/invocations", script) for name, script in scripts.items()
         }
+        targets[TRIVIAL_POST] = (trivial, trivial.url + "/invocations", scripts["1 row"])
         targets["/ping"] = (server, server.url + "/ping", None)
         results = saturate(targets, plan)
         throughput = _xgboost_table(plan, model, results, statuses)
-        throughput.commands = [*server.commands, *(middle(found).wrk.command for found in results.values())]
+        throughput.commands = [
+            *server.commands,
+            *trivial.commands,
+            *(middle(found).wrk.command for found in results.values()),
+        ]
         end_to_end = section_end_to_end(plan, server, model)
         end_to_end.commands = [*server.commands]
     return [throughput, end_to_end]
@@ -309,19 +320,25 @@ def _xgboost_table(
     section = Section(
         "xgboost", f"2. XGBoost, {model.n_trees} trees of depth 6, 30 features: CSV requests/s on our server"
     )
-    table = Table(["Request", "req/s", "runs", "CPU %", "rows/s", "p50 ms", "p99 ms", "÷ /ping req/s"])
-    ping_rate = median(rates(results["/ping"]))
+    table = Table(
+        ["Request", "req/s", "runs", "CPU %", "rows/s", "p50 ms", "p99 ms", "÷ trivial POST", "÷ /ping"]
+    )
+    trivial_rate, ping_rate = median(rates(results[TRIVIAL_POST])), median(rates(results["/ping"]))
     summary = {}
     for name, found in results.items():
         rate = median(rates(found))
         rows = {"1 row": 1, "100 rows": 100}.get(name, 0)
         typical = middle(found)
         table.add(
-            name if rows else "/ping (trivial handler)", count(rate), runs(rates(found)), cpu_use(found),
-            count(rate * rows) if rows else "", ms(typical.wrk.p50_ms), ms(typical.wrk.p99_ms),
-            percent(ratio(rate, ping_rate)),
+            name if rows or name == TRIVIAL_POST else "/ping (GET, trivial)", count(rate), runs(rates(found)),
+            cpu_use(found), count(rate * rows) if rows else "", ms(typical.wrk.p50_ms), ms(typical.wrk.p99_ms),
+            percent(ratio(rate, trivial_rate)), percent(ratio(rate, ping_rate)),
         )  # fmt: skip
-        summary[name] = {"rps": rate, "ratio_to_ping": ratio(rate, ping_rate)}
+        summary[name] = {
+            "rps": rate,
+            "ratio_to_trivial_post": ratio(rate, trivial_rate),
+            "ratio_to_ping": ratio(rate, ping_rate),
+        }
     section.tables = [table]
     section.notes = [
         f"The model: xgboost.train(binary:logistic, max_depth=6, eta=0.1, seed=0) for 200 rounds on 10,000"
@@ -329,6 +346,8 @@ def _xgboost_table(
         " probability.",
         f"Server pinned to CPU 0, {WORKERS} workers x {THREADS} threads; wrk -t1 -c{WRK_CONNECTIONS} on CPU 1,"
         f" {plan.seconds:g} s per run, {plan.runs} run(s) per request kind, interleaved, after a warm-up.",
+        f"{TRIVIAL_POST}: bench/trivial.py, which reads the body and answers one line, on the gunicorn command"
+        " line ./serve execs (same workers, threads, worker class and access log): the ceiling of /invocations.",
         f"First answers: {statuses}.",
         CPU_NOTE,
         *dirty_runs(results),

@@ -15,6 +15,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +26,8 @@ from load import SERVER_CPU, tool
 from refenv import ReferenceEnv
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-REFERENCE_APP = Path(__file__).resolve().parent / "reference"
+BENCH = Path(__file__).resolve().parent
+REFERENCE_APP = BENCH / "reference"
 READY_DEADLINE_S = 120.0
 STOP_GRACE_S = 30.0
 INHERITED_PREFIXES = ("SM_", "SAGEMAKER_", "BYOM_", "MODEL_SERVER_", "OMP_", "OPENBLAS_", "MKL_")
@@ -147,6 +149,43 @@ def start_ours(
         server.stop()
         raise
     return server
+
+
+def start_trivial(name: str, model_dir: Path, log_dir: Path, workers: int, threads: int = 4) -> Server:
+    """bench/trivial.py's POST handler on the gunicorn command line `./serve` would exec."""
+    port = free_port()
+    variables = ours_variables(model_dir, port, workers, threads)
+    gunicorn, environment = _our_gunicorn(variables)
+    argv = [
+        tool("taskset"),
+        "-c",
+        str(SERVER_CPU),
+        *gunicorn[:-1],
+        "--pythonpath",
+        str(BENCH),
+        "trivial:application()",
+    ]
+    log = log_dir / f"{name}-{port}.log"
+    command = f"taskset -c {SERVER_CPU} " + shlex.join(argv[3:]).replace(str(CHECKOUT) + "/", "")
+    server = Server(name, port, [command], {"gunicorn": log})
+    try:
+        server.spawn("gunicorn", argv, environment, log, CHECKOUT)
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _our_gunicorn(variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment `./serve` execs gunicorn with, for these variables."""
+    sys.path.insert(0, str(CHECKOUT))
+    from container.serve import gunicorn_argv, worker_environment
+    from container.settings import Settings
+
+    environment = clean_environment() | variables | {"PYTHONPATH": str(CHECKOUT)}
+    settings = Settings.from_env(environment)
+    return gunicorn_argv(settings), worker_environment(environment, settings.model_threads)
 
 
 def start_reference(name: str, model_dir: Path, run_dir: Path, env: ReferenceEnv, workers: int) -> Server:
