@@ -192,10 +192,14 @@ def _logistic_objective() -> tuple[Callable[[float], F32], Transform]:
     def logit(probability: float) -> F32:
         return -F32(libm.logf(float(F32(1) / F32(probability) - F32(1))))
 
+    expf = libm.expf
+
     def sigmoid(margins: np.ndarray) -> np.ndarray:
         exponents = np.minimum(-margins, F32(88.7)).tolist()
-        exps = np.array([libm.expf(value) for value in exponents], dtype=F32)
-        return np.asarray(F32(1) / (exps + F32(1) + F32(1e-16)), dtype=F32)
+        exps = np.fromiter(map(expf, exponents), dtype=F32, count=len(exponents))
+        exps += F32(1)
+        exps += F32(1e-16)
+        return np.divide(F32(1), exps, dtype=F32)
 
     return logit, sigmoid
 
@@ -208,7 +212,9 @@ def _libm() -> Any:
     name = ctypes.util.find_library("m")
     if name is None:
         raise Unsupported("no C math library to compute expf and logf with")
-    libm = ctypes.CDLL(name)
+    # PyDLL: call without releasing the GIL. A CDLL call releases and retakes it, which in a
+    # worker whose other threads wait for it hands it over, a thread switch per row.
+    libm = ctypes.PyDLL(name)
     for function in (libm.expf, libm.logf):
         function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
     return libm
