@@ -49,8 +49,8 @@ def test_probe_rows_sit_on_thresholds_and_include_missing_values() -> None:
     booster, _ = train("binary:logistic")
     walk = tree_walk.build(json.loads(booster.save_raw("json")))
     probes = tree_walk.probe_rows(walk, booster.num_features()).astype(np.float32)
-    first_split = walk.thresholds[walk.roots[1]]
-    column = probes[:, walk.features[walk.roots[1]]]
+    first_split = walk.thresholds[1]  # the root of the first tree after the base-margin stump
+    column = probes[:, walk.features[1]]
     assert (column == first_split).any() and np.isnan(column).any()
     assert (column == np.nextafter(first_split, np.float32(np.inf))).any()
 
@@ -71,7 +71,7 @@ def test_big_and_sparse_batches_go_to_xgboost() -> None:
     booster, features = train("binary:logistic")
     walk = verified_walk(booster, booster.num_features())
     assert walk is not None
-    fits = tree_walk.MAX_ROW_TREES // len(walk.roots)
+    fits = tree_walk.MAX_ROW_TREES // walk.n_trees
     assert walk.suits(features[:fits]) and not walk.suits(features[: fits + 1])
     assert not walk.suits(scipy.sparse.csr_matrix(np.nan_to_num(features[:1])))
 
@@ -112,8 +112,7 @@ def test_a_walk_that_differs_on_any_probe_is_not_used(monkeypatch: pytest.Monkey
 
     def slightly_off(model: dict[str, Any]) -> tree_walk.TreeWalk:
         walk = honest(model)
-        first_tree = slice(walk.roots[1], walk.roots[2])
-        walk.leaves[first_tree] *= np.float32(1.001)
+        walk.leaves.reshape(walk.n_trees, -1)[1] *= np.float32(1.001)  # the first tree after the stump
         return walk
 
     monkeypatch.setattr(tree_walk, "build", slightly_off)
