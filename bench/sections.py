@@ -49,6 +49,7 @@ HEY_CONNECTIONS = 8
 LOW_RATE = 100  # req/s on one connection: the unloaded round trip
 CONTENTION = 0.10  # CPU 0 used by others (or stolen) above this share of a run is reported
 PAYLOAD_BUDGET = 5 * 1024 * 1024  # under the reference's 5m and our 6 MiB limits
+TRIVIAL_POST = "trivial POST handler (1-row body)"  # bench/trivial.py: the ceiling of /invocations
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
     with (
         start_ours("iris-ours", models.ours, work, WORKERS, THREADS) as ours,
         start_reference("iris-reference", models.reference, work / "reference", ref_env, WORKERS) as ref,
+        start_trivial("iris-trivial", models.ours, work, WORKERS, THREADS) as trivial,
     ):
         answers = {s.name: client.request(s.port, "POST", "/invocations", IRIS_ROW, CSV) for s in (ours, ref)}
         targets: dict[str, tuple[Server, str, Path | None]] = {
@@ -188,6 +190,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             "reference /invocations": (ref, ref.url + "/invocations", POST_CSV_LUA),
             "ours /ping": (ours, ours.url + "/ping", None),
             "reference /ping": (ref, ref.url + "/ping", None),
+            TRIVIAL_POST: (trivial, trivial.url + "/invocations", POST_CSV_LUA),
         }
         results = saturate(targets, plan)
         capacity = median(rates(results["ours /invocations"]))
@@ -198,7 +201,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
                 url = server.url + "/invocations"
                 fixed[f"{name}, {load_name}"] = load.hey(url, plan.seconds, rate, connections, row, CSV)
         reference_memory = process_memory(ref)
-        section.commands = [*ours.commands, *ref.commands]
+        section.commands = [*ours.commands, *ref.commands, *trivial.commands]
     section.commands += [middle(found).wrk.command for found in results.values()]
     section.commands += [result.command for result in fixed.values()]
 
@@ -221,6 +224,14 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             ms(typical.wrk.p99_ms), count(ping_rate), runs(rates(ping)), percent(ratio(inv_rate, ping_rate)),
         )  # fmt: skip
         summary[name] = {"invocations_rps": inv_rate, "ping_rps": ping_rate}
+    trivial_rate = median(rates(results[TRIVIAL_POST]))
+    typical = middle(results[TRIVIAL_POST])
+    saturation.add(
+        f"{TRIVIAL_POST}, on our gunicorn command line", count(trivial_rate), runs(rates(results[TRIVIAL_POST])),
+        cpu_use(results[TRIVIAL_POST]), ms(typical.wrk.p50_ms), ms(typical.wrk.p99_ms), "", "", "",
+    )  # fmt: skip
+    summary["ours"]["trivial_post_rps"] = trivial_rate
+    summary["ours"]["fraction_of_trivial_post"] = ratio(summary["ours"]["invocations_rps"], trivial_rate)
     speedup = ratio(summary["ours"]["invocations_rps"], summary["reference"]["invocations_rps"])
     ping_speedup = ratio(summary["ours"]["ping_rps"], summary["reference"]["ping_rps"])
     saturation.add(
@@ -255,7 +266,10 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
         " worker waits for each answer and skips the ticks it missed, so a server slower than offered gets"
         " fewer requests (the achieved rate) instead of a growing queue: an overloaded server's latency here"
         " is bounded by the connection count, not by its queue. hey reports latencies to 0.1 ms.",
-        "/ping is the trivial handler on the same stack: it is the ceiling /invocations can reach.",
+        f"The ceilings: /ping, a GET, and the {TRIVIAL_POST} (bench/trivial.py: it reads the body and answers"
+        " one line, run by the gunicorn command line ./serve execs, same worker class, workers, threads and"
+        f" access log). Ours reaches {percent(summary['ours']['fraction_of_trivial_post'])} of the trivial"
+        " POST handler's rate.",
         CPU_NOTE,
         *dirty_runs(results),
         *contention(results),
@@ -278,9 +292,6 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
 
 
 # 2 and 3 ---------------------------------------------------------------------------------------
-
-
-TRIVIAL_POST = "trivial POST handler (1-row body)"
 
 
 def section_xgboost(plan: Plan, work: Path) -> list[Section]:
