@@ -60,6 +60,16 @@ class Aws:
         """A call that changes nothing: made even under --dry-run."""
         return self._call(service, operation, params)
 
+    def listing(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
+        """Every item of a paginated list call (NextToken), e.g. listing(..., "Models")."""
+        items: list[Any] = []
+        while True:
+            answer = self.read(service, operation, **params)
+            items += answer.get(key, [])
+            if not answer.get("NextToken"):
+                return items
+            params["NextToken"] = answer["NextToken"]
+
     def find(self, service: str, operation: str, **params: Any) -> Response | None:
         """A describe call, or None when the resource does not exist."""
         try:

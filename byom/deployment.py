@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from byom.config import Config, required
@@ -27,7 +28,16 @@ NAME_LIMIT = 63
 
 def derived_name(endpoint: str, content: Any) -> str:
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{endpoint[: NAME_LIMIT - 9]}-{digest}"
+    return f"{name_prefix(endpoint)}-{digest}"
+
+
+def name_prefix(endpoint: str) -> str:
+    """The part of a derived name before the hyphen and digest (63 characters in all)."""
+    return endpoint[: NAME_LIMIT - 9]
+
+
+def is_derived_name(name: str, endpoint: str) -> bool:
+    return re.fullmatch(re.escape(name_prefix(endpoint)) + "-[0-9a-f]{8}", name) is not None
 
 
 def environment(config: Config) -> dict[str, str]:
