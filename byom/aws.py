@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import boto3
+import boto3.exceptions
 import botocore.exceptions
 
 from byom.cli import CommandError
@@ -109,7 +110,7 @@ class Aws:
             raise CommandError(
                 "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
             ) from error
-        except botocore.exceptions.BotoCoreError as error:
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
             raise CommandError(f"{service} {self.api_name(service, operation)}: {error}") from error
 
 
@@ -139,6 +140,6 @@ def open_session(profile: str | None, region: str | None) -> boto3.Session:
     return session
 
 
-def connect(settings: Config, *, dry_run: bool = False) -> Aws:
+def connect(settings: Config, *, dry_run: bool = False, out: IO[str] | None = None) -> Aws:
     """The Aws door for one command run, from the resolved configuration."""
-    return Aws(open_session(settings.profile, settings.region), dry_run=dry_run)
+    return Aws(open_session(settings.profile, settings.region), dry_run=dry_run, out=out)

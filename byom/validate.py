@@ -17,6 +17,7 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 IMAGE = re.compile(r"[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
+TAG = re.compile(r"[\w][\w.-]{0,127}")
 REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 
 # Real-time hosting instance families and their sizes (SageMaker pricing page, CPU families
@@ -85,6 +86,12 @@ def image(value: str) -> str:
             f"image {value!r} is not a registry image reference with a tag or digest "
             "(123456789012.dkr.ecr.REGION.amazonaws.com/byom:TAG; `byom push` prints it)"
         )
+    return value
+
+
+def tag(value: str) -> str:
+    if not TAG.fullmatch(value):
+        raise CommandError(f"tag {value!r} is not a valid image tag (letters, digits, _ . -; at most 128)")
     return value
 
 
