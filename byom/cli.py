@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS: tuple[str, ...] = ("push", "package", "deploy", "scale", "invoke", "status", "destroy")
+COMMANDS: tuple[str, ...] = ("push", "package", "deploy", "scale", "invoke", "status", "destroy", "cfn")
 
 
 class CommandError(Exception):
