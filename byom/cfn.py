@@ -26,21 +26,7 @@ ENDPOINT_NAME = {"Fn::GetAtt": ["Endpoint", "EndpointName"]}
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("cfn", help="write the deployment as a CloudFormation template")
-    config.add_flags(
-        parser,
-        "endpoint",
-        "image",
-        "model_data",
-        "role",
-        "instance_type",
-        "instance_count",
-        "variant",
-        "workers",
-        "timeout",
-        "data_capture",
-        "capture_percent",
-        "plan",
-    )
+    config.add_flags(parser, *deployment.SETTINGS)
     parser.add_argument("--output", metavar="FILE", help="write the template here (default stdout)")
     parser.set_defaults(run=run)
 
@@ -71,9 +57,7 @@ def template(settings: Config, plan: Plan | None) -> dict[str, Any]:
 
 def sagemaker_resources(settings: Config, plan: Plan | None) -> dict[str, Resource]:
     model = without(deployment.model_request(settings), "ModelName")
-    count = settings.instance_count
-    if plan is not None:
-        count = min(max(count, plan.min_capacity), plan.max_capacity)
+    count = deployment.initial_count(settings, plan)
     endpoint_config = without(deployment.endpoint_config_request(settings, "", count), "EndpointConfigName")
     for variant in endpoint_config["ProductionVariants"]:
         variant["ModelName"] = {"Fn::GetAtt": ["Model", "ModelName"]}

@@ -24,22 +24,7 @@ BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "Up
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("deploy", help="create or update a SageMaker endpoint and its autoscaling")
-    config.add_flags(
-        parser,
-        "endpoint",
-        "image",
-        "model_data",
-        "role",
-        "instance_type",
-        "instance_count",
-        "variant",
-        "workers",
-        "timeout",
-        "data_capture",
-        "capture_percent",
-        "plan",
-        "wait",
-    )
+    config.add_flags(parser, *deployment.SETTINGS, "wait")
     config.add_dry_run(parser)
     parser.set_defaults(run=run)
 
@@ -90,10 +75,7 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
 
 
 def initial_count(aws: Aws, settings: Config, plan: Plan | None) -> int:
-    if plan is None:
-        count = settings.instance_count
-    else:
-        count = min(max(settings.instance_count, plan.min_capacity), plan.max_capacity)
+    count = deployment.initial_count(settings, plan)
     if count < 2:
         aws.say("warning: one instance has no redundancy; SageMaker recommends at least two for availability")
     return count

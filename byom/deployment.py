@@ -24,6 +24,21 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"  # CPUUtilization, MemoryUtilization
 INVOCATION_METRICS_NAMESPACE = "AWS/SageMaker"  # Invocations, ModelLatency, OverheadLatency
 NAME_LIMIT = 63
+# The settings (byom/config.py) a deployment is made of: deploy's and cfn's flags.
+SETTINGS = (
+    "endpoint",
+    "image",
+    "model_data",
+    "role",
+    "instance_type",
+    "instance_count",
+    "variant",
+    "workers",
+    "timeout",
+    "data_capture",
+    "capture_percent",
+    "plan",
+)
 
 
 def derived_name(endpoint: str, content: Any) -> str:
@@ -59,6 +74,13 @@ def model_request(config: Config) -> Request:
         },
     }
     return {"ModelName": derived_name(endpoint, content), **content}
+
+
+def initial_count(config: Config, plan: Plan | None) -> int:
+    """Instances for a new endpoint: the configured count, inside the plan's range if any."""
+    if plan is None:
+        return config.instance_count
+    return min(max(config.instance_count, plan.min_capacity), plan.max_capacity)
 
 
 def endpoint_config_request(config: Config, model_name: str, instance_count: int) -> Request:

@@ -256,3 +256,16 @@ def config_answer(name: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def test_data_capture_is_configured_and_stays_idempotent(client: Any) -> None:
+    capture = ("--data-capture", "s3://byom-capture/iris/", "--capture-percent", "20")
+    assert byom("deploy", *DEPLOY_FLAGS, *capture).code == 0
+    name = client("sagemaker").describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+    described = client("sagemaker").describe_endpoint_config(EndpointConfigName=name)["DataCaptureConfig"]
+    assert (described["EnableCapture"], described["InitialSamplingPercentage"]) == (True, 20)
+    assert described["DestinationS3Uri"] == "s3://byom-capture/iris/"
+    again = byom("deploy", *DEPLOY_FLAGS, *capture, "--dry-run")
+    assert [line for line in again.out.splitlines() if not line.startswith("(dry run)")] == [], again.out
+    without_capture = byom("deploy", *DEPLOY_FLAGS, "--dry-run")
+    assert "sagemaker UpdateEndpoint" in without_capture.out  # turning capture off is a change
