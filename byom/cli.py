@@ -38,4 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under `python -m byom.cli` this file runs as __main__, a second copy of the module: enter
+    # through byom.cli, whose CommandError the commands raise, or their errors escape as tracebacks.
+    from byom.cli import main as byom_main
+
+    sys.exit(byom_main())

@@ -88,6 +88,7 @@ def confirmed(endpoint: str, found: Inventory) -> bool:
     try:
         return input("Delete them? [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
+        print()
         return False
 
 

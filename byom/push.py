@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 def push(aws: Aws, docker: Docker, image: str, repository: str, tags: list[str]) -> str:
     """Push `image` as every tag; returns the URI of the last tag."""
-    docker("image", "inspect", "--format", "{{.Id}}", image)
+    check_local_image(docker, image)
     uri = ensure_repository(aws, repository)
     registry, username, password = login_details(aws)
     docker("login", "--username", username, "--password-stdin", registry, stdin=password)
@@ -80,6 +80,17 @@ def push(aws: Aws, docker: Docker, image: str, repository: str, tags: list[str])
         docker("push", f"{uri}:{tag}")
         aws.say(f"pushed {uri}:{tag}")
     return f"{uri}:{tags[-1]}"
+
+
+def check_local_image(docker: Docker, image: str) -> None:
+    try:
+        docker("image", "inspect", "--format", "{{.Id}}", image)
+    except CommandError as error:
+        if "no such image" in str(error).lower():
+            raise CommandError(
+                f"no local image {image}; build it first: docker build -t {image} ."
+            ) from error
+        raise
 
 
 def ensure_repository(aws: Aws, repository: str) -> str:

@@ -3,6 +3,8 @@ no change, and the update path (which moto lacks) through botocore's Stubber."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +271,19 @@ def test_data_capture_is_configured_and_stays_idempotent(client: Any) -> None:
     assert [line for line in again.out.splitlines() if not line.startswith("(dry run)")] == [], again.out
     without_capture = byom("deploy", *DEPLOY_FLAGS, "--dry-run")
     assert "sagemaker UpdateEndpoint" in without_capture.out  # turning capture off is a change
+
+
+def test_errors_are_one_line_when_run_as_a_module(aws_env: str) -> None:
+    """`python -m byom.cli` (how the README runs it) reports CommandErrors, not tracebacks."""
+    done = subprocess.run(
+        [sys.executable, "-m", "byom.cli", "deploy", *DEPLOY_FLAGS, "--instance-type", "ml.m5.huge"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == "byom deploy: instance type 'ml.m5.huge' is not a SageMaker hosting instance type (e.g. ml.m5.xlarge)\n"
+    )

@@ -90,7 +90,7 @@ def test_push_names_a_missing_local_image(aws_env: str) -> None:
     if shutil.which("docker") is None:
         pytest.skip("no docker CLI")
     aws = Aws(boto3.Session(region_name="us-east-1"), out=io.StringIO())
-    with pytest.raises(CommandError, match="docker image failed"):
+    with pytest.raises(CommandError, match="no local image byom-no-such-image:issue7; build it first"):
         push.push(aws, docker, "byom-no-such-image:issue7", "byom", ["0.1.0"])
 
 
