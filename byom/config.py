@@ -165,5 +165,6 @@ def required(value: T | None, name: str) -> T:
 def _checked(name: str, value: Any) -> Any:
     field = FIELDS[name]
     if not isinstance(value, field.kind) or isinstance(value, bool):
-        raise CommandError(f"setting {name} must be a {field.kind.__name__}, got {value!r}")
+        kind = "an integer" if field.kind is int else "a string"
+        raise CommandError(f"setting {name} must be {kind}, got {value!r}")
     return field.check(value) if field.check else value

@@ -103,6 +103,7 @@ def update_endpoint(aws: Aws, settings: Config, current: dict[str, Any], model_n
         aws.say(f"endpoint {endpoint}: unchanged (config {current['EndpointConfigName']})")
         return
     if instance_type_of(described, settings.variant) != settings.instance_type:
+        aws.say("the instance type changes: SageMaker requires deregistering autoscaling first")
         autoscaling.remove(aws, endpoint, settings.variant)
     ensure_endpoint_config(aws, desired)
     apply_config(aws, settings, "update_endpoint", desired["EndpointConfigName"])

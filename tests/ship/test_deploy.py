@@ -287,3 +287,20 @@ def test_errors_are_one_line_when_run_as_a_module(aws_env: str) -> None:
         done.stderr
         == "byom deploy: instance type 'ml.m5.huge' is not a SageMaker hosting instance type (e.g. ml.m5.xlarge)\n"
     )
+
+
+def test_a_new_instance_type_deregisters_autoscaling_before_the_update(client: Any, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", step_scaling=None, scheduled_actions=[])
+    assert byom("deploy", *DEPLOY_FLAGS, "--plan", str(plan)).code == 0
+    result = byom(
+        "deploy", *DEPLOY_FLAGS, "--plan", str(plan), "--instance-type", "ml.c5.xlarge", "--dry-run"
+    )
+    calls = [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+    assert calls == [
+        "application-autoscaling DeleteScalingPolicy",
+        "application-autoscaling DeleteScalingPolicy",
+        "application-autoscaling DeregisterScalableTarget",
+        "sagemaker CreateEndpointConfig",
+        "sagemaker UpdateEndpoint",
+    ]
+    assert '"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 2' in result.out
