@@ -75,6 +75,11 @@ def byom(*argv: str, stdin: str = "") -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def dry_run_calls(result: Result) -> list[str]:
+    """The `service Operation` of each call a --dry-run printed (progress lines left out)."""
+    return [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+
+
 def write_plan(path: Path, **overrides: Any) -> Path:
     plan: dict[str, Any] = {
         "format_version": 1,

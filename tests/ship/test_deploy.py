@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 
 from byom import config, deploy, deployment, waiting
 from byom.aws import Aws
-from tests.ship.conftest import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, write_plan
+from tests.ship.conftest import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, dry_run_calls, write_plan
 
 TARGET = {
     "ServiceNamespace": "sagemaker",
@@ -75,7 +75,7 @@ def test_a_second_deploy_changes_nothing(client: Any, tmp_path: Path) -> None:
     assert byom("deploy", *DEPLOY_FLAGS, "--plan", str(plan)).code == 0
     again = byom("deploy", *DEPLOY_FLAGS, "--plan", str(plan), "--dry-run")
     assert again.code == 0, again.err
-    changes = [line for line in again.out.splitlines() if not line.startswith("(dry run)")]
+    changes = dry_run_calls(again)
     assert changes == [], again.out  # nothing would be called that changes anything
     assert byom("deploy", *DEPLOY_FLAGS, "--plan", str(plan)).code == 0
     assert len(client("sagemaker").list_models()["Models"]) == 1
@@ -86,7 +86,7 @@ def test_a_changed_plan_changes_only_what_differs(client: Any, tmp_path: Path) -
     assert byom("deploy", *DEPLOY_FLAGS, "--plan", str(write_plan(tmp_path / "a.json"))).code == 0
     changed = write_plan(tmp_path / "b.json", max_capacity=10, step_scaling=None, scheduled_actions=[])
     result = byom("deploy", *DEPLOY_FLAGS, "--plan", str(changed), "--dry-run")
-    calls = [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+    calls = dry_run_calls(result)
     assert calls == [
         "application-autoscaling RegisterScalableTarget",
         "application-autoscaling DeleteScalingPolicy",
@@ -108,7 +108,7 @@ def test_a_changed_plan_changes_only_what_differs(client: Any, tmp_path: Path) -
 def test_dry_run_prints_the_calls_and_makes_none(client: Any, tmp_path: Path) -> None:
     result = byom("deploy", *DEPLOY_FLAGS, "--plan", str(write_plan(tmp_path / "plan.json")), "--dry-run")
     assert result.code == 0, result.err
-    operations = [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+    operations = dry_run_calls(result)
     assert operations == [
         "sagemaker CreateModel",
         "sagemaker CreateEndpointConfig",
@@ -268,7 +268,7 @@ def test_data_capture_is_configured_and_stays_idempotent(client: Any) -> None:
     assert (described["EnableCapture"], described["InitialSamplingPercentage"]) == (True, 20)
     assert described["DestinationS3Uri"] == "s3://byom-capture/iris/"
     again = byom("deploy", *DEPLOY_FLAGS, *capture, "--dry-run")
-    assert [line for line in again.out.splitlines() if not line.startswith("(dry run)")] == [], again.out
+    assert dry_run_calls(again) == [], again.out
     without_capture = byom("deploy", *DEPLOY_FLAGS, "--dry-run")
     assert "sagemaker UpdateEndpoint" in without_capture.out  # turning capture off is a change
 
@@ -295,7 +295,7 @@ def test_a_new_instance_type_deregisters_autoscaling_before_the_update(client: A
     result = byom(
         "deploy", *DEPLOY_FLAGS, "--plan", str(plan), "--instance-type", "ml.c5.xlarge", "--dry-run"
     )
-    calls = [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+    calls = dry_run_calls(result)
     assert calls == [
         "application-autoscaling DeleteScalingPolicy",
         "application-autoscaling DeleteScalingPolicy",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.ship.conftest import DEPLOY_FLAGS, byom, write_plan
+from tests.ship.conftest import DEPLOY_FLAGS, byom, dry_run_calls, write_plan
 
 TARGET = {
     "ServiceNamespace": "sagemaker",
@@ -153,7 +153,7 @@ def test_destroy_asks_first(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_destroy_dry_run_lists_the_calls_in_order(deployed: Any) -> None:
     result = byom("destroy", "--endpoint", "iris", "--dry-run")
-    calls = [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+    calls = dry_run_calls(result)
     assert calls == [
         "application-autoscaling DeleteScheduledAction",
         "application-autoscaling DeleteScalingPolicy",
