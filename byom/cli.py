@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("push", "package", "deploy", "scale", "invoke", "status", "destroy", "cfn")
 
 
 class CommandError(Exception):
@@ -38,4 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under `python -m byom.cli` this file runs as __main__, a second copy of the module: enter
+    # through byom.cli, whose CommandError the commands raise, or their errors escape as tracebacks.
+    from byom.cli import main as byom_main
+
+    sys.exit(byom_main())

@@ -1,0 +1,145 @@
+"""The one door to AWS: every byom command calls AWS through an `Aws` object.
+
+Owns: client creation from a boto3 session, the read/change split behind `--dry-run` (reads are
+made, changes are printed as `service Operation {parameters}` and not made), turning botocore
+failures into one-line `CommandError`s, and "not found" as `None` instead of an exception.
+It knows nothing about endpoints or policies: commands say what to call.
+
+boto3 itself resolves credentials (AWS_PROFILE, the shared files, roles) and honours
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which is how the tests point it at an emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+import boto3
+import boto3.exceptions
+import botocore.exceptions
+
+from byom.cli import CommandError
+from byom.config import Config
+
+Response = dict[str, Any]
+
+# Error codes meaning "no such resource" (SageMaker says ValidationException "Could not find ...").
+NOT_FOUND_CODES = frozenset(
+    {
+        "RepositoryNotFoundException",
+        "NoSuchBucket",
+        "404",
+        "NotFound",
+        "ObjectNotFoundException",
+        "ResourceNotFound",
+        "ResourceNotFoundException",
+    }
+)
+
+
+class Aws:
+    """AWS calls for one command run; `dry_run` prints changes instead of making them."""
+
+    def __init__(self, session: boto3.Session, *, dry_run: bool = False, out: IO[str] | None = None) -> None:
+        self.session = session
+        self.dry_run = dry_run
+        self.out = out or sys.stdout
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def region(self) -> str:
+        return str(self.session.region_name)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    def read(self, service: str, operation: str, **params: Any) -> Response:
+        """A call that changes nothing: made even under --dry-run."""
+        return self._call(service, operation, params)
+
+    def listing(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
+        """Every item of a paginated list call (NextToken), e.g. listing(..., "Models")."""
+        items: list[Any] = []
+        while True:
+            answer = self.read(service, operation, **params)
+            items += answer.get(key, [])
+            if not answer.get("NextToken"):
+                return items
+            params["NextToken"] = answer["NextToken"]
+
+    def find(self, service: str, operation: str, **params: Any) -> Response | None:
+        """A describe call, or None when the resource does not exist."""
+        try:
+            return self._call(service, operation, params, missing_ok=True)
+        except _Missing:
+            return None
+
+    def change(self, service: str, operation: str, **params: Any) -> Response:
+        """A call that changes something: printed instead under --dry-run (returns {})."""
+        if self.dry_run:
+            print(
+                f"{service} {self.api_name(service, operation)} {json.dumps(params, default=str)}",
+                file=self.out,
+            )
+            return {}
+        return self._call(service, operation, params)
+
+    def say(self, line: str) -> None:
+        """A progress line on the command's output, marked when nothing is really being done."""
+        print(f"(dry run) {line}" if self.dry_run else line, flush=True, file=self.out)
+
+    def api_name(self, service: str, operation: str) -> str:
+        """boto3's snake_case method name as AWS names the operation (create_model -> CreateModel)."""
+        return str(self.client(service).meta.method_to_api_mapping.get(operation, operation))
+
+    def _call(
+        self, service: str, operation: str, params: dict[str, Any], missing_ok: bool = False
+    ) -> Response:
+        method: Callable[..., Response] = getattr(self.client(service), operation)
+        try:
+            return method(**params)
+        except botocore.exceptions.ClientError as error:
+            if missing_ok and is_not_found(error):
+                raise _Missing from error
+            raise CommandError(f"{service} {self.api_name(service, operation)}: {describe(error)}") from error
+        except botocore.exceptions.NoCredentialsError as error:
+            raise CommandError(
+                "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            ) from error
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
+            raise CommandError(f"{service} {self.api_name(service, operation)}: {error}") from error
+
+
+class _Missing(Exception):
+    """Raised inside `Aws.find` for a not-found answer."""
+
+
+def is_not_found(error: botocore.exceptions.ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    return code in NOT_FOUND_CODES or (code == "ValidationException" and "Could not find" in message)
+
+
+def describe(error: botocore.exceptions.ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}"
+
+
+def open_session(profile: str | None, region: str | None) -> boto3.Session:
+    """A boto3 session; a region must come from the flags, byom.toml, the environment or the profile."""
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound as error:
+        raise CommandError(f"AWS profile {profile!r} is not configured (~/.aws/config)") from error
+    if not session.region_name:
+        raise CommandError("no AWS region: pass --region, set `region` in byom.toml, or set AWS_REGION")
+    return session
+
+
+def connect(settings: Config, *, dry_run: bool = False, out: IO[str] | None = None) -> Aws:
+    """The Aws door for one command run, from the resolved configuration."""
+    return Aws(open_session(settings.profile, settings.region), dry_run=dry_run, out=out)

@@ -1,0 +1,170 @@
+"""Configuration of the ship commands: flags, then the project file, then the environment.
+
+Owns: every setting (FIELDS: flag, type, default, help), the project file (`byom.toml` in the
+current directory, or `--config FILE`; top-level keys named like the settings, e.g.
+`instance_type = "ml.m5.xlarge"`), the one read of the environment (AWS_REGION, then
+AWS_DEFAULT_REGION; boto3 itself reads AWS_PROFILE, credentials and AWS_ENDPOINT_URL), and
+validating each value once, when the configuration is built. A flag wins over the project file,
+which wins over the environment. Unknown keys in the project file are errors (typos must not
+pass silently).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from byom import validate
+from byom.cli import CommandError
+
+PROJECT_FILE = "byom.toml"
+DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type
+    help: str
+    check: Callable[[Any], Any] | None = None
+
+
+FIELDS: dict[str, Field] = {
+    "endpoint": Field(str, "endpoint name", lambda v: validate.name(v, "endpoint")),
+    "image": Field(str, "image URI with tag (what `byom push` printed)", validate.image),
+    "model_data": Field(
+        str,
+        "s3:// URL of model.tar.gz (what `byom package` printed)",
+        lambda v: validate.s3_url(v, "model data"),
+    ),
+    "role": Field(str, "IAM execution role ARN SageMaker assumes", validate.role_arn),
+    "instance_type": Field(
+        str, f"hosting instance type (default {DEFAULT_INSTANCE_TYPE})", validate.instance_type
+    ),
+    "instance_count": Field(
+        int,
+        "instances when the endpoint is created (default 2)",
+        lambda v: validate.at_least(v, 1, "instance count"),
+    ),
+    "variant": Field(
+        str, "production variant name (default AllTraffic)", lambda v: validate.name(v, "variant")
+    ),
+    "workers": Field(
+        int,
+        "SAGEMAKER_MODEL_SERVER_WORKERS (default: the image's, 2 x cores + 1)",
+        lambda v: validate.at_least(v, 1, "workers"),
+    ),
+    "timeout": Field(
+        int,
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT in seconds (default: the image's, 60)",
+        lambda v: validate.within(v, 1, 3600, "timeout"),
+    ),
+    "data_capture": Field(
+        str, "s3:// prefix for data capture (default: off)", lambda v: validate.s3_url(v, "data capture")
+    ),
+    "capture_percent": Field(
+        int,
+        "percentage of requests captured (default 100)",
+        lambda v: validate.within(v, 0, 100, "capture percent"),
+    ),
+    "plan": Field(str, "scaling plan JSON file (written by `byom plan`)"),
+    "repository": Field(str, "ECR repository name (default byom)", validate.repository),
+    "bucket": Field(str, "S3 bucket (default sagemaker-REGION-ACCOUNT)", validate.bucket),
+    "prefix": Field(str, "S3 key prefix (default byom/models)"),
+    "region": Field(str, "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)"),
+    "profile": Field(str, "AWS profile (default: AWS_PROFILE)"),
+    "wait": Field(
+        int, "seconds to wait for InService (default 1800)", lambda v: validate.at_least(v, 1, "wait")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    endpoint: str | None = None
+    image: str | None = None
+    model_data: str | None = None
+    role: str | None = None
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 2
+    variant: str = "AllTraffic"
+    workers: int | None = None
+    timeout: int | None = None
+    data_capture: str | None = None
+    capture_percent: int = 100
+    plan: str | None = None
+    repository: str = "byom"
+    bucket: str | None = None
+    prefix: str = "byom/models"
+    region: str | None = None
+    profile: str | None = None
+    wait: int = 1800
+
+
+def add_flags(parser: argparse.ArgumentParser, *names: str) -> None:
+    """Add the flags for these settings plus the ones every AWS command takes."""
+    parser.add_argument(
+        "--config", metavar="FILE", help=f"project file (default ./{PROJECT_FILE} if present)"
+    )
+    for name in (*names, "region", "profile"):
+        field = FIELDS[name]
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, type=field.kind, default=None, help=field.help)
+
+
+def add_dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the AWS calls that change something; make none"
+    )
+
+
+def load(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Config:
+    """The configuration for one command run: flags over byom.toml over the environment."""
+    environ = os.environ if environ is None else environ
+    project = read_project(getattr(args, "config", None), cwd or Path.cwd())
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        flag = getattr(args, name, None)
+        value = flag if flag is not None else project.get(name)
+        if value is not None:
+            values[name] = _checked(name, value)
+    values.setdefault("region", environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None)
+    return Config(**values)
+
+
+def read_project(explicit: str | None, cwd: Path) -> dict[str, Any]:
+    path = Path(explicit) if explicit else cwd / PROJECT_FILE
+    if not path.is_file():
+        if explicit:
+            raise CommandError(f"project file {path} does not exist")
+        return {}
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CommandError(f"{path} is not valid TOML: {error}") from error
+    unknown = sorted(set(project) - set(FIELDS))
+    if unknown:
+        raise CommandError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    return project
+
+
+def required(value: T | None, name: str) -> T:
+    """The setting's value, or a CommandError naming the flag and the project-file key."""
+    if value is None:
+        raise CommandError(f"missing --{name.replace('_', '-')} (or `{name}` in {PROJECT_FILE})")
+    return value
+
+
+def _checked(name: str, value: Any) -> Any:
+    field = FIELDS[name]
+    if not isinstance(value, field.kind) or isinstance(value, bool):
+        kind = "an integer" if field.kind is int else "a string"
+        raise CommandError(f"setting {name} must be {kind}, got {value!r}")
+    return field.check(value) if field.check else value

@@ -1,0 +1,106 @@
+"""`byom destroy`: remove an endpoint and everything `byom deploy` made for it.
+
+Owns the inventory and the order: scheduled actions, scaling policies and their alarms, the
+scalable target, the endpoint, then its endpoint configs and models, namely the ones the current
+config uses and the earlier ones deploy named after this endpoint (`<endpoint>-<8 hex>`). It asks
+before deleting unless --yes; --dry-run prints the calls instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+from byom import autoscaling, config, deployment
+from byom.aws import Aws, connect
+from byom.cli import CommandError
+from byom.config import required
+
+
+@dataclass
+class Inventory:
+    endpoint: dict[str, Any] | None
+    configs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return self.endpoint is None and not self.configs and not self.models
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("destroy", help="delete an endpoint, its autoscaling, configs and models")
+    config.add_flags(parser, "endpoint")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    config.add_dry_run(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load(args)
+    endpoint = required(settings.endpoint, "endpoint")
+    aws = connect(settings, dry_run=args.dry_run)
+    found = inventory(aws, endpoint)
+    if found.is_empty():
+        aws.say(f"endpoint {endpoint}: nothing to delete")
+        return 0
+    if not (args.yes or aws.dry_run or confirmed(endpoint, found)):
+        raise CommandError("not confirmed; nothing deleted (pass --yes to skip the question)")
+    destroy(aws, endpoint, found)
+    return 0
+
+
+def inventory(aws: Aws, endpoint: str) -> Inventory:
+    described = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
+    prefix = deployment.name_prefix(endpoint)
+    configs = [
+        c["EndpointConfigName"]
+        for c in aws.listing("sagemaker", "list_endpoint_configs", "EndpointConfigs", NameContains=prefix)
+    ]
+    models = [m["ModelName"] for m in aws.listing("sagemaker", "list_models", "Models", NameContains=prefix)]
+    found = Inventory(
+        described,
+        [name for name in configs if deployment.is_derived_name(name, endpoint)],
+        [name for name in models if deployment.is_derived_name(name, endpoint)],
+    )
+    if described:
+        add(found.configs, described["EndpointConfigName"])
+        current = (
+            aws.find(
+                "sagemaker", "describe_endpoint_config", EndpointConfigName=described["EndpointConfigName"]
+            )
+            or {}
+        )
+        for variant in current.get("ProductionVariants", []):
+            add(found.models, variant["ModelName"])
+    return found
+
+
+def add(names: list[str], name: str) -> None:
+    if name not in names:
+        names.append(name)
+
+
+def confirmed(endpoint: str, found: Inventory) -> bool:
+    print(f"This deletes endpoint {endpoint if found.endpoint else '(already gone)'}, its autoscaling,")
+    print(f"  endpoint configs: {', '.join(found.configs) or 'none'}")
+    print(f"  models: {', '.join(found.models) or 'none'}")
+    try:
+        return input("Delete them? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        print()
+        return False
+
+
+def destroy(aws: Aws, endpoint: str, found: Inventory) -> None:
+    if found.endpoint:
+        for variant in found.endpoint.get("ProductionVariants", []):
+            autoscaling.remove(aws, endpoint, variant["VariantName"])
+        aws.change("sagemaker", "delete_endpoint", EndpointName=endpoint)
+        aws.say(f"endpoint {endpoint}: deleted")
+    for name in found.configs:
+        aws.change("sagemaker", "delete_endpoint_config", EndpointConfigName=name)
+        aws.say(f"endpoint config {name}: deleted")
+    for name in found.models:
+        aws.change("sagemaker", "delete_model", ModelName=name)
+        aws.say(f"model {name}: deleted")

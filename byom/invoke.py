@@ -1,0 +1,86 @@
+"""`byom invoke`: send one file through sagemaker-runtime and print the answer.
+
+Owns the request body checks SageMaker makes (at most 6 MiB), the content type guessed from the
+file extension, and printing: a text answer on stdout, a binary one only to --output FILE.
+The container's own errors arrive as ModelError carrying its status and message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from byom import config
+from byom.aws import connect
+from byom.cli import CommandError
+from byom.config import required
+
+MAX_BODY = 6 * 1024 * 1024  # SageMaker's limit for a real-time request body
+CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".jsonl": "application/jsonlines",
+    ".libsvm": "text/libsvm",
+    ".npy": "application/x-npy",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("invoke", help="send a file to an endpoint and print the answer")
+    config.add_flags(parser, "endpoint")
+    parser.add_argument("file", help="request body file, or - for stdin")
+    parser.add_argument(
+        "--content-type", help="default: from the file extension (.csv, .json, .jsonl, .libsvm, .npy)"
+    )
+    parser.add_argument("--accept", help="response type, e.g. application/json")
+    parser.add_argument("--target-variant", help="send to this variant instead of by weight")
+    parser.add_argument("--output", metavar="FILE", help="write the answer here instead of stdout")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load(args)
+    endpoint = required(settings.endpoint, "endpoint")
+    body = read_body(args.file)
+    request: dict[str, Any] = {"EndpointName": endpoint, "Body": body, "ContentType": content_type(args)}
+    if args.accept:
+        request["Accept"] = args.accept
+    if args.target_variant:
+        request["TargetVariant"] = args.target_variant
+    answer = connect(settings).read("sagemaker-runtime", "invoke_endpoint", **request)
+    write_answer(answer["Body"].read(), args.output)
+    return 0
+
+
+def read_body(name: str) -> bytes:
+    try:
+        body = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as error:
+        raise CommandError(f"cannot read {name}: {error.strerror}") from error
+    if len(body) > MAX_BODY:
+        raise CommandError(
+            f"{name} is {len(body)} bytes; SageMaker accepts at most {MAX_BODY} (6 MiB) per request"
+        )
+    return body
+
+
+def content_type(args: argparse.Namespace) -> str:
+    if args.content_type:
+        return str(args.content_type)
+    guessed = CONTENT_TYPES.get(Path(args.file).suffix.lower())
+    if guessed is None:
+        raise CommandError(f"cannot tell the content type of {args.file}; pass --content-type")
+    return guessed
+
+
+def write_answer(body: bytes, output: str | None) -> None:
+    if output:
+        Path(output).write_bytes(body)
+        return
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CommandError(f"the answer is binary ({len(body)} bytes); pass --output FILE") from error
+    print(text, end="" if text.endswith("\n") else "\n")

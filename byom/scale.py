@@ -1,0 +1,82 @@
+"""`byom scale`: set a variant's instance count and/or traffic weight now.
+
+Owns the checks before UpdateEndpointWeightsAndCapacities: the endpoint and variant exist, and
+a count inside the variant's autoscaling range (outside it, autoscaling would undo the change at
+its next evaluation; widen the range with `byom deploy --plan` instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from byom import autoscaling, config, validate, waiting
+from byom.aws import Aws, connect
+from byom.cli import CommandError
+from byom.config import required
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("scale", help="set a variant's instance count or weight")
+    config.add_flags(parser, "endpoint", "variant", "wait")
+    parser.add_argument("--count", type=int, help="desired instance count")
+    parser.add_argument(
+        "--weight", type=float, help="desired traffic weight (relative to the other variants)"
+    )
+    config.add_dry_run(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load(args)
+    endpoint = required(settings.endpoint, "endpoint")
+    desired = desired_variant(settings.variant, args.count, args.weight)
+    aws = connect(settings, dry_run=args.dry_run)
+    check_variant(aws, endpoint, settings.variant, args.count)
+    aws.change(
+        "sagemaker",
+        "update_endpoint_weights_and_capacities",
+        EndpointName=endpoint,
+        DesiredWeightsAndCapacities=[desired],
+    )
+    aws.say(f"endpoint {endpoint}: variant {settings.variant} set to {describe(desired)}")
+    if not aws.dry_run:
+        waiting.wait_in_service(aws, endpoint, settings.wait)
+    return 0
+
+
+def desired_variant(variant: str, count: int | None, weight: float | None) -> dict[str, Any]:
+    if count is None and weight is None:
+        raise CommandError("nothing to change: pass --count and/or --weight")
+    desired: dict[str, Any] = {"VariantName": variant}
+    if count is not None:
+        desired["DesiredInstanceCount"] = validate.at_least(count, 1, "count")
+    if weight is not None:
+        desired["DesiredWeight"] = validate.within(weight, 0, 1000, "weight")
+    return desired
+
+
+def check_variant(aws: Aws, endpoint: str, variant: str, count: int | None) -> None:
+    described = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
+    if described is None:
+        raise CommandError(f"endpoint {endpoint} does not exist")
+    names = [v.get("VariantName") for v in described.get("ProductionVariants", [])]
+    if variant not in names:
+        raise CommandError(
+            f"endpoint {endpoint} has no variant {variant!r} (it has: {', '.join(map(str, names))})"
+        )
+    target = autoscaling.current_target(aws, endpoint, variant)
+    if count is not None and target and not target["MinCapacity"] <= count <= target["MaxCapacity"]:
+        raise CommandError(
+            f"count {count} is outside the autoscaling range {target['MinCapacity']}-{target['MaxCapacity']} "
+            f"of {endpoint}/{variant}; autoscaling would undo it (widen the range with `byom deploy --plan`)"
+        )
+
+
+def describe(desired: dict[str, Any]) -> str:
+    parts = []
+    if "DesiredInstanceCount" in desired:
+        parts.append(f"{desired['DesiredInstanceCount']} instance(s)")
+    if "DesiredWeight" in desired:
+        parts.append(f"weight {desired['DesiredWeight']:g}")
+    return ", ".join(parts)

@@ -1,0 +1,127 @@
+"""`byom status`: an endpoint, its variants, their autoscaling, and recent CloudWatch figures.
+
+Owns what is shown and how: read-only calls, one block per variant. The figures are the last
+--minutes (default 60) aggregated into one number each: request and error counts summed,
+latencies and utilisation averaged (SageMaker reports latencies in microseconds; shown in ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from byom import autoscaling, config, deployment
+from byom.aws import Aws, connect
+from byom.cli import CommandError
+from byom.config import required
+
+# (namespace, metric, statistic, unit shown, divisor from SageMaker's unit)
+FIGURES = (
+    (deployment.INVOCATION_METRICS_NAMESPACE, "Invocations", "Sum", "", 1.0),
+    (deployment.INVOCATION_METRICS_NAMESPACE, "Invocation4XXErrors", "Sum", "", 1.0),
+    (deployment.INVOCATION_METRICS_NAMESPACE, "Invocation5XXErrors", "Sum", "", 1.0),
+    (deployment.INVOCATION_METRICS_NAMESPACE, "ModelLatency", "Average", " ms", 1000.0),
+    (deployment.INVOCATION_METRICS_NAMESPACE, "OverheadLatency", "Average", " ms", 1000.0),
+    (deployment.ENDPOINT_METRICS_NAMESPACE, "CPUUtilization", "Average", " %", 1.0),
+    (deployment.ENDPOINT_METRICS_NAMESPACE, "MemoryUtilization", "Average", " %", 1.0),
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("status", help="show an endpoint, its autoscaling and recent metrics")
+    config.add_flags(parser, "endpoint")
+    parser.add_argument("--minutes", type=int, default=60, help="metrics window (default 60)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load(args)
+    endpoint = required(settings.endpoint, "endpoint")
+    if args.minutes < 1:
+        raise CommandError("--minutes must be at least 1")
+    aws = connect(settings)
+    described = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
+    if described is None:
+        raise CommandError(f"endpoint {endpoint} does not exist")
+    print("\n".join(report(aws, described, args.minutes)))
+    return 0
+
+
+def report(aws: Aws, endpoint: dict[str, Any], minutes: int) -> list[str]:
+    name = endpoint["EndpointName"]
+    lines = [f"endpoint {name}: {endpoint['EndpointStatus']}", f"  config: {endpoint['EndpointConfigName']}"]
+    if endpoint.get("FailureReason"):
+        lines.append(f"  failure: {endpoint['FailureReason']}")
+    types = instance_types(aws, endpoint["EndpointConfigName"])
+    for variant in endpoint.get("ProductionVariants", []):
+        lines += variant_lines(aws, name, variant, types.get(variant["VariantName"], "?"), minutes)
+    return lines
+
+
+def instance_types(aws: Aws, config_name: str) -> dict[str, str]:
+    described = aws.find("sagemaker", "describe_endpoint_config", EndpointConfigName=config_name) or {}
+    return {v["VariantName"]: v.get("InstanceType", "?") for v in described.get("ProductionVariants", [])}
+
+
+def variant_lines(
+    aws: Aws, endpoint: str, variant: dict[str, Any], instance_type: str, minutes: int
+) -> list[str]:
+    name = variant["VariantName"]
+    lines = [
+        f"variant {name}: {variant.get('CurrentInstanceCount', '?')} x {instance_type} "
+        f"(desired {variant.get('DesiredInstanceCount', '?')}), weight {variant.get('CurrentWeight', '?')}"
+    ]
+    lines += scaling_lines(aws, endpoint, name)
+    lines.append(f"  last {minutes} min:")
+    lines += [f"    {line}" for line in figure_lines(aws, endpoint, name, minutes)]
+    return lines
+
+
+def scaling_lines(aws: Aws, endpoint: str, variant: str) -> list[str]:
+    target = autoscaling.current_target(aws, endpoint, variant)
+    if target is None:
+        return ["  autoscaling: none"]
+    lines = [f"  autoscaling: {target['MinCapacity']}-{target['MaxCapacity']} instances"]
+    for policy in autoscaling.current_policies(aws, endpoint, variant).values():
+        lines.append(f"    policy {policy['PolicyName']}: {policy_summary(policy)}")
+    for action in autoscaling.current_schedule(aws, endpoint, variant).values():
+        capacity = action.get("ScalableTargetAction", {})
+        lines.append(f"    scheduled {action['ScheduledActionName']}: {action['Schedule']} {capacity}")
+    return lines
+
+
+def policy_summary(policy: dict[str, Any]) -> str:
+    tracking = policy.get("TargetTrackingScalingPolicyConfiguration")
+    if tracking:
+        metric = tracking.get("PredefinedMetricSpecification", {}).get(
+            "PredefinedMetricType"
+        ) or tracking.get("CustomizedMetricSpecification", {}).get("MetricName")
+        return f"target tracking {metric} at {tracking['TargetValue']:g}"
+    steps = policy.get("StepScalingPolicyConfiguration", {}).get("StepAdjustments", [])
+    return f"step scaling, {len(steps)} step(s)"
+
+
+def figure_lines(aws: Aws, endpoint: str, variant: str, minutes: int) -> list[str]:
+    end = datetime.now(UTC)
+    lines = []
+    for namespace, metric, statistic, unit, divisor in FIGURES:
+        answer = aws.read(
+            "cloudwatch",
+            "get_metric_statistics",
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=deployment.variant_dimensions(endpoint, variant),
+            StartTime=end - timedelta(minutes=minutes),
+            EndTime=end,
+            Period=minutes * 60,
+            Statistics=[statistic],
+        )
+        values = [point[statistic] for point in answer.get("Datapoints", [])]
+        shown = "no data" if not values else f"{aggregate(values, statistic) / divisor:.4g}{unit}"
+        lines.append(f"{metric} ({statistic.lower()}): {shown}")
+    return lines
+
+
+def aggregate(values: list[float], statistic: str) -> float:
+    return sum(values) if statistic == "Sum" else sum(values) / len(values)
