@@ -25,7 +25,8 @@ checks that the two routes agree, bit for bit.
 - `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
   nulls, whose only string is that one key (so no duplicate keys, no string values) and with no
   true/false, parsed by orjson (RFC 8259, correctly rounded floats). Values of magnitude 1e308 or
-  more go strict: the strict path refuses integers of over 308 digits, orjson reads them as floats.
+  more go strict, which reads an integer beyond float64 as infinite (refused later, 422) where
+  orjson fails.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ COMMA, NEWLINE, PLUS = ord(","), ord("\n"), ord("+")
 EXPONENT_MARKS = np.frombuffer(b"eE", dtype=np.uint8)
 INSTANCES_KEY = b'"instances"'
 JSON_NUMBER_TYPES = frozenset({int, float, type(None)})  # what orjson makes of numbers and null
-OVERLONG_INTEGER_MAGNITUDE = 1e308  # the least of the integers of over 308 digits, which are refused
+OVERLONG_INTEGER_MAGNITUDE = 1e308  # beyond it the fast path leaves integers to the strict path
+FLOAT64_INTEGER_DIGITS = 309  # no integer of more digits fits a float64: it is infinite, unconverted
 # pandas costs about what the strict path spends on 1,500 fields once per call, plus 48 rows' worth
 # of each column (it builds its frame column by column): below that the strict path is faster.
 FAST_CSV_CALL_FIELDS = 1500
@@ -297,7 +299,7 @@ def _json_number_rows(items: list[Any]) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     if (np.abs(matrix) >= OVERLONG_INTEGER_MAGNITUDE).any():
-        return None  # maybe an integer of over 308 digits, which orjson reads as a float
+        return None  # near float64's end: the strict path decides
     return matrix
 
 
@@ -362,7 +364,7 @@ def _csv_numbers(fields: list[list[str]], width: int) -> np.ndarray:
 def _json(text: str) -> Any:
     try:
         return json.loads(
-            text, object_pairs_hook=_unique_keys, parse_constant=_no_constants, parse_int=_bounded_int
+            text, object_pairs_hook=_unique_keys, parse_constant=_no_constants, parse_int=_integer
         )
     except RecursionError:
         raise MalformedRequest("the JSON document is nested too deeply") from None
@@ -382,10 +384,17 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON; send null for a missing value")
 
 
-def _bounded_int(digits: str) -> float:
-    if len(digits.lstrip("-")) > 308:
-        raise ValueError("integer too large")
-    return float(int(digits))
+def _integer(digits: str) -> float:
+    """The integer as the nearest float, or infinite beyond float64 (as 1e400 is): valid JSON, so
+    `schema.conform` refuses it with 422 like any infinite value. Overlong digit strings are never
+    converted to int, which would cost quadratic time."""
+    infinite = -math.inf if digits.startswith("-") else math.inf
+    if len(digits.lstrip("-")) > FLOAT64_INTEGER_DIGITS:
+        return infinite
+    try:
+        return float(int(digits))
+    except OverflowError:
+        return infinite
 
 
 def _expect_list(value: Any, name: str) -> list[Any]:
