@@ -1,11 +1,13 @@
-"""Hostile and malformed requests, one table: each case with the status (and error code) the README
-documents, run in-process and against a real `./serve` (gunicorn) on 127.0.0.1.
+"""Hostile and malformed requests, one table: each case with the status (and error code, and for
+some a message fragment) the README documents, run in-process, against a real `./serve`
+(gunicorn) on 127.0.0.1, and against the Docker image.
 
 Every case must get exactly its status, never a 5xx, and an answer well inside a hang bound; each
 case's time is measured. The second table is HTTP framing that only a real socket can send
-(chunked bodies, Content-Length lies, a 413 before the body is sent); gunicorn refuses broken
-framing itself, with its own non-JSON 4xx page. Decoder-level detail (every refusal's message)
-lives in tests/test_decoders.py; this file checks the whole request path.
+(chunked bodies, Content-Length lies, a 413 before the body is sent), against gunicorn and the
+image; gunicorn refuses broken framing itself, with its own non-JSON 4xx page. A chunked body
+over the limit, which needs a streaming client, is in tests/test_contract.py. Decoder-level detail
+(every refusal's message) lives in tests/test_decoders.py; this file checks the whole path.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tests.harness import HttpEndpoint
 
 SETOSA = b"5.1,3.5,1.4,0.2"
 LIMIT = 6 * 1024 * 1024
-HANG_BOUND_SECONDS = 5.0  # generous: this only catches a hang; README's figures come from the run
+HANG_BOUND_SECONDS = 10.0  # generous: only a hang fails it (the machine is shared); see --durations
 CODES = {
     400: "malformed_request",
     404: "not_found",
@@ -53,6 +55,7 @@ class Case:
     method: str = "POST"
     path: str = "/invocations"
     code: str | None = None  # defaults to CODES[status]
+    says: str = ""  # a fragment the error message must contain
 
     @property
     def expected_code(self) -> str | None:
@@ -73,33 +76,33 @@ def npy(array: np.ndarray) -> bytes:
 
 CASES = [
     # text/csv: shape
-    Case("csv-too-few-columns", 422, b"5.1,3.5,1.4"),
-    Case("csv-too-many-columns", 422, b"5.1,3.5,1.4,0.2,9"),
-    Case("csv-ragged-rows", 400, SETOSA + b"\n5.1,3.5"),
+    Case("csv-too-few-columns", 422, b"5.1,3.5,1.4", says="expected 4 features per row, got 3"),
+    Case("csv-too-many-columns", 422, b"5.1,3.5,1.4,0.2,9", says="expected 4 features per row, got 5"),
+    Case("csv-ragged-rows", 400, SETOSA + b"\n5.1,3.5", says="row 2 has 2 fields, row 1 has 4"),
     Case("csv-blank-inner-line", 400, SETOSA + b"\n\n" + SETOSA),
-    Case("csv-empty-body", 400, b""),
+    Case("csv-empty-body", 400, b"", says="the body is empty"),
     Case("csv-whitespace-only", 400, b"  \n"),
     # text/csv: what float() takes but a number in a CSV is not
-    Case("csv-non-numeric", 422, b"5.1,abc,1.4,0.2"),
+    Case("csv-non-numeric", 422, b"5.1,abc,1.4,0.2", says="'abc' is not a number"),
     Case("csv-underscore-digits", 422, b"1_000,3.5,1.4,0.2"),
     Case("csv-arabic-indic-digits", 422, "\u0665.\u0661,3.5,1.4,0.2".encode()),
     Case("csv-fullwidth-digits", 422, "\uff15,3.5,1.4,0.2".encode()),
     Case("csv-infinity-word", 422, b"infinity,3.5,1.4,0.2"),
     Case("csv-nan-word", 422, b"nan,3.5,1.4,0.2"),
     Case("csv-inf-word", 422, b"inf,3.5,1.4,0.2"),
-    Case("csv-1e400", 422, b"1e400,3.5,1.4,0.2"),
+    Case("csv-1e400", 422, b"1e400,3.5,1.4,0.2", says="infinite"),
     Case("csv-minus-1e400", 422, b"-1e400,3.5,1.4,0.2"),
     Case("csv-huge-integer", 422, b"1" + b"0" * 400 + b",3.5,1.4,0.2"),
     Case("csv-hex", 422, b"0x10,3.5,1.4,0.2"),
     # text/csv: formats that are not ours
-    Case("csv-header-row", 422, b"sepal_length,sepal_width,petal_length,petal_width\n" + SETOSA),
+    Case("csv-header-row", 422, b"sepal_length,sepal_width,petal_length,petal_width\n" + SETOSA, says="is not a number"),
     Case("csv-quoted-fields", 422, b'"5.1","3.5","1.4","0.2"'),
     Case("csv-semicolons", 422, b"5.1;3.5;1.4;0.2"),
     Case("csv-tabs", 422, b"5.1\t3.5\t1.4\t0.2"),
     Case("csv-decimal-comma", 422, b"5,1;3,5;1,4;0,2"),
     Case("csv-label-column", 422, b"setosa," + SETOSA),
     # bytes and encodings
-    Case("csv-invalid-utf8", 400, b"5.1,3.5,1.4,\xff"),
+    Case("csv-invalid-utf8", 400, b"5.1,3.5,1.4,\xff", says="not valid UTF-8"),
     Case("csv-utf16-bom", 400, "5.1,3.5,1.4,0.2".encode("utf-16")),
     Case("csv-nul-byte", 400, b"5.1,3.5,1.4,0.2\x00"),
     Case("csv-latin1-charset", 415, SETOSA, "text/csv; charset=latin-1"),
@@ -110,23 +113,23 @@ CASES = [
     Case("csv-huge-single-number", 422, b"1" * (LIMIT - 64)),
     Case("csv-huge-single-line", 422, b"1," * (LIMIT // 2 - 32) + b"1"),
     # application/json
-    Case("json-nan-constant", 400, b"[[5.1, 3.5, 1.4, NaN]]", JSON),
+    Case("json-nan-constant", 400, b"[[5.1, 3.5, 1.4, NaN]]", JSON, says="invalid JSON"),
     Case("json-infinity-constant", 400, b"[[5.1, 3.5, 1.4, -Infinity]]", JSON),
     Case("json-1e400", 422, b"[[5.1, 3.5, 1.4, 1e400]]", JSON),
-    Case("json-huge-integer", 422, b"[[5.1, 3.5, 1.4, 1" + b"0" * 400 + b"]]", JSON),
+    Case("json-huge-integer", 422, b"[[5.1, 3.5, 1.4, 1" + b"0" * 400 + b"]]", JSON, says="infinite"),
     Case("json-huge-negative-integer", 422, b"[[5.1, 3.5, 1.4, -1" + b"0" * 5000 + b"]]", JSON),
-    Case("json-booleans", 422, b'{"instances": [[true, false, true, 1]]}', JSON),
-    Case("json-strings", 422, b'{"instances": [["5.1", "3.5", "1.4", "0.2"]]}', JSON),
-    Case("json-duplicate-keys", 400, b'{"instances": [[5.1, 3.5, 1.4, 0.2]], "instances": [[1, 2]]}', JSON),
-    Case("json-deep-nesting", 400, b"[" * 200_000 + b"]" * 200_000, JSON),
+    Case("json-booleans", 422, b'{"instances": [[true, false, true, 1]]}', JSON, says="true is not a number"),
+    Case("json-strings", 422, b'{"instances": [["5.1", "3.5", "1.4", "0.2"]]}', JSON, says="not a number"),
+    Case("json-duplicate-keys", 400, b'{"instances": [[5.1, 3.5, 1.4, 0.2]], "instances": [[1, 2]]}', JSON, says="duplicate key"),
+    Case("json-deep-nesting", 400, b"[" * 200_000 + b"]" * 200_000, JSON, says="nested too deeply"),
     Case("json-nested-row", 422, b"[[[5.1, 3.5, 1.4, 0.2]]]", JSON),
     Case("json-wrong-width", 422, b'{"instances": [[5.1, 3.5]]}', JSON),
     Case("json-ragged", 400, b"[[5.1, 3.5, 1.4, 0.2], [1]]", JSON),
-    Case("json-truncated", 400, b'{"instances": [[5.1, 3.5', JSON),
+    Case("json-truncated", 400, b'{"instances": [[5.1, 3.5', JSON, says="invalid JSON"),
     Case("json-empty-body", 400, b"", JSON),
     Case("json-scalar", 400, b"5.1", JSON),
     Case("json-unknown-shape", 400, b'{"rows": [[5.1, 3.5, 1.4, 0.2]]}', JSON),
-    Case("json-columns-unknown-to-model", 422, b'{"columns": ["a", "b", "c", "d"], "data": [[1, 2, 3, 4]]}', JSON),
+    Case("json-columns-unknown-to-model", 422, b'{"columns": ["a", "b", "c", "d"], "data": [[1, 2, 3, 4]]}', JSON, says="without feature names"),
     Case("json-invalid-utf8", 400, b'{"instances": [[5.1, 3.5, 1.4, 0.2]], "\xc3": 1}', JSON),
     Case("json-bom-accepted", 200, b"\xef\xbb\xbf[5.1, 3.5, 1.4, 0.2]", JSON),
     # application/jsonlines
@@ -138,7 +141,7 @@ CASES = [
     Case("jsonl-extra-key", 400, b'{"features": [5.1,3.5,1.4,0.2], "id": 1}', JSONL),
     # text/libsvm
     Case("libsvm-bad-value", 422, b"0:5.1 1:abc", LIBSVM),
-    Case("libsvm-index-beyond-model", 422, b"0:5.1 9:1", LIBSVM),
+    Case("libsvm-index-beyond-model", 422, b"0:5.1 9:1", LIBSVM, says="out of range"),
     Case("libsvm-duplicate-index", 422, b"0:5.1 0:3.5", LIBSVM),
     Case("libsvm-nan-word", 422, b"0:nan", LIBSVM),
     Case("libsvm-non-ascii-index", 422, "\u0661:5.1".encode(), LIBSVM),
@@ -158,9 +161,9 @@ CASES = [
     Case("form-urlencoded", 415, SETOSA, "application/x-www-form-urlencoded"),
     Case("multipart", 415, SETOSA, "multipart/form-data; boundary=x"),
     Case("garbage-content-type", 415, SETOSA, ";;;"),
-    Case("gzip-content-encoding", 415, SETOSA, headers={"Content-Encoding": "gzip"}),
+    Case("gzip-content-encoding", 415, SETOSA, headers={"Content-Encoding": "gzip"}, says="send the body uncompressed"),
     Case("identity-content-encoding-accepted", 200, SETOSA, headers={"Content-Encoding": "identity"}),
-    Case("accept-image", 406, SETOSA, headers={"Accept": "image/png"}),
+    Case("accept-image", 406, SETOSA, headers={"Accept": "image/png"}, says="image/png"),
     Case("accept-garbage", 406, SETOSA, headers={"Accept": "???"}),
     Case("accept-csv-q0", 406, SETOSA, headers={"Accept": "text/csv;q=0"}),
     Case("accept-checked-before-content-type", 406, SETOSA, "text/plain", {"Accept": "image/png"}),
@@ -169,7 +172,7 @@ CASES = [
     Case("unknown-custom-attributes-ignored", 200, SETOSA,
          headers={"X-Amzn-SageMaker-Custom-Attributes": "a=b; c" + "x" * 1000}),
     # size
-    Case("over-the-limit", 413, b"1" * (LIMIT + 1)),
+    Case("over-the-limit", 413, b"1" * (LIMIT + 1), says="the limit is 6291456"),
     Case("at-the-limit-accepted", 422, b"1" * LIMIT),
     # methods and paths
     Case("get-invocations", 405, None, None, method="GET"),
@@ -185,20 +188,15 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(params=["inprocess", "server"])
-def transport(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    return request.getfixturevalue(f"{request.param}_endpoint")
-
-
 def test_the_table_is_large_and_unambiguous() -> None:
     names = [case.name for case in CASES] + [case.name for case in FRAMING]
     assert len(CASES) + len(FRAMING) >= 50 and len(set(names)) == len(names)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-def test_each_bad_request_gets_its_documented_status(transport, case: Case) -> None:  # type: ignore[no-untyped-def]
+def test_each_bad_request_gets_its_documented_status(endpoint, case: Case) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
-    reply = transport.request(case.method, case.path, case.body, case.request_headers())
+    reply = endpoint.request(case.method, case.path, case.body, case.request_headers())
     elapsed = time.monotonic() - started
     assert reply.status == case.status, reply.body[:300]
     assert elapsed < HANG_BOUND_SECONDS
@@ -206,7 +204,10 @@ def test_each_bad_request_gets_its_documented_status(transport, case: Case) -> N
         assert reply.headers["Content-Type"].startswith("application/json")
         body = reply.json()
         assert body == {"error": case.expected_code, "message": body["message"]}, body
+        assert case.says in body["message"]
         assert b"Traceback" not in reply.body and b".py" not in reply.body
+    if case.status == 405:
+        assert reply.headers["Allow"] in {"GET", "POST"}
 
 
 # --- HTTP framing: raw bytes on a real socket --------------------------------------------------
@@ -269,11 +270,10 @@ def complete(received: bytes) -> bool:
     return not lengths or len(body) >= int(lengths[0].split(b":")[1])
 
 
-@pytest.mark.server
 @pytest.mark.parametrize("framing", FRAMING, ids=lambda framing: framing.name)
-def test_http_framing_is_refused_with_a_4xx(server_endpoint: HttpEndpoint, framing: Framing) -> None:
+def test_http_framing_gets_its_status(http_endpoint: HttpEndpoint, framing: Framing) -> None:
     started = time.monotonic()
-    answer = exchange(server_endpoint, framing)
+    answer = exchange(http_endpoint, framing)
     assert time.monotonic() - started < HANG_BOUND_SECONDS
     status_line = answer.split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 %d " % framing.status), answer[:300]

@@ -455,3 +455,23 @@ def test_json_hard_numbers_are_rounded_like_the_strict_path() -> None:
 def test_decode_json_ends_as_the_strict_path_on_tricky_bodies(body: bytes) -> None:
     assert_same_outcome(outcome(decode_json, body), outcome(decode_json_strict, body))
     assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"0,", b"0,,1", b",0", b"1, ,2", b"1,2\r\n", b"\xef\xbb\xbf1,2,", b"+1,2", b"1,x", b"1,2\n"],
+)
+def test_one_line_read_as_a_column_ends_as_the_strict_path(body: bytes) -> None:
+    with fast_csv_for_any_size():
+        fast = outcome(decode_csv, body)
+    assert_same_outcome(fast, outcome(decode_csv_strict, body))
+
+
+def test_a_long_single_line_takes_the_fast_path() -> None:
+    values = np.round(np.random.default_rng(5).normal(size=5_000), 4)
+    body = ",".join(f"{v:.4f}" for v in values).encode()
+
+    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+        table = decode_csv(body, {})
+
+    assert same_bits(table.rows, values.reshape(1, -1)) and table.rows.flags.c_contiguous
