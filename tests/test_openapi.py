@@ -37,7 +37,9 @@ def test_the_live_server_meets_its_openapi_description(server_endpoint: HttpEndp
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
     environment = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     summary = json.loads(report.read_text())
     assert summary["test_cases"]["generated"] >= 100
