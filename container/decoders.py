@@ -10,10 +10,11 @@ an empty CSV field or JSON null as a missing value. Refused on purpose: header r
 fields, other delimiters, `1_000`, `infinity`/`nan` words, non-ASCII digits, booleans and
 strings as numbers, NaN/Infinity JSON constants, duplicate JSON keys, pickled .npy arrays.
 
-CSV and JSON each have two routes and one behaviour. The strict path (`decode_csv_strict`,
-`decode_json_strict`) is the definition: it checks field by field in Python, and it alone refuses
-and words the refusal. Every JSON body, and each CSV body with enough fields to repay pandas'
-fixed cost, first tries a fast path: it takes only a plainly well-formed subset and returns None
+CSV, JSON and JSON Lines each have two routes and one behaviour. The strict path
+(`decode_csv_strict`, `decode_json_strict`, `decode_jsonlines_strict`) is the definition: it
+checks field by field in Python, and it alone refuses and words the refusal. Every JSON and JSON
+Lines body, and each CSV body with enough fields to repay pandas' fixed cost, first tries a fast
+path: it takes only a plainly well-formed subset and returns None
 on anything else or any error, and the strict path then decides. So what is accepted or refused,
 with which error and message, is the strict path's by construction; tests/test_decoders_fast.py
 checks that the two routes agree, bit for bit.
@@ -23,6 +24,8 @@ checks that the two routes agree, bit for bit.
   number beside a space with its legacy parser, which does not. A field of spaces only, or a
   one-column body with an empty line, goes strict. A body of one line is read as one column
   (its commas made line ends) and reshaped: the same fields, in the direction pandas is fast.
+- `fast_jsonlines_rows`: lines that are each one flat array, `[...]` with no bracket inside, turned
+  into one bare array (newlines made commas) for `fast_json_rows`; anything else goes strict.
 - `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
   nulls, whose only string is that one key (so no duplicate keys, no string values) and with no
   true/false, parsed by orjson (RFC 8259, correctly rounded floats). Values of magnitude 1e308 or
@@ -36,6 +39,7 @@ import io
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -62,6 +66,8 @@ FLOAT64_INTEGER_DIGITS = 309  # no integer of more digits fits a float64: it is 
 # of each column (it builds its frame column by column): below that the strict path is faster.
 FAST_CSV_CALL_FIELDS = 1500
 FAST_CSV_COLUMN_ROWS = 48
+FLAT_ARRAY_LINE = rb"[ \t\r]*\[[^\[\]\n]*\][ \t\r]*"
+FLAT_ARRAY_LINES = re.compile(rb"(?:%s\n)*%s" % (FLAT_ARRAY_LINE, FLAT_ARRAY_LINE))
 UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 MAX_LIBSVM_INDEX_DIGITS = 9  # indices below 10**9; the model's own width is checked in schema
 
@@ -118,6 +124,11 @@ def decode_json_strict(body: bytes, params: Mapping[str, str]) -> Table:
 
 
 def decode_jsonlines(body: bytes, params: Mapping[str, str]) -> Table:
+    rows = fast_jsonlines_rows(body, params)
+    return Table(rows) if rows is not None else decode_jsonlines_strict(body, params)
+
+
+def decode_jsonlines_strict(body: bytes, params: Mapping[str, str]) -> Table:
     rows = [_instance_row(_json(line)) for line in _lines(_text(body, params))]
     return Table(_matrix(rows))
 
@@ -276,6 +287,16 @@ def fast_json_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
         return None
     items = document if matrix_start == 0 else _instances_value(document)
     return _json_number_rows(items) if isinstance(items, list) else None
+
+
+def fast_jsonlines_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The rows of JSON Lines that are each one flat array (a bracket at each end and none
+    inside), joined into one array for fast_json_rows; None when the strict path must decide.
+    With no other bracket, the joined document holds exactly the lines' values, or is invalid."""
+    data = body.removeprefix(UTF8_BOM).rstrip(b"\r\n")
+    if not FLAT_ARRAY_LINES.fullmatch(data):
+        return None
+    return fast_json_rows(b"[" + data.replace(b"\n", b",") + b"]", params)
 
 
 def _json_matrix_start(data: bytes) -> int | None:
