@@ -14,10 +14,10 @@ CSV, JSON and JSON Lines each have two routes and one behaviour. The strict path
 (`decode_csv_strict`, `decode_json_strict`, `decode_jsonlines_strict`) is the definition: it
 checks field by field in Python, and it alone refuses and words the refusal. Every JSON and JSON
 Lines body, and each CSV body with enough fields to repay pandas' fixed cost, first tries a fast
-path: it takes only a plainly well-formed subset and returns None
-on anything else or any error, and the strict path then decides. So what is accepted or refused,
-with which error and message, is the strict path's by construction; tests/test_decoders_fast.py
-checks that the two routes agree, bit for bit.
+path: it takes only a plainly well-formed subset and returns None on anything else or any error,
+and the strict path then decides. So what is accepted or refused, with which error and message,
+is the strict path's by construction; tests/test_decoders_fast.py checks that the two routes
+agree, bit for bit.
 - `fast_csv_rows`: only the CSV bytes above (CRLF normalised first), every line with as many
   fields as the first, no `+` sign (an exponent's is fine), then pandas' C reader, whose float
   parser (fast_float) rounds correctly, like float(); but pandas 3.1 still reads a `+`-signed

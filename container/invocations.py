@@ -1,8 +1,9 @@
 """One /invocations request as plain functions: headers to a Plan, then body to an answer.
 
 Owns: the order of the request path. Everything that can be refused from the headers alone
-(Accept, Content-Type, selected outputs) is refused in `plan`, before the body is read, decoded or
-predicted on. Must not know WSGI: the web shell hands it header strings and body bytes.
+(Accept, Content-Type and Content-Encoding, selected outputs) is refused in `plan`, before the
+body is read, decoded or predicted on. Must not know WSGI: the web shell hands it header strings
+and body bytes.
 """
 
 from __future__ import annotations
