@@ -38,4 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m byom.cli` runs this file as __main__, a second copy of the module whose
+    # CommandError is not the one commands raise: dispatch through the imported module.
+    from byom import cli
+
+    sys.exit(cli.main())

@@ -11,6 +11,8 @@ import gzip
 import io
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ import pytest
 
 from byom.archive import Limits, UnsafeArchive, extract
 from byom.cli import main
+from tests.harness import REPO
 
 SMALL = Limits(max_bytes=1024 * 1024, max_members=20)
 MODEL = b'{"learner": {}}'
@@ -202,3 +205,13 @@ def test_byom_unpack_limits_are_options(place: Path, capsys: pytest.CaptureFixtu
     archive = write_archive(place / "model.tar.gz", [regular("model.json")])
     assert main(["unpack", "--max-bytes", "4", str(archive), str(place / "model")]) == 2
     assert "past the limit of 4 bytes" in capsys.readouterr().err
+
+
+def test_python_m_byom_cli_unpack_refuses_with_one_line(place: Path) -> None:
+    """As a user runs it: a separate process, the module run as __main__."""
+    archive = write_archive(place / "model.tar.gz", [regular("/etc/evil")])
+    command = [sys.executable, "-m", "byom.cli", "unpack", str(archive), str(place / "model")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("byom unpack: ") and result.stderr.count("\n") == 1
+    assert "absolute path" in result.stderr and not (place / "model").exists()
