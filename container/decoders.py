@@ -160,6 +160,8 @@ def decode_npy(body: bytes, params: Mapping[str, str]) -> Table:
         raise InvalidData("the .npy array must hold integers or floats")
     if len(shape) not in (1, 2):
         raise InvalidData(f"the .npy array must be 1-D (one row) or 2-D, got {len(shape)}-D")
+    if any(size < 0 for size in shape):  # numpy's header reader lets them through
+        raise MalformedRequest(f"the .npy header declares a negative dimension: {shape}")
     data = body[stream.tell() :]
     declared = math.prod(shape) * dtype.itemsize
     if declared != len(data):

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from tests.harness import HttpEndpoint
+from tests.test_decoders import NPY_SHAPE_HEADER, npy_with_header
 
 SETOSA = b"5.1,3.5,1.4,0.2"
 LIMIT = 6 * 1024 * 1024
@@ -155,6 +156,7 @@ CASES = [
     Case("npy-infinite", 422, npy(np.array([[np.inf, 1, 1, 1]])), NPY),
     Case("npy-truncated", 400, npy(np.zeros((4, 4)))[:-8], NPY),
     Case("npy-garbage", 400, b"\x93NUMPY garbage", NPY),
+    Case("npy-negative-dimensions", 400, npy_with_header(NPY_SHAPE_HEADER % "-1, -2"), NPY, says="negative"),
     # headers
     Case("no-content-type", 415, SETOSA, None),
     Case("text-plain", 415, SETOSA, "text/plain"),

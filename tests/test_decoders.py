@@ -344,6 +344,12 @@ REFUSED = [
     refuses(NPY, npy_with_header("{'descr': '<f8'}"), MalformedRequest, "npy-header-missing-keys"),
     refuses(NPY, npy_with_header(NPY_SHAPE_HEADER % "-1"), MalformedRequest, "npy-negative-shape"),
     refuses(
+        NPY, npy_with_header(NPY_SHAPE_HEADER % "0, -1"), MalformedRequest, "npy-zero-times-negative-shape"
+    ),
+    refuses(
+        NPY, npy_with_header(NPY_SHAPE_HEADER % "-1, -2"), MalformedRequest, "npy-two-negative-dimensions"
+    ),
+    refuses(
         NPY,
         b"PK\x03\x04" + b"\x00" * 40,
         MalformedRequest,
