@@ -12,7 +12,17 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS: tuple[str, ...] = ("push", "package", "deploy", "scale", "invoke", "status", "destroy", "cfn")
+COMMANDS: tuple[str, ...] = (
+    "unpack",
+    "package",
+    "push",
+    "deploy",
+    "scale",
+    "invoke",
+    "status",
+    "destroy",
+    "cfn",
+)
 
 
 class CommandError(Exception):

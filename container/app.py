@@ -86,7 +86,7 @@ class Application:
         if route is None:
             raise NotFound(f"no such path {path[:100]!r}; the paths are {', '.join(self.routes)}")
         method, handler = route
-        if environ.get("REQUEST_METHOD") != method:
+        if environ.get("REQUEST_METHOD") != method and not _head_of_get(environ, method):
             body = json.dumps(MethodNotAllowed(f"{path} takes {method}").body()).encode()
             return Answer(405, JSON, body, (("Allow", method),))
         return handler(environ)
@@ -96,6 +96,7 @@ class Application:
             environ.get("CONTENT_TYPE"),
             environ.get("HTTP_ACCEPT"),
             environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"),
+            environ.get("HTTP_CONTENT_ENCODING"),
         )
         body = read_body(environ, self.limit)
         environ[BYTES_IN] = len(body)
@@ -105,14 +106,27 @@ class Application:
 def read_body(environ: Environ, limit: int) -> bytes:
     """The body, or 413: from Content-Length before reading anything; for a chunked body, once
     limit + 1 bytes have arrived. gunicorn ends `wsgi.input` at Content-Length or the last chunk.
+    A body that ends before its Content-Length (the client closed early) is refused, never
+    predicted on: its last number may have been cut short.
     """
     declared = _content_length(environ)
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
-    body: bytes = environ["wsgi.input"].read(limit + 1 if declared is None else declared)
+    body = _read(environ["wsgi.input"], limit + 1 if declared is None else declared)
+    if declared is not None and len(body) < declared:
+        raise MalformedRequest(f"the body ended after {len(body)} of the {declared} bytes in Content-Length")
     if len(body) > limit:
         raise PayloadTooLarge(f"the chunked body is larger than the limit of {limit} bytes")
     return body
+
+
+def _read(stream: Any, size: int) -> bytes:
+    try:
+        return bytes(stream.read(size))
+    except Exception:  # the server's reader raises its own types: a broken chunk, a body cut short
+        raise MalformedRequest(
+            "the chunked body is broken: a bad chunk size or a missing last chunk"
+        ) from None
 
 
 def error_answer(error: ContainerError) -> Answer:
@@ -127,6 +141,11 @@ def _content_length(environ: Environ) -> int | None:
     if not (text.isascii() and text.isdigit()):
         raise MalformedRequest(f"Content-Length {text[:40]!r} is not a number")
     return int(text)
+
+
+def _head_of_get(environ: Environ, method: str) -> bool:
+    """HEAD is answered like GET (gunicorn sends the head alone), as RFC 9110 asks of servers."""
+    return method == "GET" and environ.get("REQUEST_METHOD") == "HEAD"
 
 
 def _with_charset(mimetype: str) -> str:

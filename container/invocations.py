@@ -1,8 +1,9 @@
 """One /invocations request as plain functions: headers to a Plan, then body to an answer.
 
 Owns: the order of the request path. Everything that can be refused from the headers alone
-(Accept, Content-Type, selected outputs) is refused in `plan`, before the body is read, decoded or
-predicted on. Must not know WSGI: the web shell hands it header strings and body bytes.
+(Accept, Content-Type and Content-Encoding, selected outputs) is refused in `plan`, before the
+body is read, decoded or predicted on. Must not know WSGI: the web shell hands it header strings
+and body bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from container.schema import conform
 from container.settings import Settings
 
 JSON_LINES = "application/jsonlines"
+IDENTITY_CODINGS = frozenset({"", "identity"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,13 @@ class Invoker:
         self.default_accept = _default_accept(settings.default_accept)
         self.default_keys = _default_keys(settings.inference_output, model)
 
-    def plan(self, content_type: str | None, accept: str | None, custom_attributes: str | None) -> Plan:
+    def plan(
+        self,
+        content_type: str | None,
+        accept: str | None,
+        custom_attributes: str | None,
+        content_encoding: str | None = None,
+    ) -> Plan:
         response_type = self._negotiate(accept)
         mimetype, params = parse_options_header(content_type or "")
         decoder = DECODERS.get(mimetype.lower())
@@ -48,6 +56,7 @@ class Invoker:
             raise UnsupportedMediaType(
                 f"Content-Type {content_type or '(none)'!r} is not supported; send one of {supported}"
             )
+        _check_not_encoded(content_encoding)
         keys = keys_from_custom_attributes(custom_attributes) or self.default_keys
         if keys is not None:
             check_supported(keys, self.model)
@@ -76,6 +85,15 @@ def negotiate(accept: str | None, default: str, batch: bool) -> str:
         chosen = match
     # Batch transform joins output by line: JSON answers one record per line there.
     return JSON_LINES if batch and chosen == "application/json" else chosen
+
+
+def _check_not_encoded(content_encoding: str | None) -> None:
+    """A compressed body would be decoded as garbage: refuse it by its header (RFC 9110: 415)."""
+    coding = (content_encoding or "").strip().lower()
+    if coding not in IDENTITY_CODINGS:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {coding[:40]!r} is not supported; send the body uncompressed"
+        )
 
 
 def _default_accept(value: str) -> str:

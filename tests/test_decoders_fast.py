@@ -29,8 +29,11 @@ from container.decoders import (
     decode_csv_strict,
     decode_json,
     decode_json_strict,
+    decode_jsonlines,
+    decode_jsonlines_strict,
     fast_csv_rows,
     fast_json_rows,
+    fast_jsonlines_rows,
 )
 from container.errors import MalformedRequest, RequestError
 
@@ -435,7 +438,7 @@ def test_json_hard_numbers_are_rounded_like_the_strict_path() -> None:
         b'{"instances": [[1]], "instances": [[2]]}',
         b'{"instances": [[1, true]]}',
         b'{"instances": [[1, "2"]]}',
-        b"[[" + b"1" + b"0" * 308 + b"]]",  # 309 digits: refused, though orjson reads 1e308
+        b"[[" + b"1" + b"0" * 308 + b"]]",  # 309 digits: 1e308, left to the strict path
         b"[[" + b"9" * 308 + b"]]",  # 308 digits: accepted
         b"[[1e400]]",
         b"[[-0]]",
@@ -455,3 +458,76 @@ def test_json_hard_numbers_are_rounded_like_the_strict_path() -> None:
 def test_decode_json_ends_as_the_strict_path_on_tricky_bodies(body: bytes) -> None:
     assert_same_outcome(outcome(decode_json, body), outcome(decode_json_strict, body))
     assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"0,", b"0,,1", b",0", b"1, ,2", b"1,2\r\n", b"\xef\xbb\xbf1,2,", b"+1,2", b"1,x", b"1,2\n"],
+)
+def test_one_line_read_as_a_column_ends_as_the_strict_path(body: bytes) -> None:
+    with fast_csv_for_any_size():
+        fast = outcome(decode_csv, body)
+    assert_same_outcome(fast, outcome(decode_csv_strict, body))
+
+
+def test_a_long_single_line_takes_the_fast_path() -> None:
+    values = np.round(np.random.default_rng(5).normal(size=5_000), 4)
+    body = ",".join(f"{v:.4f}" for v in values).encode()
+
+    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+        table = decode_csv(body, {})
+
+    assert same_bits(table.rows, values.reshape(1, -1)) and table.rows.flags.c_contiguous
+
+
+# --- JSON Lines: one flat array per line, joined for the JSON fast path ----------------------
+
+
+@st.composite
+def jsonlines_text(draw: st.DrawFn) -> bytes:
+    """Lines of flat arrays of number tokens, equally long, with JSON whitespace around them."""
+    width = draw(st.integers(1, 5))
+    rows = draw(st.lists(st.lists(JSON_NUMBER_TEXT, min_size=width, max_size=width), min_size=1, max_size=30))
+    space = draw(st.sampled_from(["", " ", "\t", " \r"]))
+    comma = draw(st.sampled_from([",", ", ", " , "]))
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    text = ending.join(f"{space}[{comma.join(row)}]{space}" for row in rows)
+    return (("\ufeff" if draw(st.booleans()) else "") + text + draw(st.sampled_from(["", ending]))).encode()
+
+
+PLAIN_JSONL = jsonlines_text()
+JSONL_HOSTILE_BYTES = [*JSON_HOSTILE_BYTES, b"\n", b"\r\n", b"\n\n", b"],[", b"][", b"\r", b" \n "]
+HOSTILE_JSONL = PLAIN_JSONL.flatmap(lambda body: mutated(body, JSONL_HOSTILE_BYTES))
+
+
+@bounded
+@given(body=PLAIN_JSONL)
+def test_fast_jsonlines_takes_every_plain_body_but_huge_numbers(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_jsonlines_rows, decode_jsonlines_strict, body, {})
+
+    huge = (np.abs(decode_jsonlines_strict(body, {}).rows) >= 1e308).any()  # left to the strict path
+    assert answered != huge
+
+
+@bounded
+@given(body=HOSTILE_JSONL)
+def test_fast_jsonlines_never_disagrees_on_hostile_bodies(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_jsonlines_rows, decode_jsonlines_strict, body, {})
+    event(f"fast path answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(PLAIN_JSONL, HOSTILE_JSONL), params=CSV_PARAMS)
+def test_decode_jsonlines_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
+    assert_same_outcome(
+        outcome(decode_jsonlines, body, params), outcome(decode_jsonlines_strict, body, params)
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1]\n[2", b"[1],[2]", b"[1]\n\n[2]", b"[[1]]\n[2]", b"[1]\n[2]]", b"[1] [2]", b"[1]\n{\"features\": [2]}",
+     b"[1]\n[]", b"[1,]\n[2]", b"[1]\x00", b"[1]\r\r\n[2]", b"[NaN]", b"[1]\n[true]", b"\xef\xbb\xbf[1]\n[2]\n\n"],
+)  # fmt: skip
+def test_jsonlines_edge_cases_end_as_the_strict_path(body: bytes) -> None:
+    assert_same_outcome(outcome(decode_jsonlines, body), outcome(decode_jsonlines_strict, body))

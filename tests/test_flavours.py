@@ -90,13 +90,52 @@ class Canary:
         return (Path.write_text, (self.marker, "code from the pickle ran"))
 
 
+def plant_pickle_canary(model_dir: Path, marker: Path) -> None:
+    model_dir.mkdir(exist_ok=True)
+    (model_dir / "model.pkl").write_bytes(pickle.dumps(Canary(marker)))
+
+
 def test_pickle_canary_does_not_run_by_default(tmp_path: Path) -> None:
     model_dir, marker = tmp_path / "model", tmp_path / "ran"
-    model_dir.mkdir()
-    (model_dir / "model.pkl").write_bytes(pickle.dumps(Canary(marker)))
+    plant_pickle_canary(model_dir, marker)
     with pytest.raises(ModelLoadError):
         load_model(Settings(model_dir=model_dir))
     assert not marker.exists()
+
+
+def test_pickle_canary_runs_with_the_opt_in(tmp_path: Path) -> None:
+    """The canary is live: with BYOM_ALLOW_PICKLE=true loading runs it (then finds no model)."""
+    model_dir, marker = tmp_path / "model", tmp_path / "ran"
+    plant_pickle_canary(model_dir, marker)
+    with pytest.raises(ModelLoadError, match="holds a int, which has no predict"):
+        load_model(Settings(model_dir=model_dir, allow_pickle=True))
+    assert marker.read_text() == "code from the pickle ran"
+
+
+class SetstateCanary:
+    """Rebuilding this object from a skops file writes a file: proof that its code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        Path(state["marker"]).write_text("code from the skops file ran")
+        self.__dict__.update(state)
+
+
+def test_skops_canary_of_an_untrusted_type_does_not_run(tmp_path: Path) -> None:
+    import skops.io
+
+    model_dir, marker = tmp_path / "model", tmp_path / "ran"
+    model_dir.mkdir()
+    skops.io.dump(SetstateCanary(str(marker)), model_dir / "model.skops")
+    with pytest.raises(ModelLoadError, match=r"not trusted: tests\.test_flavours\.SetstateCanary"):
+        load_model(Settings(model_dir=model_dir))
+    assert not marker.exists()
+    trusting = Settings(model_dir=model_dir, skops_trusted_types=("tests.test_flavours.SetstateCanary",))
+    with pytest.raises(ModelLoadError, match="has no predict"):
+        load_model(trusting)
+    assert marker.exists()  # the canary is live: trusting its type runs it
 
 
 def test_no_model_file_is_a_clear_error(tmp_path: Path) -> None:
