@@ -8,6 +8,10 @@ Why a subclass: gthread's main loop heartbeats every second whatever its threads
 gunicorn's `timeout` never stops a runaway request there. This worker remembers when each request
 began and, once one has run longer than the timeout (SAGEMAKER_MODEL_SERVER_TIMEOUT), logs it and
 exits; gunicorn starts a fresh worker, as it does for a timed-out sync worker.
+
+On SIGTERM it also accepts every connection the kernel had already accepted for it, after
+stopping new handshakes (`container.listener`), instead of letting gunicorn close the listener on
+them: a client whose connect() returned before the signal gets its answer.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import time
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
+
+from container.listener import refuse_new_handshakes
 
 TIMED_OUT_EXIT_CODE = 70
 
@@ -34,6 +40,23 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             return super().handle_request(req, conn)
         finally:
             self.request_started.pop(thread, None)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        if not enabled and not self.alive:  # gthread's first step in stopping
+            self.accept_the_backlog()
+        super().set_accept_enabled(enabled)
+
+    def accept_the_backlog(self) -> None:
+        """Accept (and queue for a thread) every connection waiting on the listeners."""
+        for listener in self.sockets:
+            if not refuse_new_handshakes(listener):
+                self.log.warning("cannot stop new handshakes; connections arriving now may be reset")
+            listener.setblocking(False)
+            while True:
+                before = self.nr_conns
+                self.accept(listener)  # gthread's: queues the connection for a thread
+                if self.nr_conns == before:  # nothing was waiting
+                    break
 
     def notify(self) -> None:
         super().notify()
