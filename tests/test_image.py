@@ -1,5 +1,8 @@
 """What only the built image can show: its label, bind port, models served in it, stopping,
 contents, and the compose file. The HTTP contract itself runs against the image in test_contract.
+
+Tests taking `run_as` run twice: as root (what SageMaker does) and as a non-root user on a
+read-only root filesystem with a tmpfs on /tmp (`HARDENED`, for self-hosting).
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ import numpy as np
 import pytest
 import requests
 
-from tests.harness import REPO, container, free_port, wait_until_ready
+from tests.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
 from tests.models import CASES
 
 pytestmark = pytest.mark.container
+
+
+@pytest.fixture(params=list(RUN_MODES))
+def run_as(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return RUN_MODES[request.param]
 
 
 def docker(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
@@ -32,27 +40,37 @@ def test_image_carries_the_bind_to_port_label(image: str) -> None:
     print(f"image size: {size / 1e6:.0f} MB")
 
 
-def test_sagemaker_bind_to_port_is_honoured(image: str) -> None:
+def test_sagemaker_bind_to_port_is_honoured(image: str, run_as: tuple[str, ...]) -> None:
     env = {"SAGEMAKER_BIND_TO_PORT": "9090"}
-    with container(image, REPO / "model", env, container_port=9090) as running:
+    with container(image, REPO / "model", env, container_port=9090, run_as=run_as) as running:
         assert requests.get(running.url + "/ping", timeout=10).status_code == 200
 
 
+MODEL_CASES = [
+    "xgboost-legacy-binary",
+    "xgboost-multi-ubj",
+    "xgboost-sklearn-api",
+    "sklearn-pipeline",
+    "pickle-decision-tree",
+]
+
+
+# Every flavour as root; one of them hardened too (loading does not depend on the user).
 @pytest.mark.parametrize(
-    "name",
+    ("mode", "name"),
     [
-        "xgboost-legacy-binary",
-        "xgboost-multi-ubj",
-        "xgboost-sklearn-api",
-        "sklearn-pipeline",
-        "pickle-decision-tree",
+        *(("root", name) for name in MODEL_CASES),
+        ("non-root-read-only", "xgboost-multi-ubj"),
     ],
 )
-def test_models_serve_in_the_image_as_in_their_framework(image: str, tmp_path: Path, name: str) -> None:
+def test_models_serve_in_the_image_as_in_their_framework(
+    image: str, tmp_path: Path, mode: str, name: str
+) -> None:
+    run_as = RUN_MODES[mode]
     case = CASES[name](tmp_path)
     env = {"BYOM_ALLOW_PICKLE": "true"} if case.needs_pickle else {}
     body = "\n".join(",".join(repr(float(value)) for value in row) for row in case.rows[:50]).encode()
-    with container(image, case.directory, env) as running:
+    with container(image, case.directory, env, run_as=run_as) as running:
         headers = {"Content-Type": "text/csv", "Accept": "application/json"}
         reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
     assert reply.status_code == 200, reply.text
@@ -64,9 +82,11 @@ def test_models_serve_in_the_image_as_in_their_framework(image: str, tmp_path: P
         assert got.tolist() == expected.tolist()
 
 
-def test_a_model_that_cannot_load_stops_the_container(image: str, model_dir: Path) -> None:
+def test_a_model_that_cannot_load_stops_the_container(
+    image: str, model_dir: Path, run_as: tuple[str, ...]
+) -> None:
     (model_dir / "model.json").write_text("{}")
-    with container(image, model_dir, wait=False) as running:
+    with container(image, model_dir, wait=False, run_as=run_as) as running:
         give_up = time.monotonic() + 60
         while running.running() and time.monotonic() < give_up:
             time.sleep(0.2)
@@ -76,8 +96,8 @@ def test_a_model_that_cannot_load_stops_the_container(image: str, model_dir: Pat
     assert "byom: cannot serve: model.json is not an XGBoost model" in logs
 
 
-def test_docker_stop_exits_0(image: str) -> None:
-    with container(image, REPO / "model") as running:
+def test_docker_stop_exits_0(image: str, run_as: tuple[str, ...]) -> None:
+    with container(image, REPO / "model", run_as=run_as) as running:
         requests.get(running.url + "/ping", timeout=10)
         assert running.stop(timeout=30) == 0, running.logs()
 
@@ -85,6 +105,28 @@ def test_docker_stop_exits_0(image: str) -> None:
 def test_image_holds_no_compiler_and_no_pip(image: str) -> None:
     found = docker("run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc g++ pip pip3 || true")
     assert found.stdout.strip() == ""
+
+
+# Anything on the image's own filesystem (not /proc, /sys) that a release must not carry: test
+# suites, version control, package caches and wheels, keys and credentials, data files; then any
+# file holding a private key. The public CA certificates are the only *.pem allowed.
+FORBIDDEN = r"""find / -xdev \( -type d \( -name tests -o -name test -o -name .git -o -path /root/.cache \) \
+  -o -name '*.pem' -o -name '*.key' -o -name 'id_rsa*' -o -name '*.p12' -o -name .netrc \
+  -o -name .pypirc -o -name .env -o -name '*.csv' -o -name '*.whl' \) -print
+grep -rlE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' /etc /opt /root /home /usr/local /srv || true"""
+CA_CERTIFICATES = ("/etc/ssl/certs/", "/usr/share/ca-certificates/", "/usr/lib/ssl/cert.pem")
+
+
+def test_image_holds_no_tests_secrets_or_data(image: str) -> None:
+    listed = docker("run", "--rm", "--entrypoint", "sh", image, "-c", FORBIDDEN, timeout=300)
+    found = [line for line in listed.stdout.splitlines() if not line.startswith(CA_CERTIFICATES)]
+    assert listed.returncode == 0, listed.stderr
+    assert found == []
+    environment = json.loads(docker("inspect", "-f", "{{json .Config.Env}}", image).stdout)
+    assert not [item for item in environment if any(word in item.upper() for word in SECRET_WORDS)]
+
+
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "AWS_", "API_KEY")
 
 
 def test_docker_compose_serves_the_demo_model(image: str) -> None:
@@ -124,15 +166,17 @@ def wait_for_health(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["decision_tree", "xgboost_multi_named"])
-def test_train_then_serve_in_the_image(image: str, tmp_path: Path, name: str) -> None:
+def test_train_then_serve_in_the_image(
+    image: str, tmp_path: Path, name: str, run_as: tuple[str, ...]
+) -> None:
     from tests.test_training import JOBS, reference_predictions
     from tests.training_jobs import run_train
 
     job, rows = JOBS[name](tmp_path / "job")
-    result = run_train(job, image=image)
+    result = run_train(job, image=image, run_as=run_as)
     assert result.returncode == 0, result.stdout + result.stderr
     body = "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
-    with container(image, job.model) as running:
+    with container(image, job.model, run_as=run_as) as running:
         headers = {"Content-Type": "text/csv", "Accept": "application/json"}
         reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
     served, expected = np.asarray(reply.json()["predictions"]), reference_predictions(job.model, rows)
@@ -141,13 +185,15 @@ def test_train_then_serve_in_the_image(image: str, tmp_path: Path, name: str) ->
     np.testing.assert_array_equal(served, expected)
 
 
-def test_a_failing_job_in_the_image_writes_its_failure_file(image: str, tmp_path: Path) -> None:
+def test_a_failing_job_in_the_image_writes_its_failure_file(
+    image: str, tmp_path: Path, run_as: tuple[str, ...]
+) -> None:
     from tests.training_jobs import OptMl, run_train
 
     job = OptMl.create(
         tmp_path, {"algorithm": "decision_tree", "max_depth": "-1"}, {"train": ["a,1,2\nb,3,4\n"]}
     )
-    result = run_train(job, image=image)
+    result = run_train(job, image=image, run_as=run_as)
     assert result.returncode == 1
     assert "hyperparameter max_depth='-1'" in job.failure.read_text()
 
