@@ -61,6 +61,26 @@ def read_to_eof(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length, without waiting for the server to close."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data) < response_size(data):
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def response_size(data: bytes) -> int:
+    head, _, _ = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return 0
+
+
 def status_of(reply: bytes) -> int | None:
     parts = reply.split(b"\r\n", 1)[0].split(b" ")
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
@@ -180,3 +200,45 @@ def wait_until(condition: Callable[[], bool], deadline: float = 30) -> bool:
             return True
         time.sleep(0.02)
     return condition()
+
+
+SLOW_HEAD = b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+SLOW_STARTS = {
+    "headers": SLOW_HEAD + b"X-Slow: ",  # then a header value that never ends
+    "body": SLOW_HEAD + b"Content-Length: 100000\r\n\r\n",  # then a body that never ends
+}
+
+
+class SlowClients:
+    """`count` connections that each send a request's start, then one more byte every `pause` s
+    until stopped: slowloris headers or a slow body."""
+
+    def __init__(self, port: int, count: int, kind: str, pause: float = 0.1):
+        self.port, self.start, self.pause = port, SLOW_STARTS[kind], pause
+        self.sent = [0] * count
+        self.closed_by_server = 0
+        self._stopped = threading.Event()
+        self._threads = [threading.Thread(target=self._trickle, args=(i,), daemon=True) for i in range(count)]
+
+    def __enter__(self) -> SlowClients:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        for thread in self._threads:
+            thread.join(10)
+
+    def _trickle(self, index: int) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            try:
+                sock.sendall(self.start)
+                while not self._stopped.wait(self.pause):
+                    sock.sendall(b"1")
+                    self.sent[index] += 1
+            except OSError:
+                self.closed_by_server += 1
+
+    def all_trickling(self, at_least: int) -> bool:
+        return min(self.sent) >= at_least

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -17,14 +18,16 @@ import pytest
 
 from tests.harness import REPO, serving, start_serve, wait_until_ready
 from tests.load import (
+    PING,
     Load,
+    SlowClients,
     burst,
     children,
     csv_request,
     exchange,
     failures,
     pending_signals,
-    read_to_eof,
+    read_response,
     socket_inodes,
     status_of,
     tree_rss_bytes,
@@ -126,7 +129,7 @@ def test_an_oversized_request_gets_413_before_its_body_is_sent(tmp_path: Path) -
         socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock,
     ):
         sock.sendall(head)  # and not one byte of the gigabyte
-        reply = read_to_eof(sock)  # the server answers and closes, having read no body
+        reply = read_response(sock)  # answered at once, though not a byte of body was sent
     assert status_of(reply) == 413, reply
 
 
@@ -177,3 +180,35 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
             self.bytes = max(self.bytes, tree_rss_bytes(self.pid))
+
+
+SLOW_CLIENTS = 3 * WORKERS * THREADS  # three times the threads there are
+
+
+@pytest.mark.parametrize("kind", ["headers", "body"])
+def test_slow_clients_starve_neither_the_threads_nor_ping(tmp_path: Path, kind: str) -> None:
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS), "BYOM_WORKER_THREADS": str(THREADS)}
+    with serving(REPO / "model", tmp_path, env) as server:
+        alone = latencies(server.port)
+        with SlowClients(server.port, SLOW_CLIENTS, kind) as slow:
+            assert wait_until(lambda: slow.all_trickling(at_least=3))
+            beside = latencies(server.port)
+            still_trickling = slow.all_trickling(at_least=3) and slow.closed_by_server == 0
+    ratio = statistics.median(beside) / statistics.median(alone)
+    print(
+        f"{SLOW_CLIENTS} slow clients ({kind}) on {WORKERS} x {THREADS} threads: /ping and /invocations "
+        f"median {statistics.median(alone) * 1000:.1f} ms alone, {statistics.median(beside) * 1000:.1f} ms "
+        f"beside them ({ratio:.1f}x), slowest {max(beside) * 1000:.1f} ms"
+    )
+    assert still_trickling
+    assert ratio < 10
+
+
+def latencies(port: int, rounds: int = 10) -> list[float]:
+    """Alternate /ping and a one-row /invocations; each must answer 200 (10 s hang limit)."""
+    taken = []
+    for request in [PING, csv_request()] * rounds:
+        outcome = exchange(port, request, timeout=10)
+        assert outcome.status == 200, outcome
+        taken.append(time.monotonic() - outcome.started)
+    return taken

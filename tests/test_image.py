@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 from tests.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
+from tests.load import Load, csv_request, exchange, failures, wait_until
 from tests.models import CASES
 
 pytestmark = pytest.mark.container
@@ -216,3 +218,72 @@ def test_docker_compose_train_profile_trains(image: str, tmp_path: Path) -> None
     subprocess.run([*compose, "down"], env=env, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (job.model / "manifest.json").is_file()
+
+
+def test_compose_replicas_keep_serving_while_one_dies_and_heals(image: str) -> None:
+    """Two replicas behind HAProxy (profile `replicas`): the main process of one is killed under
+    load; the other keeps answering, Docker restarts the killed one, and it serves again."""
+    project = f"byomreplicas{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "BYOM_IMAGE": image,
+        "BYOM_LB_IMAGE": f"byom-lb:{project}",
+        "BYOM_LB_PUBLISH": f"127.0.0.1:{port}",
+        "COMPOSE_PROJECT_NAME": project,
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",  # two replicas booting at once on a shared machine
+    }
+    compose = ["docker-compose", "--file", str(REPO / "docker-compose.yml"), "--profile", "replicas"]
+    victim = f"{project}_replica-a_1"
+    try:
+        built = subprocess.run(
+            [*compose, "build", "lb"], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert built.returncode == 0, built.stderr
+        up = subprocess.run(
+            [*compose, "up", "-d", "--no-build", "lb", "replica-a", "replica-b"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert up.returncode == 0, up.stderr
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(url, lambda: True, lambda: compose_logs(compose, env))
+        both = [victim, f"{project}_replica-b_1"]  # HAProxy sends to each once its checks pass
+        assert wait_until(
+            lambda: exchange(port, csv_request()).status == 200 and all(map(invocations_served, both))
+        )
+        with Load(port, 4, csv_request()) as load:
+            load.wait_for(50)
+            os.kill(int(docker("inspect", "-f", "{{.State.Pid}}", victim).stdout), signal.SIGKILL)
+            killed = time.monotonic()
+            healed = wait_until(lambda: invocations_served(victim, since_restart=True) > 0, deadline=45)
+            healing = time.monotonic() - killed
+            load.wait_for(len(load.outcomes) + 50)
+            outcomes = load.stop()
+        restarts = int(docker("inspect", "-f", "{{.RestartCount}}", victim).stdout)
+    finally:
+        subprocess.run(
+            [*compose, "down", "--volumes", "--rmi", "local"], env=env, capture_output=True, timeout=120
+        )
+        docker("rmi", f"byom-lb:{project}")
+    after_kill = [outcome for outcome in outcomes if outcome.started > killed]
+    print(
+        f"replicas: {len(outcomes)} requests through HAProxy, {len(failures(outcomes))} failed; "
+        f"{len(after_kill)} sent after replica-a was killed; it restarted ({restarts}) and served again "
+        f"{healing:.1f} s after the kill: {healed}"
+    )
+    assert len(failures(outcomes)) <= 4  # at most the 4 clients' requests in flight on the killed replica
+    assert len(after_kill) > 50  # the other replica kept answering
+    assert restarts >= 1 and healed
+
+
+def invocations_served(name: str, since_restart: bool = False) -> int:
+    since = []
+    if since_restart:
+        state = json.loads(docker("inspect", "-f", "{{json .}}", name).stdout)
+        if state["RestartCount"] < 1:
+            return 0
+        since = ["--since", state["State"]["StartedAt"]]
+    return docker("logs", *since, name).stdout.count('"path":"/invocations","status":200')
