@@ -80,7 +80,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         if incoming.handover:
             self.poller.unregister(conn.sock)
             del self.incoming[conn]
-            conn.read_ahead = bytes(incoming.data)
+            conn.read_ahead = incoming.data  # the parser copies it once, in unread()
             super().enqueue_req(conn)
 
     def send_continue(self, conn: Any, incoming: Incoming) -> bool:

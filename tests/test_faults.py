@@ -12,11 +12,12 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO, serving, start_serve, wait_until_ready
+from tests.harness import REPO, ServeProcess, serving, start_serve, wait_until_ready
 from tests.load import (
     PING,
     Load,
@@ -119,23 +120,28 @@ def test_sigterm_answers_every_connection_accepted_before_it(tmp_path: Path) -> 
     assert drained < 25
 
 
-def test_an_oversized_request_gets_413_before_its_body_is_sent(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """One server for the tests that leave it as they found it."""
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS), "BYOM_WORKER_THREADS": str(THREADS)}
+    with serving(REPO / "model", tmp_path_factory.mktemp("shared"), env) as server:
+        yield server
+
+
+def test_an_oversized_request_gets_413_before_its_body_is_sent(shared_server: ServeProcess) -> None:
     head = (
         b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
         b"Content-Length: 1000000000\r\n\r\n"
     )
-    with (
-        serving(REPO / "model", tmp_path) as server,
-        socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock,
-    ):
+    with socket.create_connection(("127.0.0.1", shared_server.port), timeout=30) as sock:
         sock.sendall(head)  # and not one byte of the gigabyte
         reply = read_response(sock)  # answered at once, though not a byte of body was sent
     assert status_of(reply) == 413, reply
 
 
 def test_parallel_maximum_size_requests_stay_within_a_memory_bound(tmp_path: Path) -> None:
-    """More maximum-size requests at once than there are threads: gthread reads a body only in a
-    thread, so at most workers x threads bodies are in memory; the rest wait in the kernel."""
+    """More maximum-size requests at once than there are threads: a worker reads and processes
+    at most one large body per thread at a time; the rest wait, unread, in the kernel."""
     workers, threads = 1, THREADS
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers), "BYOM_WORKER_THREADS": str(threads)}
     row = b"5.1,3.5,1.4,0.2\n"  # the cheapest rows: the most values per byte
@@ -186,14 +192,13 @@ SLOW_CLIENTS = 3 * WORKERS * THREADS  # three times the threads there are
 
 
 @pytest.mark.parametrize("kind", ["headers", "body"])
-def test_slow_clients_starve_neither_the_threads_nor_ping(tmp_path: Path, kind: str) -> None:
-    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS), "BYOM_WORKER_THREADS": str(THREADS)}
-    with serving(REPO / "model", tmp_path, env) as server:
-        alone = latencies(server.port)
-        with SlowClients(server.port, SLOW_CLIENTS, kind) as slow:
-            assert wait_until(lambda: slow.all_trickling(at_least=3))
-            beside = latencies(server.port)
-            still_trickling = slow.all_trickling(at_least=3) and slow.closed_by_server == 0
+def test_slow_clients_starve_neither_the_threads_nor_ping(shared_server: ServeProcess, kind: str) -> None:
+    port = shared_server.port
+    alone = latencies(port)
+    with SlowClients(port, SLOW_CLIENTS, kind) as slow:
+        assert wait_until(lambda: slow.all_trickling(at_least=3))
+        beside = latencies(port)
+        still_trickling = slow.all_trickling(at_least=3) and slow.closed_by_server == 0
     ratio = statistics.median(beside) / statistics.median(alone)
     print(
         f"{SLOW_CLIENTS} slow clients ({kind}) on {WORKERS} x {THREADS} threads: /ping and /invocations "

@@ -167,13 +167,16 @@ def wait_for_health(name: str) -> str:
     return status
 
 
-@pytest.mark.parametrize("name", ["decision_tree", "xgboost_multi_named"])
-def test_train_then_serve_in_the_image(
-    image: str, tmp_path: Path, name: str, run_as: tuple[str, ...]
-) -> None:
+# Both jobs as root; one hardened too (it writes /opt/ml/model as that user, then serves it).
+@pytest.mark.parametrize(
+    ("mode", "name"),
+    [("root", "decision_tree"), ("root", "xgboost_multi_named"), ("non-root-read-only", "decision_tree")],
+)
+def test_train_then_serve_in_the_image(image: str, tmp_path: Path, mode: str, name: str) -> None:
     from tests.test_training import JOBS, reference_predictions
     from tests.training_jobs import run_train
 
+    run_as = RUN_MODES[mode]
     job, rows = JOBS[name](tmp_path / "job")
     result = run_train(job, image=image, run_as=run_as)
     assert result.returncode == 0, result.stdout + result.stderr
