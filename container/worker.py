@@ -21,6 +21,7 @@ Why a subclass:
 from __future__ import annotations
 
 import os
+import selectors
 import threading
 import time
 from collections import deque
@@ -34,7 +35,6 @@ from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
 from container.settings import Settings
 
 TIMED_OUT_EXIT_CODE = 70
-EVENT_READ = 1  # selectors.EVENT_READ
 
 
 class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
@@ -57,7 +57,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             return
         conn.sock.setblocking(False)
         self.incoming[conn] = Incoming.starting(self.cfg.timeout)
-        self.poller.register(conn.sock, EVENT_READ, partial(self.read_some, conn))
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
 
     def read_some(self, conn: Any, _fileobj: Any = None) -> None:
         incoming = self.incoming[conn]
@@ -121,7 +121,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             waiting = self.held_back.popleft()
             if waiting in self.incoming:
                 self.large.add(waiting)
-                self.poller.register(waiting.sock, EVENT_READ, partial(self.read_some, waiting))
+                self.poller.register(waiting.sock, selectors.EVENT_READ, partial(self.read_some, waiting))
 
     def forget(self, conn: Any, registered: bool) -> None:
         if registered:
