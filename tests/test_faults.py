@@ -1,5 +1,6 @@
 """Faults under load against a real `./serve` (gunicorn) on 127.0.0.1: workers killed, SIGTERM,
-oversized and maximum-size requests. Bounded in time and count; counts and ratios, not seconds.
+slow clients, oversized and maximum-size requests. Bounded in time and count; counts and ratios,
+not seconds.
 
 Figures are printed (`pytest -s tests/test_faults.py`) and quoted in the README.
 """
