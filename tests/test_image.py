@@ -290,3 +290,34 @@ def invocations_served(name: str, since_restart: bool = False) -> int:
             return 0
         since = ["--since", state["State"]["StartedAt"]]
     return docker("logs", *since, name).stdout.count('"path":"/invocations","status":200')
+
+
+def test_docker_stop_under_load_answers_every_connection_made_before_it(image: str) -> None:
+    """The load runs inside the container (tests/load_inside.py), so every connection it makes
+    reaches gunicorn's own listening socket; `docker stop` sends the SIGTERM."""
+    with container(image, REPO / "model") as running:
+        client = subprocess.Popen(
+            ["docker", "exec", "-i", running.name, "python3", "-", "8080", "6"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write((REPO / "tests" / "load_inside.py").read_text())
+        client.stdin.close()
+        lines = [json.loads(client.stdout.readline()) for _ in range(200)]
+        signalled = time.monotonic()
+        exit_code = running.stop(timeout=30)
+        stopped = time.monotonic() - signalled
+        lines += [json.loads(line) for line in client.stdout]
+        client.wait(30)
+    connected = {line["id"]: line["connected"] for line in lines if "connected" in line}
+    status = {line["id"]: line["status"] for line in lines if "status" in line}
+    before = [ident for ident, at in connected.items() if at < signalled]
+    lost = [ident for ident in before if status.get(ident) != "200"]
+    print(
+        f"docker stop under load: {len(before)} connections made before it, {len(lost)} lost; "
+        f"{len(connected) - len(before)} after it; exit {exit_code} after {stopped:.1f} s"
+    )
+    assert lost == []
+    assert exit_code == 0 and stopped < 25
