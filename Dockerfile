@@ -12,7 +12,9 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
       --no-deps --require-hashes -r /tmp/runtime.lock \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
- && find /opt/venv -depth -type d -name tests -exec rm -rf {} +
+ && find /opt/venv -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
+ && rm -rf /opt/venv/lib/python3.11/site-packages/sklearn/datasets/data \
+           /opt/venv/lib/python3.11/site-packages/sklearn/datasets/images
 
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
@@ -22,6 +24,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/opt/byom \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+# Nothing the server does not need: the base's bundled pip/setuptools wheels (python3-venv) and
+# the standard library's own test suite. tests/test_image.py checks the result.
+RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
 COPY serve train /usr/local/bin/

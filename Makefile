@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve test lint demo-model image
+.PHONY: serve test lint demo-model image audit
 
 serve: $(STAMP)
 	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
@@ -18,6 +18,10 @@ lint: $(STAMP)
 	$(PYTHON) -m ruff check byom container tests scripts bench
 	$(PYTHON) -m ruff format --check byom container tests scripts bench
 	$(PYTHON) -m mypy
+
+# pip-audit on requirements/runtime.lock; needs PyPI's JSON API (BYOM_REQUIRE_AUDIT=1: fail without it).
+audit: $(STAMP)
+	.ci/audit
 
 demo-model: $(STAMP)
 	$(PYTHON) scripts/make_demo_model.py model

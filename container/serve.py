@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from container.errors import StartupError
 from container.flavours import check_artifact
@@ -24,6 +25,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 WORKER_CLASS = "container.worker.TimeoutThreadWorker"
 APPLICATION = "container.wsgi:application()"
 HOOKS = "python:container.gunicorn_hooks"  # the master imports the libraries once, before fork
+# Each worker's heartbeat file: in memory, so it works on a read-only root filesystem without a
+# /tmp mount and never waits on a disk-backed /tmp. Docker always mounts a tmpfs on /dev/shm.
+HEARTBEAT_DIR = Path("/dev/shm")  # noqa: S108
 
 
 def gunicorn_argv(settings: Settings) -> list[str]:
@@ -40,9 +44,16 @@ def gunicorn_argv(settings: Settings) -> list[str]:
         "--log-level", settings.log_level,
         "--error-logfile", "-",
         "--no-control-socket",
+        *heartbeat_dir_arguments(HEARTBEAT_DIR),
         "--config", HOOKS,
         APPLICATION,
     ]  # fmt: skip
+
+
+def heartbeat_dir_arguments(directory: Path) -> list[str]:
+    """Where gunicorn keeps heartbeat files; its default (the temp dir) where `directory` is unusable."""
+    usable = directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+    return ["--worker-tmp-dir", str(directory)] if usable else []
 
 
 def worker_environment(environ: Mapping[str, str], model_threads: int) -> dict[str, str]:

@@ -1,23 +1,38 @@
-"""The gunicorn worker class: gthread, plus a per-request timeout.
+"""The gunicorn worker class: gthread, plus whole-request reading, a per-request timeout and a
+lossless stop.
 
 Why gthread: its spare threads answer /ping while other threads predict (XGBoost and
 scikit-learn's tree code release the GIL), so the health check does not queue behind long
 predictions the way it does with sync workers; and it keeps connections alive.
 
-Why a subclass: gthread's main loop heartbeats every second whatever its threads are doing, so
-gunicorn's `timeout` never stops a runaway request there. This worker remembers when each request
-began and, once one has run longer than the timeout (SAGEMAKER_MODEL_SERVER_TIMEOUT), logs it and
-exits; gunicorn starts a fresh worker, as it does for a timed-out sync worker.
+Why a subclass:
+- Slow clients. Requests are read whole by the event loop before a thread takes them
+  (`container.read_ahead`), so clients trickling headers or bodies hold no thread.
+- Timeouts. gthread's main loop heartbeats every second whatever its threads are doing, so
+  gunicorn's `timeout` never stops a runaway request there. This worker remembers when each
+  request began and, once one has run longer than the timeout (SAGEMAKER_MODEL_SERVER_TIMEOUT),
+  logs it and exits; gunicorn starts a fresh worker, as it does for a timed-out sync worker. A
+  request must also have arrived whole within that timeout, or its connection is closed.
+- SIGTERM. It accepts every connection the kernel had already accepted for it, after stopping
+  new handshakes (`container.listener`), instead of letting gunicorn close the listener on them:
+  a client whose connect() returned before the signal gets its answer.
 """
 
 from __future__ import annotations
 
 import os
+import selectors
 import threading
 import time
+from collections import deque
+from functools import partial
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
+
+from container.listener import refuse_new_handshakes
+from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
+from container.settings import Settings
 
 TIMED_OUT_EXIT_CODE = 70
 
@@ -25,7 +40,107 @@ TIMED_OUT_EXIT_CODE = 70
 class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         self.request_started: dict[int, float] = {}
+        self.incoming: dict[Any, Incoming] = {}  # connections being read, by TConn
+        self.large: set[Any] = set()  # connections reading a large body: at most one per thread
+        self.held_back: deque[Any] = deque()  # large bodies waiting for one of those places
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()  # a bad configuration stops the server here, with its message
+        self.body_limit = Settings.from_env(os.environ).max_body_bytes
+
+    # --- reading requests whole, in the event loop ---------------------------------------------
+
+    def enqueue_req(self, conn: Any) -> None:
+        if conn.initialized and conn.parser.unreader.buf.getvalue():  # a pipelined request
+            super().enqueue_req(conn)  # its bytes are already in hand: gthread's way
+            return
+        conn.sock.setblocking(False)
+        self.incoming[conn] = Incoming.starting(self.cfg.timeout)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
+
+    def read_some(self, conn: Any, _fileobj: Any = None) -> None:
+        incoming = self.incoming[conn]
+        if len(incoming.data) >= SMALL_REQUEST and not self.admit_large(conn):
+            self.poller.unregister(conn.sock)
+            self.held_back.append(conn)
+            return
+        try:
+            chunk = conn.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client left before sending a whole request
+            self.forget(conn, registered=True)
+            return
+        incoming.add(chunk, self.body_limit)
+        if incoming.wants_continue and not self.send_continue(conn, incoming):
+            return
+        if incoming.handover:
+            self.poller.unregister(conn.sock)
+            del self.incoming[conn]
+            conn.read_ahead = incoming.data  # the parser copies it once, in unread()
+            super().enqueue_req(conn)
+
+    def send_continue(self, conn: Any, incoming: Incoming) -> bool:
+        """Tell a client waiting on `Expect: 100-continue` to send its body (gunicorn's own 100
+        comes only when a thread takes the request; a second 1xx is allowed)."""
+        incoming.wants_continue = False
+        try:
+            conn.sock.send(CONTINUE)  # 25 bytes into an idle connection's send buffer
+        except OSError:
+            self.forget(conn, registered=True)
+            return False
+        return True
+
+    def handle(self, conn: Any) -> Any:
+        ahead = getattr(conn, "read_ahead", None)
+        if ahead is not None:
+            conn.init()
+            conn.parser.unreader.unread(ahead)
+            conn.data_ready = True
+        return super().handle(conn)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        conn.__dict__.pop("read_ahead", None)
+        self.release(conn)
+        super().finish_request(conn, fs)
+
+    def admit_large(self, conn: Any) -> bool:
+        """One large body per thread is read (and then processed) at a time: memory stays at
+        threads x payload limit, as when threads read bodies themselves, and every body being
+        read can complete, so none waits on another."""
+        if conn not in self.large and len(self.large) < self.cfg.threads:
+            self.large.add(conn)
+        return conn in self.large
+
+    def release(self, conn: Any) -> None:
+        self.large.discard(conn)
+        while self.held_back and len(self.large) < self.cfg.threads:
+            waiting = self.held_back.popleft()
+            if waiting in self.incoming:
+                self.large.add(waiting)
+                self.poller.register(waiting.sock, selectors.EVENT_READ, partial(self.read_some, waiting))
+
+    def forget(self, conn: Any, registered: bool) -> None:
+        if registered:
+            self.poller.unregister(conn.sock)
+        del self.incoming[conn]
+        self.nr_conns -= 1
+        conn.close()
+        self.release(conn)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        late = [conn for conn, incoming in self.incoming.items() if incoming.deadline < now]
+        for conn in late:
+            self.forget(conn, registered=conn not in self.held_back)
+        if late:
+            self.held_back = deque(conn for conn in self.held_back if conn in self.incoming)
+
+    # --- the per-request timeout ---------------------------------------------------------------
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         thread = threading.get_ident()
@@ -45,3 +160,22 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
                 self.pid,
             )
             os._exit(TIMED_OUT_EXIT_CODE)
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        if not enabled and not self.alive:  # gthread's first step in stopping
+            self.accept_the_backlog()
+        super().set_accept_enabled(enabled)
+
+    def accept_the_backlog(self) -> None:
+        """Accept every connection waiting on the listeners; each is then read as usual."""
+        for listener in self.sockets:
+            if not refuse_new_handshakes(listener):
+                self.log.warning("cannot stop new handshakes; connections arriving now may be reset")
+            listener.setblocking(False)
+            while True:
+                before = self.nr_conns
+                self.accept(listener)  # gthread's: hands the connection to enqueue_req
+                if self.nr_conns == before:  # nothing was waiting
+                    break

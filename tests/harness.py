@@ -148,6 +148,19 @@ def build_image(tag: str) -> None:
         raise RuntimeError(f"docker build failed:\n{result.stdout}\n{result.stderr}")
 
 
+# How a container may be run: as root (what SageMaker does), and hardened for self-hosting.
+HARDENED = ("--user", "1000:1000", "--read-only", "--tmpfs", "/tmp")
+RUN_MODES: dict[str, tuple[str, ...]] = {"root": (), "non-root-read-only": HARDENED}
+
+
+def share_with_any_user(path: Path, writable: bool = False) -> None:
+    """Let the container's non-root user read (or write) a mounted tree; pytest's are 0700."""
+    extra = 0o777 if writable else 0o755
+    for item in [path, *path.rglob("*")]:
+        mode = extra if item.is_dir() else extra & 0o666
+        item.chmod(item.stat().st_mode | mode)
+
+
 @dataclass
 class Container:
     name: str
@@ -192,10 +205,13 @@ def container(
     env: Mapping[str, str] | None = None,
     container_port: int = 8080,
     wait: bool = True,
+    run_as: tuple[str, ...] = (),
 ) -> Iterator[Container]:
     name = f"byom-test-{uuid.uuid4().hex[:10]}"
     port = free_port()
-    command = ["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{container_port}"]
+    if run_as:
+        share_with_any_user(model_dir)
+    command = ["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{container_port}", *run_as]
     command += ["-v", f"{model_dir}:/opt/ml/model:ro"]
     for key, value in (env or {}).items():
         command += ["-e", f"{key}={value}"]

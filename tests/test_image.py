@@ -1,11 +1,15 @@
 """What only the built image can show: its label, bind port, models served in it, stopping,
 contents, and the compose file. The HTTP contract itself runs against the image in test_contract.
+
+Tests taking `run_as` run twice: as root (what SageMaker does) and as a non-root user on a
+read-only root filesystem with a tmpfs on /tmp (`HARDENED`, for self-hosting).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -15,10 +19,16 @@ import numpy as np
 import pytest
 import requests
 
-from tests.harness import REPO, container, free_port, wait_until_ready
+from tests.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
+from tests.load import Load, csv_request, exchange, failures, wait_until
 from tests.models import CASES
 
 pytestmark = pytest.mark.container
+
+
+@pytest.fixture(params=list(RUN_MODES))
+def run_as(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return RUN_MODES[request.param]
 
 
 def docker(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
@@ -32,27 +42,37 @@ def test_image_carries_the_bind_to_port_label(image: str) -> None:
     print(f"image size: {size / 1e6:.0f} MB")
 
 
-def test_sagemaker_bind_to_port_is_honoured(image: str) -> None:
+def test_sagemaker_bind_to_port_is_honoured(image: str, run_as: tuple[str, ...]) -> None:
     env = {"SAGEMAKER_BIND_TO_PORT": "9090"}
-    with container(image, REPO / "model", env, container_port=9090) as running:
+    with container(image, REPO / "model", env, container_port=9090, run_as=run_as) as running:
         assert requests.get(running.url + "/ping", timeout=10).status_code == 200
 
 
+MODEL_CASES = [
+    "xgboost-legacy-binary",
+    "xgboost-multi-ubj",
+    "xgboost-sklearn-api",
+    "sklearn-pipeline",
+    "pickle-decision-tree",
+]
+
+
+# Every flavour as root; one of them hardened too (loading does not depend on the user).
 @pytest.mark.parametrize(
-    "name",
+    ("mode", "name"),
     [
-        "xgboost-legacy-binary",
-        "xgboost-multi-ubj",
-        "xgboost-sklearn-api",
-        "sklearn-pipeline",
-        "pickle-decision-tree",
+        *(("root", name) for name in MODEL_CASES),
+        ("non-root-read-only", "xgboost-multi-ubj"),
     ],
 )
-def test_models_serve_in_the_image_as_in_their_framework(image: str, tmp_path: Path, name: str) -> None:
+def test_models_serve_in_the_image_as_in_their_framework(
+    image: str, tmp_path: Path, mode: str, name: str
+) -> None:
+    run_as = RUN_MODES[mode]
     case = CASES[name](tmp_path)
     env = {"BYOM_ALLOW_PICKLE": "true"} if case.needs_pickle else {}
     body = "\n".join(",".join(repr(float(value)) for value in row) for row in case.rows[:50]).encode()
-    with container(image, case.directory, env) as running:
+    with container(image, case.directory, env, run_as=run_as) as running:
         headers = {"Content-Type": "text/csv", "Accept": "application/json"}
         reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
     assert reply.status_code == 200, reply.text
@@ -64,9 +84,11 @@ def test_models_serve_in_the_image_as_in_their_framework(image: str, tmp_path: P
         assert got.tolist() == expected.tolist()
 
 
-def test_a_model_that_cannot_load_stops_the_container(image: str, model_dir: Path) -> None:
+def test_a_model_that_cannot_load_stops_the_container(
+    image: str, model_dir: Path, run_as: tuple[str, ...]
+) -> None:
     (model_dir / "model.json").write_text("{}")
-    with container(image, model_dir, wait=False) as running:
+    with container(image, model_dir, wait=False, run_as=run_as) as running:
         give_up = time.monotonic() + 60
         while running.running() and time.monotonic() < give_up:
             time.sleep(0.2)
@@ -76,8 +98,8 @@ def test_a_model_that_cannot_load_stops_the_container(image: str, model_dir: Pat
     assert "byom: cannot serve: model.json is not an XGBoost model" in logs
 
 
-def test_docker_stop_exits_0(image: str) -> None:
-    with container(image, REPO / "model") as running:
+def test_docker_stop_exits_0(image: str, run_as: tuple[str, ...]) -> None:
+    with container(image, REPO / "model", run_as=run_as) as running:
         requests.get(running.url + "/ping", timeout=10)
         assert running.stop(timeout=30) == 0, running.logs()
 
@@ -85,6 +107,28 @@ def test_docker_stop_exits_0(image: str) -> None:
 def test_image_holds_no_compiler_and_no_pip(image: str) -> None:
     found = docker("run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc g++ pip pip3 || true")
     assert found.stdout.strip() == ""
+
+
+# Anything on the image's own filesystem (not /proc, /sys) that a release must not carry: test
+# suites, version control, package caches and wheels, keys and credentials, data files; then any
+# file holding a private key. The public CA certificates are the only *.pem allowed.
+FORBIDDEN = r"""find / -xdev \( -type d \( -name tests -o -name test -o -name .git -o -path /root/.cache \) \
+  -o -name '*.pem' -o -name '*.key' -o -name 'id_rsa*' -o -name '*.p12' -o -name .netrc \
+  -o -name .pypirc -o -name .env -o -name '*.csv' -o -name '*.whl' \) -print
+grep -rlE -- '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' /etc /opt /root /home /usr/local /srv || true"""
+CA_CERTIFICATES = ("/etc/ssl/certs/", "/usr/share/ca-certificates/", "/usr/lib/ssl/cert.pem")
+
+
+def test_image_holds_no_tests_secrets_or_data(image: str) -> None:
+    listed = docker("run", "--rm", "--entrypoint", "sh", image, "-c", FORBIDDEN, timeout=300)
+    found = [line for line in listed.stdout.splitlines() if not line.startswith(CA_CERTIFICATES)]
+    assert listed.returncode == 0, listed.stderr
+    assert found == []
+    environment = json.loads(docker("inspect", "-f", "{{json .Config.Env}}", image).stdout)
+    assert not [item for item in environment if any(word in item.upper() for word in SECRET_WORDS)]
+
+
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "AWS_", "API_KEY")
 
 
 def test_docker_compose_serves_the_demo_model(image: str) -> None:
@@ -123,16 +167,21 @@ def wait_for_health(name: str) -> str:
     return status
 
 
-@pytest.mark.parametrize("name", ["decision_tree", "xgboost_multi_named"])
-def test_train_then_serve_in_the_image(image: str, tmp_path: Path, name: str) -> None:
+# Both jobs as root; one hardened too (it writes /opt/ml/model as that user, then serves it).
+@pytest.mark.parametrize(
+    ("mode", "name"),
+    [("root", "decision_tree"), ("root", "xgboost_multi_named"), ("non-root-read-only", "decision_tree")],
+)
+def test_train_then_serve_in_the_image(image: str, tmp_path: Path, mode: str, name: str) -> None:
     from tests.test_training import JOBS, reference_predictions
     from tests.training_jobs import run_train
 
+    run_as = RUN_MODES[mode]
     job, rows = JOBS[name](tmp_path / "job")
-    result = run_train(job, image=image)
+    result = run_train(job, image=image, run_as=run_as)
     assert result.returncode == 0, result.stdout + result.stderr
     body = "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
-    with container(image, job.model) as running:
+    with container(image, job.model, run_as=run_as) as running:
         headers = {"Content-Type": "text/csv", "Accept": "application/json"}
         reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
     served, expected = np.asarray(reply.json()["predictions"]), reference_predictions(job.model, rows)
@@ -141,13 +190,15 @@ def test_train_then_serve_in_the_image(image: str, tmp_path: Path, name: str) ->
     np.testing.assert_array_equal(served, expected)
 
 
-def test_a_failing_job_in_the_image_writes_its_failure_file(image: str, tmp_path: Path) -> None:
+def test_a_failing_job_in_the_image_writes_its_failure_file(
+    image: str, tmp_path: Path, run_as: tuple[str, ...]
+) -> None:
     from tests.training_jobs import OptMl, run_train
 
     job = OptMl.create(
         tmp_path, {"algorithm": "decision_tree", "max_depth": "-1"}, {"train": ["a,1,2\nb,3,4\n"]}
     )
-    result = run_train(job, image=image)
+    result = run_train(job, image=image, run_as=run_as)
     assert result.returncode == 1
     assert "hyperparameter max_depth='-1'" in job.failure.read_text()
 
@@ -170,3 +221,103 @@ def test_docker_compose_train_profile_trains(image: str, tmp_path: Path) -> None
     subprocess.run([*compose, "down"], env=env, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (job.model / "manifest.json").is_file()
+
+
+def test_compose_replicas_keep_serving_while_one_dies_and_heals(image: str) -> None:
+    """Two replicas behind HAProxy (profile `replicas`): the main process of one is killed under
+    load; the other keeps answering, Docker restarts the killed one, and it serves again."""
+    project = f"byomreplicas{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "BYOM_IMAGE": image,
+        "BYOM_LB_IMAGE": f"byom-lb:{project}",
+        "BYOM_LB_PUBLISH": f"127.0.0.1:{port}",
+        "COMPOSE_PROJECT_NAME": project,
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",  # two replicas booting at once on a shared machine
+    }
+    compose = ["docker-compose", "--file", str(REPO / "docker-compose.yml"), "--profile", "replicas"]
+    victim = f"{project}_replica-a_1"
+    try:
+        built = subprocess.run(
+            [*compose, "build", "lb"], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert built.returncode == 0, built.stderr
+        up = subprocess.run(
+            [*compose, "up", "-d", "--no-build", "lb", "replica-a", "replica-b"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert up.returncode == 0, up.stderr
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(url, lambda: True, lambda: compose_logs(compose, env))
+        both = [victim, f"{project}_replica-b_1"]  # HAProxy sends to each once its checks pass
+        assert wait_until(
+            lambda: exchange(port, csv_request()).status == 200 and all(map(invocations_served, both))
+        )
+        with Load(port, 4, csv_request()) as load:
+            load.wait_for(50)
+            os.kill(int(docker("inspect", "-f", "{{.State.Pid}}", victim).stdout), signal.SIGKILL)
+            killed = time.monotonic()
+            healed = wait_until(lambda: invocations_served(victim, since_restart=True) > 0, deadline=45)
+            healing = time.monotonic() - killed
+            load.wait_for(len(load.outcomes) + 50)
+            outcomes = load.stop()
+        restarts = int(docker("inspect", "-f", "{{.RestartCount}}", victim).stdout)
+    finally:
+        subprocess.run(
+            [*compose, "down", "--volumes", "--rmi", "local"], env=env, capture_output=True, timeout=120
+        )
+        docker("rmi", f"byom-lb:{project}")
+    after_kill = [outcome for outcome in outcomes if outcome.started > killed]
+    print(
+        f"replicas: {len(outcomes)} requests through HAProxy, {len(failures(outcomes))} failed; "
+        f"{len(after_kill)} sent after replica-a was killed; it restarted ({restarts}) and served again "
+        f"{healing:.1f} s after the kill: {healed}"
+    )
+    assert len(failures(outcomes)) <= 4  # at most the 4 clients' requests in flight on the killed replica
+    assert len(after_kill) > 50  # the other replica kept answering
+    assert restarts >= 1 and healed
+
+
+def invocations_served(name: str, since_restart: bool = False) -> int:
+    since = []
+    if since_restart:
+        state = json.loads(docker("inspect", "-f", "{{json .}}", name).stdout)
+        if state["RestartCount"] < 1:
+            return 0
+        since = ["--since", state["State"]["StartedAt"]]
+    return docker("logs", *since, name).stdout.count('"path":"/invocations","status":200')
+
+
+def test_docker_stop_under_load_answers_every_connection_made_before_it(image: str) -> None:
+    """The load runs inside the container (tests/load_inside.py), so every connection it makes
+    reaches gunicorn's own listening socket; `docker stop` sends the SIGTERM."""
+    with container(image, REPO / "model") as running:
+        client = subprocess.Popen(
+            ["docker", "exec", "-i", running.name, "python3", "-", "8080", "6"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write((REPO / "tests" / "load_inside.py").read_text())
+        client.stdin.close()
+        lines = [json.loads(client.stdout.readline()) for _ in range(200)]
+        signalled = time.monotonic()
+        exit_code = running.stop(timeout=30)
+        stopped = time.monotonic() - signalled
+        lines += [json.loads(line) for line in client.stdout]
+        client.wait(30)
+    connected = {line["id"]: line["connected"] for line in lines if "connected" in line}
+    status = {line["id"]: line["status"] for line in lines if "status" in line}
+    before = [ident for ident, at in connected.items() if at < signalled]
+    lost = [ident for ident in before if status.get(ident) != "200"]
+    print(
+        f"docker stop under load: {len(before)} connections made before it, {len(lost)} lost; "
+        f"{len(connected) - len(before)} after it; exit {exit_code} after {stopped:.1f} s"
+    )
+    assert lost == []
+    assert exit_code == 0 and stopped < 25

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.harness import REPO
+from tests.harness import REPO, share_with_any_user
 from tests.models import iris, synthetic
 
 
@@ -61,9 +61,13 @@ class OptMl:
         return cls(base)
 
 
-def run_train(job: OptMl, timeout: float = 600, image: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_train(
+    job: OptMl, timeout: float = 600, image: str | None = None, run_as: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     if image is not None:
-        command = ["docker", "run", "--rm", "-v", f"{job.base}:/opt/ml", image, "train"]
+        if run_as:
+            share_with_any_user(job.base, writable=True)
+        command = ["docker", "run", "--rm", *run_as, "-v", f"{job.base}:/opt/ml", image, "train"]
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(job.base)}
     env.pop("SM_MODEL_DIR", None)

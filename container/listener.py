@@ -1,0 +1,33 @@
+"""Stop a listening socket from completing new TCP handshakes while keeping those it completed.
+
+Owns: the one Linux detail behind a lossless SIGTERM. For a client, a connection is accepted once
+the kernel has completed the handshake and queued it on the listening socket: connect() has
+returned and the request is on its way. gunicorn closes the listener on SIGTERM, and the kernel
+resets every connection still queued there. Accepting until the queue is empty is not enough
+while clients keep connecting, since it refills; so a stopping worker first attaches a socket
+filter that drops every packet addressed to the listener (new SYNs go unanswered: the client
+retries and then finds the port closed, never a half-served request), then accepts what is
+queued. Connections already queued keep working: each has its own socket, created before the
+filter, which filters nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import socket
+import struct
+
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux <asm-generic/socket.h>
+RETURN_CONSTANT = 0x06  # classic BPF: BPF_RET | BPF_K; returning 0 bytes drops the packet
+DROP_EVERY_PACKET = struct.pack("HBBI", RETURN_CONSTANT, 0, 0, 0)  # struct sock_filter
+
+
+def refuse_new_handshakes(listener: socket.socket) -> bool:
+    """Attach the drop-everything filter; False where the platform has no socket filters."""
+    program = ctypes.create_string_buffer(DROP_EVERY_PACKET, len(DROP_EVERY_PACKET))
+    sock_fprog = struct.pack("HP", 1, ctypes.addressof(program))  # the kernel copies the program
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, sock_fprog)
+    except OSError:
+        return False
+    return True
