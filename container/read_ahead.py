@@ -56,7 +56,11 @@ class Incoming:
         if end < 0:
             self.handover = len(self.data) > HEADER_LIMIT
             return
-        fields = header_fields(bytes(self.data[:end]))
+        head = bytes(self.data[:end])
+        if head.lower().count(b"\r\ncontent-length:") > 1:
+            self.handover = True  # ambiguous framing: the parser answers 400
+            return
+        fields = header_fields(head)
         self.chunked = "chunked" in fields.get("transfer-encoding", "").lower()
         length = fields.get("content-length", "0").strip()
         if self.chunked:

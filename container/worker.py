@@ -43,6 +43,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.incoming: dict[Any, Incoming] = {}  # connections being read, by TConn
         self.large: set[Any] = set()  # connections reading a large body: at most one per thread
         self.held_back: deque[Any] = deque()  # large bodies waiting for one of those places
+        self.watched: set[Any] = set()  # connections registered with the poller for reading
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -57,31 +58,46 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             return
         conn.sock.setblocking(False)
         self.incoming[conn] = Incoming.starting(self.cfg.timeout)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
+        # A kept-alive connection comes here because it polled readable: its request is usually
+        # in already, and reading it now saves a round through the poller.
+        self.read_some(conn)
 
     def read_some(self, conn: Any, _fileobj: Any = None) -> None:
         incoming = self.incoming[conn]
         if len(incoming.data) >= SMALL_REQUEST and not self.admit_large(conn):
-            self.poller.unregister(conn.sock)
+            self.unwatch(conn)
             self.held_back.append(conn)
             return
         try:
             chunk = conn.sock.recv(READ_SIZE)
         except BlockingIOError:
+            self.watch(conn)
             return
         except OSError:
             chunk = b""
-        if not chunk:  # the client left before sending a whole request
-            self.forget(conn, registered=True)
+        if not chunk and not incoming.data:  # an idle connection closed by its client
+            self.forget(conn)
             return
         incoming.add(chunk, self.body_limit)
         if incoming.wants_continue and not self.send_continue(conn, incoming):
             return
-        if incoming.handover:
-            self.poller.unregister(conn.sock)
+        if incoming.handover or not chunk:  # complete, or cut short: the parser or app answers 400
+            self.unwatch(conn)
             del self.incoming[conn]
             conn.read_ahead = incoming.data  # the parser copies it once, in unread()
             super().enqueue_req(conn)
+        else:
+            self.watch(conn)
+
+    def watch(self, conn: Any) -> None:
+        if conn not in self.watched:
+            self.watched.add(conn)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
+
+    def unwatch(self, conn: Any) -> None:
+        if conn in self.watched:
+            self.watched.discard(conn)
+            self.poller.unregister(conn.sock)
 
     def send_continue(self, conn: Any, incoming: Incoming) -> bool:
         """Tell a client waiting on `Expect: 100-continue` to send its body (gunicorn's own 100
@@ -90,7 +106,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         try:
             conn.sock.send(CONTINUE)  # 25 bytes into an idle connection's send buffer
         except OSError:
-            self.forget(conn, registered=True)
+            self.forget(conn)
             return False
         return True
 
@@ -121,11 +137,10 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             waiting = self.held_back.popleft()
             if waiting in self.incoming:
                 self.large.add(waiting)
-                self.poller.register(waiting.sock, selectors.EVENT_READ, partial(self.read_some, waiting))
+                self.watch(waiting)
 
-    def forget(self, conn: Any, registered: bool) -> None:
-        if registered:
-            self.poller.unregister(conn.sock)
+    def forget(self, conn: Any) -> None:
+        self.unwatch(conn)
         del self.incoming[conn]
         self.nr_conns -= 1
         conn.close()
@@ -136,7 +151,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         now = time.monotonic()
         late = [conn for conn, incoming in self.incoming.items() if incoming.deadline < now]
         for conn in late:
-            self.forget(conn, registered=conn not in self.held_back)
+            self.forget(conn)
         if late:
             self.held_back = deque(conn for conn in self.held_back if conn in self.incoming)
 
