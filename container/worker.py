@@ -25,6 +25,7 @@ import selectors
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -35,9 +36,30 @@ from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
 from container.settings import Settings
 
 TIMED_OUT_EXIT_CODE = 70
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+def honouring_connection_close(app: WSGIApp) -> WSGIApp:
+    """gunicorn drops the hop-by-hop `Connection` header of a response and keeps the connection
+    alive. The app sends `Connection: close` when it leaves a body unread (413): the header then
+    reaches the client and the connection is closed, instead of the client reusing a connection
+    the server is about to drop."""
+
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            for name, value in headers:
+                if name == "Connection" and value == "close":
+                    start_response.__self__.force_close()  # gunicorn's Response
+            return start_response(status, headers, *exc_info)
+
+        return app(environ, start)
+
+    return application
 
 
 class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
+    wsgi: WSGIApp  # set by gunicorn's load_wsgi
+
     def init_process(self) -> None:
         self.request_started: dict[int, float] = {}
         self.incoming: dict[Any, Incoming] = {}  # connections being read, by TConn
@@ -49,6 +71,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     def load_wsgi(self) -> None:
         super().load_wsgi()  # a bad configuration stops the server here, with its message
         self.body_limit = Settings.from_env(os.environ).max_body_bytes
+        self.wsgi = honouring_connection_close(self.wsgi)
 
     # --- reading requests whole, in the event loop ---------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -270,3 +271,22 @@ def test_a_server_that_cannot_serve_stops_with_one_line(
     assert says in log
     assert len(worker_pids(server.log_path)) <= 3, "workers were respawned"
     assert "Traceback" not in log
+
+
+def test_a_413_says_connection_close_and_closes(tmp_path: Path) -> None:
+    """The body is left unread, so the connection cannot carry another request: the client is
+    told, and the server closes at once rather than after reading some of the body."""
+    head = (
+        b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 99999999\r\n\r\n"
+    )
+    with (
+        serving(REPO / "model", tmp_path) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as sock,
+    ):
+        sock.sendall(head)
+        sock.settimeout(30)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status, *headers = answer.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert status.startswith("HTTP/1.1 413") and "Connection: close" in headers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def test_scale_refuses(deployed: Any, flags: tuple[str, ...], message: str) -> N
 
 def test_status_shows_variants_autoscaling_and_metrics(deployed: Any) -> None:
     dimensions = [{"Name": "EndpointName", "Value": "iris"}, {"Name": "VariantName", "Value": "AllTraffic"}]
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(minutes=1)  # well inside the window status reads
     deployed("cloudwatch").put_metric_data(
         Namespace="AWS/SageMaker",
         MetricData=[
