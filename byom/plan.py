@@ -1,0 +1,279 @@
+"""`byom plan`: MAX_RPS from a load test (or a step search it runs), then the scaling policy and cost.
+
+Writes PREFIX.json (the plan below, which `byom simulate` and `byom deploy` read),
+PREFIX-boto3.py and PREFIX-cloudformation.yaml; a step search also writes PREFIX-search.{json,csv,png}.
+
+The plan JSON (kind "byom.plan", version 1):
+  slo:       {p99_ms, error_budget, window_s}
+  capacity:  {max_rps, saturation_rps, p99_ms_at_max, error_rate_at_max,
+              latency_curve: [[offered rps, p99 ms], ...]}            one instance, as measured
+  instance:  {type, vcpus, usd_per_hour, price_region, price_as_of}
+  scaling:   {metric: "invocations"|"cpu", target_value, safety_factor,
+              invocations_per_instance_per_minute, target_rps_per_instance, min_instances,
+              max_instances, peak_rps, scale_in_cooldown_s, scale_out_cooldown_s,
+              overhead_latency_us, scheduled_actions: [{name, schedule, min_instances, max_instances}]}
+  cost:      {min_fleet_usd_per_hour, max_fleet_usd_per_hour, usd_per_million_at_target,
+              usd_per_million_at_max_rps}
+  endpoint:  {name, variant}
+  policy:    the boto3 keyword arguments, by call: register_scalable_target, put_scaling_policy
+             (list), put_metric_alarm (list), put_scheduled_action (list)  (see byom.policy)
+  source:    {method: "loadtest"|"step-search", result: path, target}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from byom import capacity, plots, policy, prices, scaling, timeline
+from byom.capacity import Slo
+from byom.cli import CommandError
+from byom.loadspec import LoadSpec
+from byom.loadtest import add_request_arguments, add_target_arguments, requests_from_flags
+from byom.step_search import RunStep, Search, http_step_runner
+from byom.timeline import Second
+
+PLAN_KIND = "byom.plan"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("plan", help="MAX_RPS, autoscaling policy and cost from a load test")
+    parser.add_argument("result", nargs="?", type=Path, help="a `byom loadtest` JSON result (else: --target)")
+    add_target_arguments(parser)
+    add_request_arguments(parser)
+    search = parser.add_argument_group("step search (with --target or --sagemaker)")
+    search.add_argument("--start-rps", type=float, default=50.0, help="first step's rate (50)")
+    search.add_argument("--step-seconds", type=int, default=5, help="seconds per step (5)")
+    slo = parser.add_argument_group("SLO")
+    slo.add_argument("--slo-p99-ms", type=float, default=15.0, help="p99 latency bound (15 ms)")
+    slo.add_argument("--error-budget", type=float, default=0.05, help="error rate bound (0.05)")
+    slo.add_argument("--window", type=int, default=5, help="seconds the rate must be sustained (5)")
+    add_policy_arguments(parser.add_argument_group("policy"))
+    parser.add_argument("--out", type=Path, default=Path("plan"), help="output prefix (default ./plan)")
+    parser.add_argument("--quiet", action="store_true", help="no step-by-step progress")
+    parser.set_defaults(run=run)
+
+
+def add_policy_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--safety-factor", type=float, default=0.5, help="0 < f <= 1 (0.5, AWS's advice)")
+    group.add_argument("--min-instances", type=int, default=2, help="at least 2 (2)")
+    group.add_argument("--peak-rps", type=float, help="the peak to size the maximum for (else max = 2 x min)")
+    group.add_argument(
+        "--instance-type", default="ml.m5.large", help="a type in the price table (ml.m5.large)"
+    )
+    group.add_argument(
+        "--prices", type=Path, help="your own price table (JSON, same shape as byom/data/prices.json)"
+    )
+    group.add_argument(
+        "--metric", choices=("invocations", "cpu"), default="invocations", help="target tracking metric"
+    )
+    group.add_argument(
+        "--cpu-target", type=float, default=70.0, help="with --metric cpu: percent per core (70)"
+    )
+    group.add_argument(
+        "--overhead-latency-ms", type=float, help="add step scaling when OverheadLatency passes this"
+    )
+    group.add_argument(
+        "--schedule", action="append", metavar="'NAME;cron(...);MIN;MAX'", help="a scheduled action"
+    )
+    group.add_argument("--scale-in-cooldown", type=int, default=300, help="seconds (300)")
+    group.add_argument("--scale-out-cooldown", type=int, default=300, help="seconds (300)")
+    group.add_argument("--endpoint", default="my-endpoint", help="endpoint name for the policy (my-endpoint)")
+    group.add_argument("--variant", default="AllTraffic", help="production variant (AllTraffic)")
+
+
+def run(arguments: argparse.Namespace) -> int:
+    slo = read_slo(arguments)
+    rows, source = measure(arguments, slo)
+    document = build_plan(arguments, slo, rows, source)
+    prefix: Path = arguments.out
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    written = write_plan(prefix, document)
+    print_plan(document, written)
+    return 0
+
+
+def read_slo(arguments: argparse.Namespace) -> Slo:
+    if not arguments.slo_p99_ms > 0 or not 0 <= arguments.error_budget < 1 or arguments.window < 1:
+        raise CommandError("the SLO needs --slo-p99-ms > 0, 0 <= --error-budget < 1 and --window >= 1")
+    return Slo(arguments.slo_p99_ms, arguments.error_budget, arguments.window)
+
+
+def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], dict[str, Any]]:
+    """The timeline to plan from: a loadtest result, or a step search against a live target."""
+    if arguments.result is not None:
+        if arguments.target or arguments.sagemaker:
+            raise CommandError("give a loadtest result or a target to search, not both")
+        document, rows = timeline.read_result(arguments.result)
+        return rows, {"method": "loadtest", "result": str(arguments.result), "target": document.get("target")}
+    target = arguments.sagemaker or arguments.target
+    if not target:
+        raise CommandError(
+            "nothing to plan from: pass a loadtest result, or --target URL (or --sagemaker) to search"
+        )
+    if arguments.step_seconds < 2 or not arguments.start_rps > 0:
+        raise CommandError("the step search needs --step-seconds >= 2 and --start-rps > 0")
+    spec = LoadSpec(target, [], requests_from_flags(arguments, []))
+    search = Search(slo, arguments.step_seconds)
+    search.run(
+        arguments.start_rps,
+        _reporting(http_step_runner(arguments, spec, arguments.step_seconds), arguments, search),
+    )
+    path = write_search(arguments.out, search, target)
+    return search.rows, {"method": "step-search", "result": str(path), "target": target}
+
+
+def _reporting(run_step: RunStep, arguments: argparse.Namespace, search: Search) -> RunStep:
+    def step(rate: float) -> list[Second]:
+        rows = run_step(rate)
+        if not arguments.quiet:
+            worst = max((row.p99_ms for row in rows[1:]), default=0.0)
+            print(
+                f"step {len(search.steps) + 1}: {rate:8.1f} req/s  worst p99 {worst:9.2f} ms", file=sys.stderr
+            )
+        return rows
+
+    return step
+
+
+def write_search(prefix: Path, search: Search, target: str) -> Path:
+    base = prefix.with_name(prefix.name + "-search")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    document = {"kind": timeline.RESULT_KIND, "version": 1, "target": target, "steps": search.steps}
+    timeline.write_json(base.with_suffix(".json"), document, search.rows)
+    timeline.write_csv(base.with_suffix(".csv"), search.rows)
+    plots.write_loadtest_png(base.with_suffix(".png"), search.rows, f"byom plan step search: {target}")
+    return base.with_suffix(".json")
+
+
+def build_plan(
+    arguments: argparse.Namespace, slo: Slo, rows: list[Second], source: dict[str, Any]
+) -> dict[str, Any]:
+    found = capacity.max_sustained(rows, slo)
+    if found is None:
+        raise CommandError(
+            f"no {slo.window} s window met p99 <= {slo.p99_ms} ms with errors <= {slo.error_budget:.0%}"
+        )
+    saturation = max(capacity.saturation_rps(rows, slo.window), found.rps)
+    instance = prices.load(arguments.prices).get(arguments.instance_type)
+    table = prices.load(arguments.prices)
+    sizing = scaling.size_fleet(
+        found.rps, arguments.safety_factor, arguments.min_instances, arguments.peak_rps
+    )
+    the_policy = make_policy(arguments, sizing, instance)
+    return {
+        "kind": PLAN_KIND,
+        "version": 1,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "slo": {"p99_ms": slo.p99_ms, "error_budget": slo.error_budget, "window_s": slo.window},
+        "capacity": {
+            "max_rps": round(found.rps, 2),
+            "saturation_rps": round(saturation, 2),
+            "p99_ms_at_max": found.p99_ms,
+            "error_rate_at_max": round(found.error_rate, 5),
+            "latency_curve": capacity.latency_curve(rows, saturation),
+        },
+        "instance": {
+            "type": instance.name,
+            "vcpus": instance.vcpus,
+            "usd_per_hour": instance.usd_per_hour,
+            "price_region": table.region,
+            "price_as_of": table.as_of,
+        },
+        "scaling": scaling_section(arguments, sizing, the_policy),
+        "cost": asdict(scaling.cost(sizing, found.rps, instance)),
+        "endpoint": {"name": arguments.endpoint, "variant": arguments.variant},
+        "policy": policy.payloads(the_policy),
+        "source": source,
+    }
+
+
+def make_policy(
+    arguments: argparse.Namespace, sizing: scaling.Sizing, instance: prices.InstanceType
+) -> policy.Policy:
+    if arguments.metric == "cpu":
+        target = scaling.cpu_target(arguments.cpu_target, instance)
+    else:
+        target = sizing.invocations_per_instance_per_minute
+    overhead = arguments.overhead_latency_ms
+    if overhead is not None and not overhead > 0:
+        raise CommandError("--overhead-latency-ms must be above 0")
+    if min(arguments.scale_in_cooldown, arguments.scale_out_cooldown) < 0:
+        raise CommandError("cooldowns must be >= 0 seconds")
+    return policy.Policy(
+        arguments.endpoint,
+        arguments.variant,
+        arguments.metric,
+        target,
+        sizing.min_instances,
+        sizing.max_instances,
+        arguments.scale_in_cooldown,
+        arguments.scale_out_cooldown,
+        None if overhead is None else round(overhead * 1000),
+        [policy.ScheduledAction.parse(text) for text in arguments.schedule or []],
+    )
+
+
+def scaling_section(
+    arguments: argparse.Namespace, sizing: scaling.Sizing, the_policy: policy.Policy
+) -> dict[str, Any]:
+    return {
+        "metric": the_policy.metric,
+        "target_value": round(the_policy.target_value, 2),
+        "safety_factor": arguments.safety_factor,
+        "invocations_per_instance_per_minute": round(sizing.invocations_per_instance_per_minute, 2),
+        "target_rps_per_instance": round(sizing.target_rps_per_instance, 2),
+        "min_instances": sizing.min_instances,
+        "max_instances": sizing.max_instances,
+        "peak_rps": arguments.peak_rps,
+        "scale_in_cooldown_s": the_policy.scale_in_cooldown,
+        "scale_out_cooldown_s": the_policy.scale_out_cooldown,
+        "overhead_latency_us": the_policy.overhead_latency_us,
+        "scheduled_actions": [asdict(action) for action in the_policy.scheduled],
+    }
+
+
+def write_plan(prefix: Path, document: dict[str, Any]) -> list[Path]:
+    paths = [
+        prefix.with_suffix(".json"),
+        prefix.with_name(prefix.name + "-boto3.py"),
+        prefix.with_name(prefix.name + "-cloudformation.yaml"),
+    ]
+    paths[0].write_text(json.dumps(document, indent=1) + "\n")
+    paths[1].write_text(policy.boto3_script(document["policy"]))
+    paths[2].write_text(policy.cloudformation(document["policy"]))
+    return paths
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot read the plan {path}: {error}") from None
+    if not isinstance(document, dict) or document.get("kind") != PLAN_KIND:
+        raise CommandError(f"{path} is not a byom plan (its `kind` is not {PLAN_KIND!r})")
+    return document
+
+
+def print_plan(document: dict[str, Any], written: list[Path]) -> None:
+    found, sizing, cost = document["capacity"], document["scaling"], document["cost"]
+    slo = document["slo"]
+    print(
+        f"MAX_RPS {found['max_rps']} req/s per instance (p99 {found['p99_ms_at_max']} ms <= {slo['p99_ms']} ms, "
+        f"errors {found['error_rate_at_max']:.2%} <= {slo['error_budget']:.0%}); saturation {found['saturation_rps']} req/s"
+    )
+    print(
+        f"target tracking on {sizing['metric']}: TargetValue {sizing['target_value']} "
+        f"(= {found['max_rps']} x {sizing['safety_factor']} x 60 invocations/min per instance when on invocations)"
+    )
+    print(
+        f"instances {sizing['min_instances']}..{sizing['max_instances']} {document['instance']['type']}: "
+        f"${cost['min_fleet_usd_per_hour']}-${cost['max_fleet_usd_per_hour']}/hour, "
+        f"${cost['usd_per_million_at_target']} per million inferences at the target load"
+    )
+    print("wrote " + ", ".join(str(path) for path in written))

@@ -1,0 +1,70 @@
+"""`byom plan`'s own measurement: constant-rate steps, growing until one misses the SLO, then bisected.
+
+Each step runs `step_seconds` at one rate; its first second is warm-up (new connections, a queue
+left by the previous step) and the rest must all pass the SLO. Rates grow by `growth` until a
+step fails, then `refine` bisections narrow the gap. MAX_RPS is the served rate of the best
+passing step. The steps' timelines are joined into one, so the result reads like a load test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from byom import timeline
+from byom.capacity import Slo, max_sustained
+from byom.loadspec import LoadSpec, Phase
+from byom.loadtest import run_load
+from byom.timeline import Second
+
+RunStep = Callable[[float], list[Second]]
+
+
+@dataclass
+class Search:
+    slo: Slo
+    step_seconds: int = 5
+    growth: float = 1.5
+    refine: int = 3
+    ceiling_rps: float = 20000.0
+    rows: list[Second] = field(default_factory=list)
+    steps: list[tuple[float, bool, float]] = field(default_factory=list)  # (offered, passed, served)
+
+    def run(self, start_rps: float, run_step: RunStep) -> float:
+        """MAX_RPS: the served rate of the best passing step (0 if the first step already fails)."""
+        passing, failing, rate = 0.0, None, start_rps
+        while rate <= self.ceiling_rps:
+            if not self._step(rate, run_step):
+                failing = rate
+                break
+            passing, rate = rate, rate * self.growth
+        if failing is not None and passing > 0:
+            for _ in range(self.refine):
+                middle = (passing + failing) / 2
+                if self._step(middle, run_step):
+                    passing = middle
+                else:
+                    failing = middle
+        return max((served for _, ok, served in self.steps if ok), default=0.0)
+
+    def _step(self, rate: float, run_step: RunStep) -> bool:
+        rows = run_step(rate)
+        self.rows += [replace(row, second=len(self.rows) + i) for i, row in enumerate(rows)]
+        steady = rows[1:]
+        found = max_sustained(steady, replace(self.slo, window=len(steady)))
+        self.steps.append((rate, found is not None, found.rps if found else 0.0))
+        return found is not None
+
+
+def http_step_runner(arguments: argparse.Namespace, spec: LoadSpec, step_seconds: int) -> RunStep:
+    """Runs one constant-rate step against the spec's target, with a pause to let queues drain."""
+
+    def run_step(rate: float) -> list[Second]:
+        step = replace(spec, phases=[Phase(float(step_seconds), rate)])
+        rows = timeline.build(run_load(arguments, step), step.duration)
+        time.sleep(0.5)
+        return rows
+
+    return run_step
