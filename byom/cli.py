@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS: tuple[str, ...] = ("loadtest", "plan")
+COMMANDS: tuple[str, ...] = ("loadtest", "plan", "simulate")
 
 
 class CommandError(Exception):
@@ -38,4 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m byom.cli`, this file is `__main__`, not `byom.cli`: go through the package's
+    # own module, so the CommandError that commands raise is the one `main` catches.
+    from byom.cli import main as package_main
+
+    sys.exit(package_main())

@@ -41,6 +41,8 @@ class Phase:
     def offset_of(self, k: int) -> float:
         """Seconds from the phase start to its k-th arrival (k from 0): solves N(t) = k."""
         start, slope = self.arrival_rate, (self.end_rate - self.arrival_rate) / self.duration
+        if k == 0:
+            return 0.0
         if abs(slope) < 1e-12:
             return k / start
         # N(t) = start*t + slope*t^2/2; the positive root, written to stay exact when start == 0.

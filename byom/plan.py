@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from byom import capacity, plots, policy, prices, scaling, timeline
-from byom.capacity import Slo
+from byom.capacity import Slo, Sustained
 from byom.cli import CommandError
 from byom.loadspec import LoadSpec
 from byom.loadtest import add_request_arguments, add_target_arguments, requests_from_flags
@@ -89,8 +89,8 @@ def add_policy_arguments(group: argparse._ArgumentGroup) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     slo = read_slo(arguments)
-    rows, source = measure(arguments, slo)
-    document = build_plan(arguments, slo, rows, source)
+    rows, found, source = measure(arguments, slo)
+    document = build_plan(arguments, slo, rows, found, source)
     prefix: Path = arguments.out
     prefix.parent.mkdir(parents=True, exist_ok=True)
     written = write_plan(prefix, document)
@@ -104,13 +104,14 @@ def read_slo(arguments: argparse.Namespace) -> Slo:
     return Slo(arguments.slo_p99_ms, arguments.error_budget, arguments.window)
 
 
-def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], dict[str, Any]]:
-    """The timeline to plan from: a loadtest result, or a step search against a live target."""
+def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], Sustained | None, dict[str, Any]]:
+    """The timeline to plan from and its MAX_RPS: from a loadtest result, or a step search's best step."""
     if arguments.result is not None:
         if arguments.target or arguments.sagemaker:
             raise CommandError("give a loadtest result or a target to search, not both")
         document, rows = timeline.read_result(arguments.result)
-        return rows, {"method": "loadtest", "result": str(arguments.result), "target": document.get("target")}
+        source = {"method": "loadtest", "result": str(arguments.result), "target": document.get("target")}
+        return rows, capacity.max_sustained(rows, slo), source
     target = arguments.sagemaker or arguments.target
     if not target:
         raise CommandError(
@@ -120,12 +121,10 @@ def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], dict
         raise CommandError("the step search needs --step-seconds >= 2 and --start-rps > 0")
     spec = LoadSpec(target, [], requests_from_flags(arguments, []))
     search = Search(slo, arguments.step_seconds)
-    search.run(
-        arguments.start_rps,
-        _reporting(http_step_runner(arguments, spec, arguments.step_seconds), arguments, search),
-    )
+    run_step = _reporting(http_step_runner(arguments, spec, arguments.step_seconds), arguments, search)
+    found = search.run(arguments.start_rps, run_step)
     path = write_search(arguments.out, search, target)
-    return search.rows, {"method": "step-search", "result": str(path), "target": target}
+    return search.rows, found, {"method": "step-search", "result": str(path), "target": target}
 
 
 def _reporting(run_step: RunStep, arguments: argparse.Namespace, search: Search) -> RunStep:
@@ -144,7 +143,8 @@ def _reporting(run_step: RunStep, arguments: argparse.Namespace, search: Search)
 def write_search(prefix: Path, search: Search, target: str) -> Path:
     base = prefix.with_name(prefix.name + "-search")
     base.parent.mkdir(parents=True, exist_ok=True)
-    document = {"kind": timeline.RESULT_KIND, "version": 1, "target": target, "steps": search.steps}
+    steps = [{"offered_rps": rate, "passed": found is not None} for rate, found in search.steps]
+    document = {"kind": timeline.RESULT_KIND, "version": 1, "target": target, "steps": steps}
     timeline.write_json(base.with_suffix(".json"), document, search.rows)
     timeline.write_csv(base.with_suffix(".csv"), search.rows)
     plots.write_loadtest_png(base.with_suffix(".png"), search.rows, f"byom plan step search: {target}")
@@ -152,16 +152,19 @@ def write_search(prefix: Path, search: Search, target: str) -> Path:
 
 
 def build_plan(
-    arguments: argparse.Namespace, slo: Slo, rows: list[Second], source: dict[str, Any]
+    arguments: argparse.Namespace,
+    slo: Slo,
+    rows: list[Second],
+    found: Sustained | None,
+    source: dict[str, Any],
 ) -> dict[str, Any]:
-    found = capacity.max_sustained(rows, slo)
     if found is None:
         raise CommandError(
             f"no {slo.window} s window met p99 <= {slo.p99_ms} ms with errors <= {slo.error_budget:.0%}"
         )
     saturation = max(capacity.saturation_rps(rows, slo.window), found.rps)
-    instance = prices.load(arguments.prices).get(arguments.instance_type)
     table = prices.load(arguments.prices)
+    instance = table.get(arguments.instance_type)
     sizing = scaling.size_fleet(
         found.rps, arguments.safety_factor, arguments.min_instances, arguments.peak_rps
     )

@@ -91,7 +91,7 @@ def simulation_figure(before: Sequence[Minute], after: Sequence[Minute], title: 
 
 def _share_y(left: Axes, right: Axes) -> None:
     """Both columns on one scale, so BEFORE and AFTER compare at a glance."""
-    low = min(left.get_ylim()[0], right.get_ylim()[0])
+    low = 0.0  # every simulated quantity is >= 0
     high = max(left.get_ylim()[1], right.get_ylim()[1])
     for axis in (left, right):
         axis.set_ylim(low, high)

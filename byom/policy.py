@@ -179,7 +179,7 @@ def boto3_script(calls: dict[str, Any]) -> str:
         assign = "step = " if policy["PolicyType"] == "StepScaling" else ""
         lines.append(f"{assign}autoscaling.put_scaling_policy(**{_py(policy)})")
     for alarm in calls["put_metric_alarm"]:
-        text = _py(alarm).replace(repr(ARN_PLACEHOLDER), 'step["PolicyARN"]')
+        text = _py(alarm).replace(json.dumps(ARN_PLACEHOLDER), 'step["PolicyARN"]')
         lines.append(f"cloudwatch.put_metric_alarm(**{text})")
     lines += [
         f"autoscaling.put_scheduled_action(**{_py(action)})" for action in calls["put_scheduled_action"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from byom import timeline
-from byom.capacity import Slo, max_sustained
+from byom.capacity import Slo, Sustained, max_sustained
 from byom.loadspec import LoadSpec, Phase
 from byom.loadtest import run_load
 from byom.timeline import Second
@@ -30,10 +30,10 @@ class Search:
     refine: int = 3
     ceiling_rps: float = 20000.0
     rows: list[Second] = field(default_factory=list)
-    steps: list[tuple[float, bool, float]] = field(default_factory=list)  # (offered, passed, served)
+    steps: list[tuple[float, Sustained | None]] = field(default_factory=list)  # offered, what passed
 
-    def run(self, start_rps: float, run_step: RunStep) -> float:
-        """MAX_RPS: the served rate of the best passing step (0 if the first step already fails)."""
+    def run(self, start_rps: float, run_step: RunStep) -> Sustained | None:
+        """The best passing step (None if the first step already fails): its served rate is MAX_RPS."""
         passing, failing, rate = 0.0, None, start_rps
         while rate <= self.ceiling_rps:
             if not self._step(rate, run_step):
@@ -47,14 +47,15 @@ class Search:
                     passing = middle
                 else:
                     failing = middle
-        return max((served for _, ok, served in self.steps if ok), default=0.0)
+        passed = [found for _, found in self.steps if found is not None]
+        return max(passed, key=lambda found: found.rps, default=None)
 
     def _step(self, rate: float, run_step: RunStep) -> bool:
         rows = run_step(rate)
         self.rows += [replace(row, second=len(self.rows) + i) for i, row in enumerate(rows)]
         steady = rows[1:]
         found = max_sustained(steady, replace(self.slo, window=len(steady)))
-        self.steps.append((rate, found is not None, found.rps if found else 0.0))
+        self.steps.append((rate, found))
         return found is not None
 
 
