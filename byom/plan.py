@@ -6,7 +6,8 @@ PREFIX-boto3.py and PREFIX-cloudformation.yaml; a step search also writes PREFIX
 The plan JSON (kind "byom.plan", version 1):
   slo:       {p99_ms, error_budget, window_s}
   capacity:  {max_rps, saturation_rps, p99_ms_at_max, error_rate_at_max,
-              latency_curve: [[offered rps, p99 ms], ...]}            one instance, as measured
+              latency_curve: [[offered rps, p99 ms], ...],            one instance, as measured
+              load_exceeded_slo: false when the test never went past MAX_RPS (a lower bound)}
   instance:  {type, vcpus, usd_per_hour, price_region, price_as_of}
   scaling:   {metric: "invocations"|"cpu", target_value, safety_factor,
               invocations_per_instance_per_minute, target_rps_per_instance, min_instances,
@@ -180,6 +181,9 @@ def build_plan(
             "p99_ms_at_max": found.p99_ms,
             "error_rate_at_max": round(found.error_rate, 5),
             "latency_curve": capacity.latency_curve(rows, saturation),
+            "load_exceeded_slo": any(
+                not capacity.second_passes(row, slo) for row in rows if row.offered > found.rps
+            ),
         },
         "instance": {
             "type": instance.name,
@@ -279,4 +283,8 @@ def print_plan(document: dict[str, Any], written: list[Path]) -> None:
         f"${cost['min_fleet_usd_per_hour']}-${cost['max_fleet_usd_per_hour']}/hour, "
         f"${cost['usd_per_million_at_target']} per million inferences at the target load"
     )
+    if not found["load_exceeded_slo"]:
+        print(
+            "note: no second offered above MAX_RPS missed the SLO, so MAX_RPS and saturation are lower bounds: test higher"
+        )
     print("wrote " + ", ".join(str(path) for path in written))

@@ -1,0 +1,172 @@
+"""byom.loadgen and byom.timeline against a real HTTP server on 127.0.0.1, and SageMaker stubbed.
+
+The server serialises its work behind a lock, so offering more than it serves shows whether the
+generator keeps its schedule (open loop) and charges the queueing to the requests (latency from
+the scheduled time), which a closed-loop client would hide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from byom import timeline
+from byom.http_client import Origin
+from byom.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
+from byom.loadspec import Phase, Request, arrival_times
+
+SERVICE_LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path.startswith("/serial/"):
+            with SERVICE_LOCK:
+                time.sleep(float(self.path.rsplit("/", 1)[1]) / 1000)
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            return
+        status = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/status/") else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        if self.path == "/close":
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def run(url: str, paths: list[str], phases: list[Phase], timeout: float = 5.0) -> Outcomes:
+    requests = [Request("POST", path, {"Content-Type": "text/csv"}, b"1,2") for path in paths]
+    sender = HttpSender(Origin.parse(url), requests)
+
+    async def go() -> Outcomes:
+        try:
+            return await Generator(sender, timeout, 100).run(arrival_times(phases))
+        finally:
+            sender.close()
+
+    return asyncio.run(go())
+
+
+def test_the_schedule_is_kept_and_queueing_is_charged_to_latency(server: str) -> None:
+    outcomes = run(server, ["/serial/40"], [Phase(1.0, 50.0)])  # 50/s offered, 25/s served
+    latency = np.array(outcomes.latency)
+    assert len(latency) == 50 and set(outcomes.status) == {200}
+    assert np.diff(np.sort(outcomes.scheduled)) == pytest.approx(np.full(49, 0.02))
+    latency = latency[np.argsort(outcomes.scheduled)]
+    # Served one at a time, the k-th request ends near (k + 1) x 40 ms, scheduled at k x 20 ms.
+    assert latency[-1] > 0.6  # a closed-loop client would have reported ~40 ms for each
+    assert latency[:5].mean() < latency[-5:].mean()
+
+
+def test_statuses_are_counted_per_second_by_code(server: str) -> None:
+    outcomes = run(server, ["/ok", "/status/503", "/ok", "/status/422"], [Phase(2.0, 40.0)])
+    rows = timeline.build(outcomes, 2.0)
+    assert [row.offered for row in rows] == [40, 40]
+    assert [row.errors for row in rows] == [{"422": 10, "503": 10}] * 2
+    assert [row.ok for row in rows] == [20, 20]
+    assert rows[0].error_rate == 0.5
+
+
+def test_chunked_bodies_and_closed_connections_are_read_whole(server: str) -> None:
+    outcomes = run(server, ["/chunked", "/close"], [Phase(1.0, 30.0)])
+    assert list(outcomes.status) == [200] * 30
+
+
+def test_a_request_past_its_timeout_is_a_timeout(server: str) -> None:
+    outcomes = run(server, ["/serial/300"], [Phase(1.0, 3.0)], timeout=0.1)
+    rows = timeline.build(outcomes, 1.0)
+    assert rows[0].errors == {"timeout": 3}
+    assert max(outcomes.latency) < 1.0
+
+
+def test_an_unreachable_server_is_a_connection_error() -> None:
+    from tests.harness import free_port
+
+    outcomes = run(f"http://127.0.0.1:{free_port()}", ["/ok"], [Phase(1.0, 5.0)])
+    assert timeline.build(outcomes, 1.0)[0].errors == {"connection": 5}
+
+
+def test_the_timeline_counts_by_scheduled_second_and_completion_second() -> None:
+    outcomes = Outcomes()
+    for i in range(10):  # 10 requests in second 0, each 1.05 s: they complete in second 1
+        outcomes.add(i / 10, 1.05, 200)
+    outcomes.add(1.2, 0.010, 503)
+    outcomes.add(1.5, 0.020, 200)
+    outcomes.cpu_samples = [(1.0, 0.25), (2.0, 0.75)]
+    rows = timeline.build(outcomes, 3.0)
+    assert [(r.offered, r.achieved, r.ok) for r in rows] == [(10, 0, 10), (2, 11, 1), (0, 0, 0)]
+    assert rows[0].p50_ms == pytest.approx(1050)
+    assert rows[1].errors == {"503": 1} and rows[1].p99_ms == pytest.approx(19.9)
+    assert [r.generator_cpu_percent for r in rows] == [25.0, 50.0, 0.0]
+
+
+def test_results_round_trip_through_json_and_csv(tmp_path: pytest.TempPathFactory) -> None:
+    outcomes = Outcomes()
+    outcomes.add(0.5, 0.002, 200)
+    outcomes.add(0.6, 0.004, 503)
+    rows = timeline.build(outcomes, 1.0)
+    path = tmp_path / "r.json"  # type: ignore[operator]
+    timeline.write_json(path, {"kind": timeline.RESULT_KIND, "version": 1}, rows)
+    assert timeline.read_result(path)[1] == rows
+    timeline.write_csv(path.with_suffix(".csv"), rows)
+    lines = path.with_suffix(".csv").read_text().splitlines()
+    assert lines[0].startswith("second,offered_rps,achieved_rps")
+    assert lines[1].split(",")[7:9] == ["1", "503:1"]
+
+
+class _Body(io.BytesIO):
+    pass
+
+
+def test_the_sagemaker_sender_signs_through_boto3_and_maps_errors() -> None:
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    client = boto3.client("sagemaker-runtime", region_name="us-east-1", aws_access_key_id="test",
+                          aws_secret_access_key="test")  # fmt: skip
+    body = b"5.1,3.5,1.4,0.2"
+    expected = {"EndpointName": "iris", "Body": body, "ContentType": "text/csv", "Accept": "application/json"}
+    with Stubber(client) as stub:
+        stub.add_response("invoke_endpoint", {"Body": StreamingBody(_Body(b"setosa"), 6)}, expected)
+        stub.add_client_error("invoke_endpoint", "ModelError", "bad row", 424, expected_params=expected)
+        stub.add_client_error(
+            "invoke_endpoint", "ThrottlingException", "slow down", 429, expected_params=expected
+        )
+        request = Request(
+            "POST", "/invocations", {"Content-Type": "text/csv", "accept": "application/json"}, body
+        )
+        sender = SageMakerSender(client, "iris", [request], threads=1)
+        try:
+            assert [sender.invoke(request) for _ in range(3)] == [200, 424, 429]
+        finally:
+            sender.close()
+        stub.assert_no_pending_responses()
