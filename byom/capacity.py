@@ -61,7 +61,7 @@ def saturation_rps(rows: Sequence[Second], window: int) -> float:
 
 
 def latency_curve(rows: Sequence[Second], up_to_rps: float, bins: int = 20) -> list[tuple[float, float]]:
-    """(offered rps, p99 ms) points up to a rate, medians per rate bin, made non-decreasing in p99.
+    """(offered rps, p99 ms) points up to a rate: medians per rate bin, made non-decreasing in p99.
 
     Past saturation p99 depends on how long the overload has lasted, not on the rate, so those
     seconds are left out; the fleet model treats load past capacity separately.
@@ -72,5 +72,17 @@ def latency_curve(rows: Sequence[Second], up_to_rps: float, bins: int = 20) -> l
     rates, p99s = np.array(points).T
     groups = np.array_split(np.arange(rates.size), min(bins, rates.size))
     curve_rates = [float(np.median(rates[group])) for group in groups]
-    curve_p99 = np.maximum.accumulate([float(np.median(p99s[group])) for group in groups])
-    return [(round(r, 2), round(float(p), 3)) for r, p in zip(curve_rates, curve_p99, strict=True)]
+    curve_p99 = non_decreasing([float(np.median(p99s[group])) for group in groups])
+    return [(round(r, 2), round(p, 3)) for r, p in zip(curve_rates, curve_p99, strict=True)]
+
+
+def non_decreasing(values: Sequence[float]) -> list[float]:
+    """The closest non-decreasing sequence (pool adjacent violators): a noisy bin is averaged with
+    its neighbours instead of lifting every bin after it."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for value in values:
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (mean_a, n_a), (mean_b, n_b) = blocks[-2], blocks.pop()
+            blocks[-1] = [(mean_a * n_a + mean_b * n_b) / (n_a + n_b), n_a + n_b]
+    return [mean for mean, count in blocks for _ in range(int(count))]

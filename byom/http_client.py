@@ -98,6 +98,10 @@ class Pool:
         self.opened += 1
         return Connection(reader, writer)
 
+    async def warm(self, count: int) -> None:
+        """Open `count` connections up front, so the first second is not a storm of new ones."""
+        self.idle += await asyncio.gather(*(self.open() for _ in range(count)))
+
     def release(self, connection: Connection) -> None:
         if connection.reusable:
             self.idle.append(connection)

@@ -54,6 +54,9 @@ class HttpSender:
         self.pool = Pool(origin)
         self.payloads = [encode_request(origin, request) for request in requests]
 
+    async def prepare(self, connections: int) -> None:
+        await self.pool.warm(connections)
+
     async def __call__(self, index: int) -> int:
         payload = self.payloads[index % len(self.payloads)]
         connection = await self.pool.acquire()
@@ -83,6 +86,9 @@ class SageMakerSender:
     def __init__(self, client: Any, endpoint: str, requests: Sequence[Request], threads: int) -> None:
         self.client, self.endpoint, self.requests = client, endpoint, requests
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="byom-invoke")
+
+    async def prepare(self, connections: int) -> None:
+        """Nothing to open ahead: botocore's pool opens its connections on first use."""
 
     async def __call__(self, index: int) -> int:
         request = self.requests[index % len(self.requests)]

@@ -63,6 +63,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region for --sagemaker (default: boto3's configuration)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     parser.add_argument("--max-in-flight", type=int, default=1000, help="cap on concurrent requests (1000)")
+    parser.add_argument(
+        "--connections", type=int, default=16, help="keep-alive connections opened before the start (16)"
+    )
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -167,12 +170,15 @@ async def _run(
 ) -> Outcomes:
     generator = Generator(sender, arguments.timeout, arguments.max_in_flight, on_second)
     try:
+        await sender.prepare(arguments.connections)
         return await generator.run(arrival_times(spec.phases))
     finally:
         sender.close()
 
 
 def make_sender(arguments: argparse.Namespace, spec: LoadSpec) -> HttpSender | SageMakerSender:
+    if not arguments.timeout > 0 or arguments.max_in_flight < 1 or arguments.connections < 0:
+        raise CommandError("--timeout must be above 0, --max-in-flight at least 1, --connections at least 0")
     if arguments.sagemaker:
         return SageMakerSender(
             sagemaker_client(arguments), spec.target, spec.requests, arguments.max_in_flight

@@ -50,6 +50,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     search = parser.add_argument_group("step search (with --target or --sagemaker)")
     search.add_argument("--start-rps", type=float, default=50.0, help="first step's rate (50)")
     search.add_argument("--step-seconds", type=int, default=5, help="seconds per step (5)")
+    search.add_argument(
+        "--growth", type=float, default=1.5, help="rate factor between steps until one fails (1.5)"
+    )
+    search.add_argument("--refine", type=int, default=3, help="bisections after the first failing step (3)")
     slo = parser.add_argument_group("SLO")
     slo.add_argument("--slo-p99-ms", type=float, default=15.0, help="p99 latency bound (15 ms)")
     slo.add_argument("--error-budget", type=float, default=0.05, help="error rate bound (0.05)")
@@ -106,7 +110,7 @@ def read_slo(arguments: argparse.Namespace) -> Slo:
 
 
 def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], Sustained | None, dict[str, Any]]:
-    """The timeline to plan from and its MAX_RPS: from a loadtest result, or a step search's best step."""
+    """The seconds to plan from and MAX_RPS: a loadtest result, or a step search's steady seconds and best step."""
     if arguments.result is not None:
         if arguments.target or arguments.sagemaker:
             raise CommandError("give a loadtest result or a target to search, not both")
@@ -118,14 +122,21 @@ def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], Sust
         raise CommandError(
             "nothing to plan from: pass a loadtest result, or --target URL (or --sagemaker) to search"
         )
-    if arguments.step_seconds < 2 or not arguments.start_rps > 0:
-        raise CommandError("the step search needs --step-seconds >= 2 and --start-rps > 0")
+    if (
+        arguments.step_seconds < 2
+        or not arguments.start_rps > 0
+        or not arguments.growth > 1
+        or arguments.refine < 0
+    ):
+        raise CommandError(
+            "the step search needs --step-seconds >= 2, --start-rps > 0, --growth > 1, --refine >= 0"
+        )
     spec = LoadSpec(target, [], requests_from_flags(arguments, []))
-    search = Search(slo, arguments.step_seconds)
+    search = Search(slo, arguments.step_seconds, arguments.growth, arguments.refine)
     run_step = _reporting(http_step_runner(arguments, spec, arguments.step_seconds), arguments, search)
     found = search.run(arguments.start_rps, run_step)
     path = write_search(arguments.out, search, target)
-    return search.rows, found, {"method": "step-search", "result": str(path), "target": target}
+    return search.steady_rows, found, {"method": "step-search", "result": str(path), "target": target}
 
 
 def _reporting(run_step: RunStep, arguments: argparse.Namespace, search: Search) -> RunStep:

@@ -75,6 +75,13 @@ def test_the_latency_curve_rises_and_stops_at_saturation() -> None:
     assert p99s[0] == 5.0  # the one noisy second is outvoted by its bin
 
 
+def test_the_curve_averages_a_noisy_bin_instead_of_lifting_every_bin_after_it() -> None:
+    assert capacity.non_decreasing([5.0, 5.0, 40.0, 6.0, 6.0, 50.0, 90.0]) == pytest.approx(
+        [5, 5, 52 / 3, 52 / 3, 52 / 3, 50, 90]
+    )
+    assert capacity.non_decreasing([1.0, 2.0, 3.0]) == [1.0, 2.0, 3.0]
+
+
 def test_step_search_brackets_the_knee_and_refines_it() -> None:
     true_max = 530.0
 
@@ -92,10 +99,20 @@ def test_step_search_brackets_the_knee_and_refines_it() -> None:
     assert len(search.rows) == 45 and [row.second for row in search.rows] == list(range(45))
 
 
-def test_step_search_with_a_failing_first_step_finds_nothing() -> None:
-    search = Search(Slo())
+def test_step_search_steps_down_when_it_starts_past_the_knee() -> None:
+    def run_step(rate: float) -> list[Second]:
+        return [second(i, round(rate), 4.0 if rate <= 300 else 900.0) for i in range(5)]
+
+    search = Search(Slo(), growth=2.0, refine=2)
+    found = search.run(1000.0, run_step)
+    assert [rate for rate, _ in search.steps] == [1000.0, 500.0, 250.0, 375.0, 312.5]
+    assert found is not None and found.rps == 250
+
+
+def test_step_search_where_nothing_passes_finds_nothing() -> None:
+    search = Search(Slo(), max_steps_down=3)
     assert search.run(100.0, lambda rate: [second(i, round(rate), 99.0) for i in range(5)]) is None
-    assert len(search.steps) == 1
+    assert len(search.steps) == 4
 
 
 def test_the_invocations_target_is_aws_formula() -> None:
