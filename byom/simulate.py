@@ -19,7 +19,7 @@ from byom import fleet, plots, profile
 from byom.cli import CommandError
 from byom.fleet import Autoscaling, InstanceModel, Minute, Timing
 from byom.loadspec import parse_duration, parse_rate
-from byom.plan import read_plan
+from byom.plan_file import read_plan
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
