@@ -52,8 +52,9 @@ def max_sustained(rows: Sequence[Second], slo: Slo) -> Sustained | None:
 
 
 def saturation_rps(rows: Sequence[Second], window: int) -> float:
-    """The highest 2xx completion rate sustained over `window` seconds."""
-    achieved = np.array([row.achieved for row in rows], dtype=float)
+    """The highest 2xx completion rate sustained over `window` seconds. A second's completions
+    count up to its offered load: a backlog draining in a burst is not extra capacity."""
+    achieved = np.array([min(row.achieved, row.offered) for row in rows], dtype=float)
     width = min(window, achieved.size)
     if width == 0:
         return 0.0
@@ -70,7 +71,8 @@ def latency_curve(rows: Sequence[Second], up_to_rps: float, bins: int = 20) -> l
     if not points:
         return []
     rates, p99s = np.array(points).T
-    groups = np.array_split(np.arange(rates.size), min(bins, rates.size))
+    # At least three seconds per bin, so one noisy second cannot move its bin's median.
+    groups = np.array_split(np.arange(rates.size), max(1, min(bins, rates.size // 3)))
     curve_rates = [float(np.median(rates[group])) for group in groups]
     curve_p99 = non_decreasing([float(np.median(p99s[group])) for group in groups])
     return [(round(r, 2), round(p, 3)) for r, p in zip(curve_rates, curve_p99, strict=True)]

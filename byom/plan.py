@@ -96,7 +96,8 @@ def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], Sust
             raise CommandError("give a loadtest result or a target to search, not both")
         document, rows = timeline.read_result(arguments.result)
         source = {"method": "loadtest", "result": str(arguments.result), "target": document.get("target")}
-        return rows, capacity.max_sustained(rows, slo), source
+        steady = rows[1:]  # the first second opens connections: its latency is the client's warm-up
+        return steady, capacity.max_sustained(steady, slo), source
     target = arguments.sagemaker or arguments.target
     if not target:
         raise CommandError(

@@ -64,6 +64,10 @@ def test_the_slo_latency_is_configurable() -> None:
 def test_saturation_is_the_best_sustained_throughput() -> None:
     rows = ramp(list(range(100, 900, 50)))
     assert capacity.saturation_rps(rows, 5) == pytest.approx(420)
+    draining = [
+        second(i, 500, 900.0, achieved=achieved) for i, achieved in enumerate([300, 900, 300, 900, 300])
+    ]
+    assert capacity.saturation_rps(draining, 5) == pytest.approx((300 * 3 + 500 * 2) / 5)  # bursts capped
 
 
 def test_the_latency_curve_rises_and_stops_at_saturation() -> None:
