@@ -95,7 +95,7 @@ class SageMakerSender:
         return await asyncio.get_running_loop().run_in_executor(self.executor, self.invoke, request)
 
     def invoke(self, request: Request) -> int:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         headers = {name.lower(): value for name, value in request.headers.items()}
         arguments = {"EndpointName": self.endpoint, "Body": request.body}
@@ -106,6 +106,8 @@ class SageMakerSender:
             self.client.invoke_endpoint(**arguments)["Body"].read()
         except ClientError as error:
             return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        except BotoCoreError:  # no connection, a read timeout: no HTTP status came back
+            return STATUS_CONNECTION_ERROR
         return 200
 
     def close(self) -> None:

@@ -200,11 +200,18 @@ def check_reachable(origin: Origin) -> None:
 def sagemaker_client(arguments: argparse.Namespace) -> Any:
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     threads = min(arguments.max_in_flight, 200)
     arguments.max_in_flight = threads
     config = Config(max_pool_connections=threads, retries={"total_max_attempts": 1, "mode": "standard"})
-    return boto3.client("sagemaker-runtime", region_name=arguments.region, config=config)
+    try:
+        session = boto3.session.Session(region_name=arguments.region)
+        if session.get_credentials() is None:
+            raise CommandError("no AWS credentials found (environment, ~/.aws, or an instance role)")
+        return session.client("sagemaker-runtime", config=config)
+    except BotoCoreError as error:
+        raise CommandError(f"cannot create the sagemaker-runtime client: {error}") from None
 
 
 class Progress:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,12 +129,12 @@ def test_the_timeline_counts_by_scheduled_second_and_completion_second() -> None
     assert [r.generator_cpu_percent for r in rows] == [25.0, 50.0, 0.0]
 
 
-def test_results_round_trip_through_json_and_csv(tmp_path: pytest.TempPathFactory) -> None:
+def test_results_round_trip_through_json_and_csv(tmp_path: Path) -> None:
     outcomes = Outcomes()
     outcomes.add(0.5, 0.002, 200)
     outcomes.add(0.6, 0.004, 503)
     rows = timeline.build(outcomes, 1.0)
-    path = tmp_path / "r.json"  # type: ignore[operator]
+    path = tmp_path / "r.json"
     timeline.write_json(path, {"kind": timeline.RESULT_KIND, "version": 1}, rows)
     assert timeline.read_result(path)[1] == rows
     timeline.write_csv(path.with_suffix(".csv"), rows)
@@ -151,8 +152,9 @@ def test_the_sagemaker_sender_signs_through_boto3_and_maps_errors() -> None:
     from botocore.response import StreamingBody
     from botocore.stub import Stubber
 
-    client = boto3.client("sagemaker-runtime", region_name="us-east-1", aws_access_key_id="test",
-                          aws_secret_access_key="test")  # fmt: skip
+    client = boto3.client(
+        "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
     body = b"5.1,3.5,1.4,0.2"
     expected = {"EndpointName": "iris", "Body": body, "ContentType": "text/csv", "Accept": "application/json"}
     with Stubber(client) as stub:
@@ -170,3 +172,47 @@ def test_the_sagemaker_sender_signs_through_boto3_and_maps_errors() -> None:
         finally:
             sender.close()
         stub.assert_no_pending_responses()
+
+
+def test_loadtest_by_endpoint_name_runs_through_boto3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    from byom import loadtest
+    from byom.cli import main
+
+    client = boto3.client(
+        "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    stub = Stubber(client)
+    for _ in range(10):
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(_Body(b"setosa"), 6)},
+            {"EndpointName": "iris", "Body": b"5.1,3.5,1.4,0.2", "ContentType": "text/csv"},
+        )
+    monkeypatch.setattr(loadtest, "sagemaker_client", lambda arguments: client)
+    with stub:
+        argv = ["loadtest", "--sagemaker", "iris", "--rate", "10", "--duration", "1", "--quiet"]
+        assert main([*argv, "--out", str(tmp_path / "sm")]) == 0
+        stub.assert_no_pending_responses()
+    document, rows = timeline.read_result(tmp_path / "sm.json")
+    assert (document["target"], document["sagemaker"]) == ("iris", True)
+    assert rows[0].ok == 10 and not rows[0].errors
+
+
+def test_loadtest_by_endpoint_name_without_credentials_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from byom.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["loadtest", "--sagemaker", "iris", "--region", "us-east-1", "--rate", "1", "--quiet"]) == 2
+    assert "no AWS credentials" in capsys.readouterr().err
