@@ -37,6 +37,7 @@ class Outcomes:
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (elapsed s, cpu s)
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    interrupted: bool = False
 
     def add(self, scheduled: float, latency: float, status: int) -> None:
         self.scheduled.append(scheduled)
@@ -139,22 +140,29 @@ class Generator:
         self.outcomes = Outcomes()
 
     async def run(self, times: Iterable[float]) -> Outcomes:
+        """Every request of the schedule; on Ctrl-C (the task cancelled), what finished so far."""
         loop = asyncio.get_running_loop()
         self.start, cpu_start = loop.time() + 0.05, cpu_time()
         ticker = loop.create_task(self._tick(cpu_start))
         pending: set[asyncio.Task[None]] = set()
-        for index, offset in enumerate(times):
-            delay = self.start + offset - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            task = loop.create_task(self._one(index, offset))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.wait(pending)
-        ticker.cancel()
-        self.outcomes.wall_seconds = loop.time() - self.start
-        self.outcomes.cpu_seconds = cpu_time() - cpu_start
+        try:
+            for index, offset in enumerate(times):
+                delay = self.start + offset - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = loop.create_task(self._one(index, offset))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            for task in pending:
+                task.cancel()
+            self.outcomes.interrupted = True
+        finally:
+            ticker.cancel()
+            self.outcomes.wall_seconds = loop.time() - self.start
+            self.outcomes.cpu_seconds = cpu_time() - cpu_start
         return self.outcomes
 
     async def _one(self, index: int, offset: float) -> None:

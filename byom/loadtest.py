@@ -71,7 +71,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace) -> int:
     spec = load_spec(arguments)
     outcomes = run_load(arguments, spec, progress=sys.stderr if show_progress(arguments) else None)
-    rows = timeline.build(outcomes, spec.duration)
+    duration = min(spec.duration, outcomes.wall_seconds) if outcomes.interrupted else spec.duration
+    rows = timeline.build(outcomes, duration)
     document = result_document(arguments, spec, outcomes)
     prefix: Path = arguments.out
     prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,12 @@ def run(arguments: argparse.Namespace) -> int:
     timeline.write_csv(paths[1], rows)
     plots.write_loadtest_png(paths[2], rows, f"byom loadtest: {document['target']}")
     print_summary(document, rows, paths)
+    if outcomes.interrupted:
+        print(
+            f"byom loadtest: interrupted after {outcomes.wall_seconds:.0f} s; wrote what finished",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 
@@ -244,6 +251,7 @@ def result_document(arguments: argparse.Namespace, spec: LoadSpec, outcomes: Out
             {"duration": p.duration, "arrivalRate": p.arrival_rate, "rampTo": p.ramp_to} for p in spec.phases
         ],
         "summary": timeline.summary(outcomes),
+        "interrupted": outcomes.interrupted,
         "generator": {**timeline.generator_usage(outcomes), "max_in_flight": arguments.max_in_flight},
     }
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from byom import timeline
 from byom.capacity import Slo, Sustained, max_sustained
+from byom.cli import CommandError
 from byom.loadspec import LoadSpec, Phase
 from byom.loadtest import run_load
 from byom.timeline import Second
@@ -80,7 +81,10 @@ def http_step_runner(arguments: argparse.Namespace, spec: LoadSpec, step_seconds
 
     def run_step(rate: float) -> list[Second]:
         step = replace(spec, phases=[Phase(float(step_seconds), rate)])
-        rows = timeline.build(run_load(arguments, step), step.duration)
+        outcomes = run_load(arguments, step)
+        if outcomes.interrupted:
+            raise CommandError(f"interrupted during the step at {rate:.1f} req/s")
+        rows = timeline.build(outcomes, step.duration)
         time.sleep(0.5)
         return rows
 

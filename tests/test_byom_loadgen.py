@@ -216,3 +216,41 @@ def test_loadtest_by_endpoint_name_without_credentials_says_so(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["loadtest", "--sagemaker", "iris", "--region", "us-east-1", "--rate", "1", "--quiet"]) == 2
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_what_finished(server: str, tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.harness import REPO
+
+    out = tmp_path / "cut"
+    command = [
+        sys.executable,
+        "-m",
+        "byom",
+        "loadtest",
+        "--target",
+        server,
+        "--path",
+        "/ok",
+        "--rate",
+        "50",
+        "--duration",
+        "30",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3)  # interpreter start and imports, then about a second of load
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert b"interrupted after" in stderr and b"Traceback" not in stderr
+    document = json.loads(out.with_suffix(".json").read_text())
+    assert document["interrupted"] is True
+    assert 0 < document["summary"]["requests"] < 1500
+    assert len(document["timeline"]) < 30
