@@ -4,7 +4,9 @@ It sends one prepared request per exchange and reads the status line, the header
 Content-Length or chunked body; a connection the server closes (or says it will close) is dropped
 and reopened. It owns the pool of connections to one host and nothing about schedules or results.
 Written by hand rather than with aiohttp or httpx because per-request overhead is the generator's
-ceiling: the whole exchange here is a write, one readuntil and one readexactly.
+ceiling: the whole exchange here is a write, one readuntil and one readexactly. Measured in the
+same generator against scripts/http_sink.py at 3,000 req/s for 5 s: 63-73 us of CPU per request
+here, 237-283 us with aiohttp 3.14.5, which fell 5-10 s behind its schedule.
 """
 
 from __future__ import annotations
