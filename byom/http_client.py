@@ -47,7 +47,6 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
         self.reusable = True
-        self.exchanges = 0
 
     async def exchange(self, payload: bytes) -> int:
         """Send one request and read its whole response; returns the status code."""
@@ -61,7 +60,6 @@ class Connection:
             await self.reader.readexactly(_content_length(lowered))
         if b"connection: close" in lowered:
             self.reusable = False
-        self.exchanges += 1
         return status
 
     async def _read_chunked(self) -> None:

@@ -60,14 +60,15 @@ class HttpSender:
 
     async def __call__(self, index: int) -> int:
         payload = self.payloads[index % len(self.payloads)]
+        pooled = bool(self.pool.idle)  # acquire takes from the pool without yielding first
         connection = await self.pool.acquire()
         try:
             try:
                 status = await connection.exchange(payload)
             except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
-                if not connection.exchanges:
+                if not pooled:
                     raise
-                # A kept-alive connection the server closed while it was idle: retry once, afresh.
+                # An idle connection the server closed (its keep-alive timeout): retry once, afresh.
                 connection.close()
                 connection = await self.pool.open()
                 status = await connection.exchange(payload)

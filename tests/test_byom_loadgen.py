@@ -63,12 +63,27 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def run(url: str, paths: list[str], phases: list[Phase], timeout: float = 5.0) -> Outcomes:
+class ImpatientHandler(Handler):
+    timeout = 0.2  # closes a keep-alive connection idle this long, as gunicorn does after 2 s
+
+
+@pytest.fixture(scope="module")
+def impatient_server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ImpatientHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def run(url: str, paths: list[str], phases: list[Phase], timeout: float = 5.0, warm: int = 0) -> Outcomes:
     requests = [Request("POST", path, {"Content-Type": "text/csv"}, b"1,2") for path in paths]
     sender = HttpSender(Origin.parse(url), requests)
 
     async def go() -> Outcomes:
         try:
+            await sender.prepare(warm)
             return await Generator(sender, timeout, 100).run(arrival_times(phases))
         finally:
             sender.close()
@@ -99,6 +114,12 @@ def test_statuses_are_counted_per_second_by_code(server: str) -> None:
 def test_chunked_bodies_and_closed_connections_are_read_whole(server: str) -> None:
     outcomes = run(server, ["/chunked", "/close"], [Phase(1.0, 30.0)])
     assert list(outcomes.status) == [200] * 30
+
+
+def test_connections_the_server_closed_while_idle_are_replaced(impatient_server: str) -> None:
+    phases = [Phase(0.5, 20.0), Phase(0.5, 0.0), Phase(0.5, 20.0)]  # idle longer than the server waits
+    outcomes = run(impatient_server, ["/ok"], phases, warm=8)  # warm ones are idle from the start
+    assert list(outcomes.status) == [200] * 20
 
 
 def test_a_request_past_its_timeout_is_a_timeout(server: str) -> None:

@@ -66,7 +66,7 @@ def test_overhead_latency_step_scaling_is_in_microseconds() -> None:
     assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 3)
 
 
-def test_the_boto3_script_makes_exactly_the_payload_calls() -> None:
+def test_the_boto3_script_makes_exactly_the_payload_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = policy.payloads(full_policy())
     recorded: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -83,13 +83,8 @@ def test_the_boto3_script_makes_exactly_the_payload_calls() -> None:
 
     fake_boto3 = types.ModuleType("boto3")
     fake_boto3.client = FakeClient  # type: ignore[attr-defined]
-    saved = sys.modules.get("boto3")
-    sys.modules["boto3"] = fake_boto3
-    try:
-        exec(compile(policy.boto3_script(calls), "plan-boto3.py", "exec"), {})
-    finally:
-        if saved is not None:
-            sys.modules["boto3"] = saved
+    monkeypatch.setitem(sys.modules, "boto3", fake_boto3)
+    exec(compile(policy.boto3_script(calls), "plan-boto3.py", "exec"), {})
     operations = [(service, operation) for service, operation, _ in recorded]
     assert operations == [
         ("application-autoscaling", "register_scalable_target"),
