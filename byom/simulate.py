@@ -46,17 +46,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(arguments: argparse.Namespace) -> int:
-    plan = read_plan(arguments.plan)
+    check_numbers(arguments)
     rates = traffic(arguments).rates()
-    model = instance_model(plan, arguments.timeout)
-    policy = autoscaling(plan)
-    fixed = arguments.fixed_instances or policy.min_instances
-    if fixed < 1 or arguments.every < 1 or min(arguments.start_minutes, arguments.stop_minutes) < 0:
-        raise CommandError("--fixed-instances and --every must be >= 1; start and stop times >= 0")
+    if not len(rates):
+        raise CommandError("the traffic profile is shorter than one second")
+    plan = read_plan(arguments.plan)
+    model, policy, slo = instance_model(plan, arguments.timeout), autoscaling(plan), plan_slo(plan)
+    fixed = policy.min_instances if arguments.fixed_instances is None else arguments.fixed_instances
     timing = Timing(arguments.start_minutes * 60, arguments.stop_minutes * 60)
     before = fleet.simulate(rates, model, fixed, None, timing)
     after = fleet.simulate(rates, model, policy.min_instances, policy, timing)
-    breach = fleet.first_breach(rates, model, fixed, plan["slo"]["p99_ms"], plan["slo"]["error_budget"])
+    breach = fleet.first_breach(rates, model, fixed, *slo)
     prefix: Path = arguments.out
     prefix.parent.mkdir(parents=True, exist_ok=True)
     written = write_outputs(prefix, before, after, fixed)
@@ -64,6 +64,22 @@ def run(arguments: argparse.Namespace) -> int:
     print_totals(before, after, fixed, breach, rates)
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def check_numbers(arguments: argparse.Namespace) -> None:
+    if arguments.fixed_instances is not None and arguments.fixed_instances < 1:
+        raise CommandError("--fixed-instances must be at least 1")
+    if arguments.every < 1 or not arguments.timeout > 0:
+        raise CommandError("--every must be at least 1 and --timeout above 0")
+    if min(arguments.start_minutes, arguments.stop_minutes) < 0:
+        raise CommandError("--start-minutes and --stop-minutes must be >= 0")
+
+
+def plan_slo(plan: dict[str, Any]) -> tuple[float, float]:
+    try:
+        return float(plan["slo"]["p99_ms"]), float(plan["slo"]["error_budget"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CommandError(f"the plan lacks its slo section ({error})") from None
 
 
 def traffic(arguments: argparse.Namespace) -> profile.Profile:

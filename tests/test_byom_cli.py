@@ -161,6 +161,10 @@ def test_the_simulation_plot_puts_before_and_after_on_one_scale(tmp_path: Path) 
         (["plan", "{missing}", "--target", "http://x"], "not both"),
         (["plan", "--target", "http://x", "--step-seconds", "1"], "--step-seconds >= 2"),
         (["simulate", "{missing}"], "cannot read the plan"),
+        (["simulate", "{missing}", "--fixed-instances", "0"], "--fixed-instances"),
+        (["simulate", "{missing}", "--timeout", "0"], "--timeout"),
+        (["simulate", "{missing}", "--ramp", "1:2"], "START:END:DURATION"),
+        (["simulate", "{missing}", "--ramp", "1:2:0.5s"], "shorter than one second"),
     ],
 )
 def test_mistakes_are_one_line_and_exit_2(
