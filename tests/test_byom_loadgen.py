@@ -93,13 +93,14 @@ def run(url: str, paths: list[str], phases: list[Phase], timeout: float = 5.0, w
 
 def test_the_schedule_is_kept_and_queueing_is_charged_to_latency(server: str) -> None:
     outcomes = run(server, ["/serial/40"], [Phase(1.0, 50.0)])  # 50/s offered, 25/s served
-    latency = np.array(outcomes.latency)
+    scheduled, latency = np.array(outcomes.scheduled), np.array(outcomes.latency)
     assert len(latency) == 50 and set(outcomes.status) == {200}
-    assert np.diff(np.sort(outcomes.scheduled)) == pytest.approx(np.full(49, 0.02))
-    latency = latency[np.argsort(outcomes.scheduled)]
-    # Served one at a time, the k-th request ends near (k + 1) x 40 ms, scheduled at k x 20 ms.
-    assert latency[-1] > 0.6  # a closed-loop client would have reported ~40 ms for each
-    assert latency[:5].mean() < latency[-5:].mean()
+    assert np.diff(np.sort(scheduled)) == pytest.approx(np.full(49, 0.02))
+    # 50 x 40 ms of serial work cannot end before 2 s, though the last request was due at 0.98 s:
+    # whichever finished last waited at least a second, which a closed-loop client would not report.
+    assert (scheduled + latency).max() >= 1.95
+    assert latency.max() >= 0.95
+    assert np.median(latency) > 0.2
 
 
 def test_statuses_are_counted_per_second_by_code(server: str) -> None:
