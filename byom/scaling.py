@@ -50,9 +50,12 @@ def size_fleet(max_rps: float, safety_factor: float, min_instances: int, peak_rp
         raise CommandError("MAX_RPS is 0: no rate met the SLO, so there is nothing to plan from")
     if min_instances < MIN_INSTANCES_FOR_AVAILABILITY:
         raise CommandError(f"--min-instances {min_instances}: at least 2, so one Availability Zone can fail")
+    if peak_rps is not None and not peak_rps >= 0:
+        raise CommandError(f"--peak-rps {peak_rps}: must be >= 0")
     per_instance = max_rps * check_safety_factor(safety_factor)
     needed = math.ceil(peak_rps / per_instance - 1e-9) if peak_rps is not None else 2 * min_instances
-    return Sizing(per_instance, per_instance * 60, min_instances, max(min_instances, needed))
+    target = invocations_target(max_rps, safety_factor)
+    return Sizing(per_instance, target, min_instances, max(min_instances, needed))
 
 
 def cpu_target(per_core_percent: float, instance: InstanceType) -> float:

@@ -138,6 +138,8 @@ def test_fleet_bounds_keep_two_instances_and_size_for_the_peak() -> None:
     assert scaling.size_fleet(400.0, 0.5, 2, peak_rps=None).max_instances == 4
     with pytest.raises(CommandError, match="at least 2"):
         scaling.size_fleet(400.0, 0.5, 1, None)
+    with pytest.raises(CommandError, match="peak-rps"):
+        scaling.size_fleet(400.0, 0.5, 2, -5.0)
     with pytest.raises(CommandError, match="MAX_RPS is 0"):
         scaling.size_fleet(0.0, 0.5, 2, None)
 
