@@ -2,8 +2,8 @@
 
 Each step runs `step_seconds` at one rate; its first second is warm-up (new connections, a queue
 left by the previous step) and the rest must all pass the SLO. Rates grow by `growth` until a
-step fails (or shrink by it until one passes, when the first step already fails), then `refine`
-bisections narrow the gap. MAX_RPS is the served rate of the best
+step fails twice in a row (or shrink by it until one passes, when the first step already fails),
+then `refine` bisections narrow the gap. MAX_RPS is the served rate of the best
 passing step. The steps' timelines are joined into one, so the result reads like a load test;
 `steady_rows` leaves out the warm-up seconds, for the latency curve.
 """
@@ -52,7 +52,7 @@ class Search:
 
     def _bracket(self, start_rps: float, run_step: RunStep) -> tuple[float, float | None]:
         """A passing rate and the failing one a growth factor above it (None: never failed)."""
-        if not self._step(start_rps, run_step):  # started past the knee: step down instead
+        if not self._confirmed(start_rps, run_step):  # started past the knee: step down instead
             rate = start_rps
             for _ in range(self.max_steps_down):
                 rate /= self.growth
@@ -61,10 +61,15 @@ class Search:
             return 0.0, rate
         passing, rate = start_rps, start_rps * self.growth
         while rate <= self.ceiling_rps:
-            if not self._step(rate, run_step):
+            if not self._confirmed(rate, run_step):
                 return passing, rate
             passing, rate = rate, rate * self.growth
         return passing, None
+
+    def _confirmed(self, rate: float, run_step: RunStep) -> bool:
+        """A step of the bracketing phase, run again if it fails: one noisy step there would cap
+        the whole search (in a bisection it costs only that step's share of the gap)."""
+        return self._step(rate, run_step) or self._step(rate, run_step)
 
     def _step(self, rate: float, run_step: RunStep) -> bool:
         rows = run_step(rate)

@@ -32,9 +32,10 @@ SLO = Slo(p99_ms=50.0, error_budget=0.05, window=2)
 WARM = ["--connections", "32", "--quiet"]
 IRIS_ROWS = ["5.1,3.5,1.4,0.2", "6.2,3.4,5.4,2.3", "5.9,3.0,4.2,1.5", "6.7,3.1,4.4,1.4"]
 TOLERANCE = 0.15
-# Past this many runnable processes per core (1-minute load average), every latency measured here
-# is other work's: even a do-nothing asyncio server showed a 10-15 ms p99 at 900 req/s at load 9.
-OVERLOADED_PER_CORE = 2.0
+# Past this many runnable processes per core (1-minute load average) the timings here are other
+# work's: at load 9 even a do-nothing asyncio server showed a 10-15 ms p99 at 900 req/s, and at
+# load 3.5-4 this server's capacity moved by a third within seconds, failing both attempts once.
+OVERLOADED_PER_CORE = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,8 @@ def saturation_misses(server: str, body: Path, document: dict[str, Any], out: Pa
     rates = profile.ramp(start, end, seconds).rates()
     predicted = fleet.first_breach(rates, instance_model(document, 60.0), 1, SLO.p99_ms, SLO.error_budget)
     if predicted is None or abs(rates[predicted] - measured_rps) > TOLERANCE * measured_rps:
-        return [f"simulated breach at {predicted and rates[predicted]} req/s, measured at {measured_rps}"]
+        at = "never" if predicted is None else f"{rates[predicted]:.0f} req/s"
+        return [f"simulated breach at {at}, measured at {measured_rps} req/s"]
     return []
 
 
