@@ -266,7 +266,12 @@ def test_ctrl_c_keeps_what_finished(server: str, tmp_path: Path) -> None:
         "--out",
         str(out),
     ]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A shell running this suite in the background may ignore SIGINT, and children inherit that:
+    # give the command the default disposition a terminal would, so Python turns it into Ctrl-C.
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint
+    )
     time.sleep(3)  # interpreter start and imports, then about a second of load
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
