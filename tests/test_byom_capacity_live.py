@@ -7,6 +7,9 @@ tenth of its unpinned rate. Everything is compared within one run (the machine i
 SLO is 50 ms rather than the 15 ms default so other work's pauses do not decide the result; what
 is checked is unchanged: the predicted boundary is where the real one is, within 15%. A short ramp
 first finds roughly where the knee is, so the step search that `byom plan` runs needs few steps.
+It runs only on a machine quiet enough to measure (see OVERLOADED_PER_CORE); if both attempts
+miss and the load average shows other work joined in meanwhile, it is skipped with the misses
+in its reason, and otherwise it fails.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ TOLERANCE = 0.15
 # work's: at load 9 even a do-nothing asyncio server showed a 10-15 ms p99 at 900 req/s, and at
 # load 3.5-4 this server's capacity moved by a third within seconds, failing both attempts once.
 OVERLOADED_PER_CORE = 1.5
+# This test's own server and generator keep about this many processes runnable while it measures.
+OWN_LOAD = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -117,4 +122,9 @@ def test_plan_and_simulation_match_direct_measurements(server: str, body: Path, 
         misses += [
             f"attempt {attempt + 1}, MAX_RPS {document['capacity']['max_rps']}: {miss}" for miss in found
         ]
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load - OWN_LOAD > 0.5 * cores:  # other work joined in while this measured
+        pytest.skip(
+            f"load average rose to {load:.1f} on {cores} cores while measuring:\n" + "\n".join(misses)
+        )
     pytest.fail("\n".join(misses))
