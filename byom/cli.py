@@ -13,6 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 COMMANDS: tuple[str, ...] = (
+    "loadtest",
+    "plan",
+    "simulate",
     "unpack",
     "package",
     "push",

@@ -1,0 +1,90 @@
+"""What one instance sustains, read from a load test's timeline: MAX_RPS, saturation, latency curve.
+
+MAX_RPS is the highest rate served over `window` consecutive seconds in which every second kept
+its p99 within the SLO and its error rate within the budget (the seed's method: 15 ms, 5%). A
+single noisy second only spoils the windows that contain it, and a sustained overload never
+passes, because open-loop queues keep latency high once the server falls behind. Saturation is
+the highest 2xx throughput sustained over a window, whatever the latency: the simulator's capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from byom.timeline import Second
+
+
+@dataclass(frozen=True)
+class Slo:
+    p99_ms: float = 15.0
+    error_budget: float = 0.05
+    window: int = 5
+
+
+@dataclass(frozen=True)
+class Sustained:
+    rps: float
+    start_second: int
+    p99_ms: float
+    error_rate: float
+
+
+def second_passes(row: Second, slo: Slo) -> bool:
+    return row.offered > 0 and row.p99_ms <= slo.p99_ms and row.error_rate <= slo.error_budget
+
+
+def max_sustained(rows: Sequence[Second], slo: Slo) -> Sustained | None:
+    """The passing window with the highest served (2xx) rate; None when no window passes."""
+    width = min(slo.window, len(rows))
+    best: Sustained | None = None
+    for start in range(len(rows) - width + 1):
+        window = rows[start : start + width]
+        if width and all(second_passes(row, slo) for row in window):
+            rate = sum(row.ok for row in window) / width
+            if best is None or rate > best.rps:
+                offered = sum(row.offered for row in window)
+                errors = sum(row.error_count for row in window) / offered
+                best = Sustained(rate, window[0].second, max(row.p99_ms for row in window), errors)
+    return best
+
+
+def saturation_rps(rows: Sequence[Second], window: int) -> float:
+    """The highest 2xx completion rate sustained over `window` seconds. A second's completions
+    count up to its offered load: a backlog draining in a burst is not extra capacity."""
+    achieved = np.array([min(row.achieved, row.offered) for row in rows], dtype=float)
+    width = min(window, achieved.size)
+    if width == 0:
+        return 0.0
+    return float(np.convolve(achieved, np.ones(width) / width, mode="valid").max())
+
+
+def latency_curve(rows: Sequence[Second], up_to_rps: float, bins: int = 20) -> list[tuple[float, float]]:
+    """(offered rps, p99 ms) points up to a rate: medians per rate bin, made non-decreasing in p99.
+
+    Past saturation p99 depends on how long the overload has lasted, not on the rate, so those
+    seconds are left out; the fleet model treats load past capacity separately.
+    """
+    points = sorted((row.offered, row.p99_ms) for row in rows if 0 < row.offered <= up_to_rps * 1.001)
+    if not points:
+        return []
+    rates, p99s = np.array(points).T
+    # At least three seconds per bin, so one noisy second cannot move its bin's median.
+    groups = np.array_split(np.arange(rates.size), max(1, min(bins, rates.size // 3)))
+    curve_rates = [float(np.median(rates[group])) for group in groups]
+    curve_p99 = non_decreasing([float(np.median(p99s[group])) for group in groups])
+    return [(round(r, 2), round(p, 3)) for r, p in zip(curve_rates, curve_p99, strict=True)]
+
+
+def non_decreasing(values: Sequence[float]) -> list[float]:
+    """The closest non-decreasing sequence (pool adjacent violators): a noisy bin is averaged with
+    its neighbours instead of lifting every bin after it."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for value in values:
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (mean_a, n_a), (mean_b, n_b) = blocks[-2], blocks.pop()
+            blocks[-1] = [(mean_a * n_a + mean_b * n_b) / (n_a + n_b), n_a + n_b]
+    return [mean for mean, count in blocks for _ in range(int(count))]

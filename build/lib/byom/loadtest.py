@@ -1,0 +1,266 @@
+"""`byom loadtest`: open-loop load on a container URL or a SageMaker endpoint, and its timeline.
+
+Reads an artillery script (optional) and flags that override it, runs the schedule, prints a
+summary, and writes PREFIX.json, PREFIX.csv and PREFIX.png (see byom.timeline for the JSON).
+`run_load` is the part `byom plan` reuses for its step search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from byom import plots, timeline
+from byom.cli import CommandError
+from byom.http_client import Origin
+from byom.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
+from byom.loadspec import LoadSpec, Phase, Request, arrival_times, from_artillery, parse_duration, parse_rate
+
+DEFAULT_BODY = b"5.1,3.5,1.4,0.2"  # one iris row, as in the seed's artillery script
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("loadtest", help="open-loop load test with a per-second timeline")
+    parser.add_argument("script", nargs="?", type=Path, help="an artillery YAML script (optional)")
+    add_target_arguments(parser)
+    parser.add_argument("--rate", type=float, help="arrivals per second (artillery arrivalRate)")
+    parser.add_argument("--ramp-to", type=float, help="ramp linearly to this rate (artillery rampTo)")
+    parser.add_argument("--duration", help="phase duration: 60, 30s, 5m (default 60 s)")
+    parser.add_argument(
+        "--phase", action="append", metavar="DURATION:RATE[:RAMPTO]", help="a phase; repeat for several"
+    )
+    add_request_arguments(parser)
+    parser.add_argument(
+        "--out", type=Path, default=Path("loadtest"), help="output prefix (default ./loadtest)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.set_defaults(run=run)
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--path", help="request path (default /invocations)")
+    parser.add_argument("--header", action="append", metavar="'NAME: VALUE'", help="a request header")
+    parser.add_argument("--content-type", help="Content-Type (default text/csv)")
+    body = parser.add_mutually_exclusive_group()
+    body.add_argument("--body", help="request body (default one iris CSV row)")
+    body.add_argument("--body-file", type=Path, help="request body from a file")
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target", help="container URL, e.g. http://localhost:8080 (artillery config.target)"
+    )
+    parser.add_argument("--sagemaker", metavar="ENDPOINT", help="a SageMaker endpoint name instead of a URL")
+    parser.add_argument("--region", help="AWS region for --sagemaker (default: boto3's configuration)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    parser.add_argument("--max-in-flight", type=int, default=1000, help="cap on concurrent requests (1000)")
+    parser.add_argument(
+        "--connections", type=int, default=16, help="keep-alive connections opened before the start (16)"
+    )
+
+
+def run(arguments: argparse.Namespace) -> int:
+    spec = load_spec(arguments)
+    outcomes = run_load(arguments, spec, progress=sys.stderr if show_progress(arguments) else None)
+    duration = min(spec.duration, outcomes.wall_seconds) if outcomes.interrupted else spec.duration
+    rows = timeline.build(outcomes, duration)
+    document = result_document(arguments, spec, outcomes)
+    prefix: Path = arguments.out
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    paths = [prefix.with_suffix(suffix) for suffix in (".json", ".csv", ".png")]
+    timeline.write_json(paths[0], document, rows)
+    timeline.write_csv(paths[1], rows)
+    plots.write_loadtest_png(paths[2], rows, f"byom loadtest: {document['target']}")
+    print_summary(document, rows, paths)
+    if outcomes.interrupted:
+        print(
+            f"byom loadtest: interrupted after {outcomes.wall_seconds:.0f} s; wrote what finished",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+def show_progress(arguments: argparse.Namespace) -> bool:
+    return not arguments.quiet and sys.stderr.isatty()
+
+
+def load_spec(arguments: argparse.Namespace) -> LoadSpec:
+    spec = LoadSpec("", [], [])
+    if arguments.script is not None:
+        try:
+            spec = from_artillery(arguments.script.read_text())
+        except OSError as error:
+            raise CommandError(f"cannot read {arguments.script}: {error.strerror}") from None
+    target = arguments.sagemaker or arguments.target or spec.target
+    if not target:
+        raise CommandError(
+            "no target: pass --target URL, --sagemaker ENDPOINT, or a script with config.target"
+        )
+    spec = replace(spec, target=target, phases=phases_from_flags(arguments) or spec.phases)
+    spec = replace(spec, requests=requests_from_flags(arguments, spec.requests))
+    if not spec.phases or not any(phase.count() for phase in spec.phases):
+        raise CommandError("nothing to send: give --rate (and --duration) or phases with arrivals")
+    return spec
+
+
+def phases_from_flags(arguments: argparse.Namespace) -> list[Phase]:
+    phases = [parse_phase_flag(text) for text in arguments.phase or []]
+    if arguments.rate is not None:
+        duration = parse_duration(arguments.duration or 60, "--duration")
+        phases.append(Phase(duration, parse_rate(arguments.rate, "--rate"), arguments.ramp_to))
+    elif arguments.ramp_to is not None or arguments.duration is not None:
+        raise CommandError("--ramp-to and --duration need --rate")
+    return phases
+
+
+def parse_phase_flag(text: str) -> Phase:
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise CommandError(f"--phase {text!r}: expected DURATION:RATE or DURATION:RATE:RAMPTO")
+    ramp = parse_rate(parts[2], f"--phase {text!r}") if len(parts) == 3 else None
+    return Phase(
+        parse_duration(parts[0], f"--phase {text!r}"), parse_rate(parts[1], f"--phase {text!r}"), ramp
+    )
+
+
+def requests_from_flags(arguments: argparse.Namespace, scripted: Sequence[Request]) -> list[Request]:
+    base = list(scripted) or [Request("POST", "/invocations", {"Content-Type": "text/csv"}, DEFAULT_BODY)]
+    headers = dict(parse_header(text) for text in arguments.header or [])
+    if arguments.content_type:
+        headers["Content-Type"] = arguments.content_type
+    body = arguments.body.encode() if arguments.body is not None else None
+    if arguments.body_file is not None:
+        try:
+            body = arguments.body_file.read_bytes()
+        except OSError as error:
+            raise CommandError(f"cannot read {arguments.body_file}: {error.strerror}") from None
+    return [
+        Request(
+            r.method, arguments.path or r.path, {**r.headers, **headers}, r.body if body is None else body
+        )
+        for r in base
+    ]
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise CommandError(f"--header {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def run_load(arguments: argparse.Namespace, spec: LoadSpec, progress: TextIO | None = None) -> Outcomes:
+    """Run the spec's schedule against its target (a URL, or a SageMaker endpoint name)."""
+    on_second = Progress(progress, spec.duration) if progress is not None else None
+    try:
+        return asyncio.run(_run(make_sender(arguments, spec), arguments, spec, on_second))
+    finally:
+        if progress is not None:
+            progress.write("\n")
+
+
+async def _run(
+    sender: HttpSender | SageMakerSender,
+    arguments: argparse.Namespace,
+    spec: LoadSpec,
+    on_second: Progress | None,
+) -> Outcomes:
+    generator = Generator(sender, arguments.timeout, arguments.max_in_flight, on_second)
+    try:
+        await sender.prepare(arguments.connections)
+        return await generator.run(arrival_times(spec.phases))
+    finally:
+        sender.close()
+
+
+def make_sender(arguments: argparse.Namespace, spec: LoadSpec) -> HttpSender | SageMakerSender:
+    if not arguments.timeout > 0 or arguments.max_in_flight < 1 or arguments.connections < 0:
+        raise CommandError("--timeout must be above 0, --max-in-flight at least 1, --connections at least 0")
+    if arguments.sagemaker:
+        return SageMakerSender(
+            sagemaker_client(arguments), spec.target, spec.requests, arguments.max_in_flight
+        )
+    origin = Origin.parse(spec.target)
+    check_reachable(origin)
+    return HttpSender(origin, spec.requests)
+
+
+def check_reachable(origin: Origin) -> None:
+    try:
+        socket.create_connection((origin.host, origin.port), timeout=5).close()
+    except OSError as error:
+        raise CommandError(
+            f"cannot connect to {origin.host}:{origin.port}: {error.strerror or error}"
+        ) from None
+
+
+def sagemaker_client(arguments: argparse.Namespace) -> Any:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    threads = min(arguments.max_in_flight, 200)
+    arguments.max_in_flight = threads
+    config = Config(max_pool_connections=threads, retries={"total_max_attempts": 1, "mode": "standard"})
+    try:
+        session = boto3.session.Session(region_name=arguments.region)
+        if session.get_credentials() is None:
+            raise CommandError("no AWS credentials found (environment, ~/.aws, or an instance role)")
+        return session.client("sagemaker-runtime", config=config)
+    except BotoCoreError as error:
+        raise CommandError(f"cannot create the sagemaker-runtime client: {error}") from None
+
+
+class Progress:
+    """One status line on stderr, rewritten every second."""
+
+    def __init__(self, stream: TextIO, duration: float) -> None:
+        self.stream, self.duration, self.seen = stream, duration, 0
+
+    def __call__(self, outcomes: Outcomes, elapsed: float) -> None:
+        latency = np.frombuffer(outcomes.latency, dtype=np.float64)[self.seen :]
+        status = np.frombuffer(outcomes.status, dtype=np.int32)[self.seen :]
+        self.seen += latency.size
+        p99 = float(np.percentile(latency, 99)) * 1000 if latency.size else 0.0
+        errors = int(((status < 200) | (status >= 300)).sum())
+        self.stream.write(
+            f"\r[{min(elapsed, self.duration):5.0f}/{self.duration:.0f} s] {latency.size:6d} done/s"
+            f"  p99 {p99:8.1f} ms  errors {errors:5d}  total {len(outcomes.status):8d} "
+        )
+        self.stream.flush()
+
+
+def result_document(arguments: argparse.Namespace, spec: LoadSpec, outcomes: Outcomes) -> dict[str, Any]:
+    return {
+        "kind": timeline.RESULT_KIND,
+        "version": 1,
+        "target": spec.target,
+        "sagemaker": bool(arguments.sagemaker),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "phases": [
+            {"duration": p.duration, "arrivalRate": p.arrival_rate, "rampTo": p.ramp_to} for p in spec.phases
+        ],
+        "summary": timeline.summary(outcomes),
+        "interrupted": outcomes.interrupted,
+        "generator": {**timeline.generator_usage(outcomes), "max_in_flight": arguments.max_in_flight},
+    }
+
+
+def print_summary(document: dict[str, Any], rows: Sequence[timeline.Second], paths: Sequence[Path]) -> None:
+    summary, generator = document["summary"], document["generator"]
+    errors = ", ".join(f"{code}: {count}" for code, count in summary["errors"].items()) or "none"
+    peak = max((row.achieved for row in rows), default=0)
+    print(f"requests {summary['requests']}  ok {summary['ok']}  errors {errors}")
+    print(f"latency p50 {summary['p50_ms']} ms  p95 {summary['p95_ms']} ms  p99 {summary['p99_ms']} ms")
+    print(f"peak achieved {peak} req/s  generator CPU {generator['cpu_percent']}% of one core")
+    print("wrote " + ", ".join(str(path) for path in paths))

@@ -1,0 +1,150 @@
+"""The plan file `byom plan` writes and `byom simulate` (and issue 7's `byom deploy`) read.
+
+The plan JSON (kind "byom.plan", version 1):
+  slo:       {p99_ms, error_budget, window_s}
+  capacity:  {max_rps, saturation_rps, p99_ms_at_max, error_rate_at_max,
+              latency_curve: [[offered rps, p99 ms], ...],            one instance, as measured
+              load_exceeded_slo: false when the test never went past MAX_RPS (a lower bound)}
+  instance:  {type, vcpus, usd_per_hour, price_region, price_as_of}
+  scaling:   {metric: "invocations"|"cpu", target_value, safety_factor,
+              invocations_per_instance_per_minute, target_rps_per_instance, min_instances,
+              max_instances, peak_rps, scale_in_cooldown_s, scale_out_cooldown_s,
+              overhead_latency_us, scheduled_actions: [{name, schedule, min_instances, max_instances}]}
+  cost:      {min_fleet_usd_per_hour, max_fleet_usd_per_hour, usd_per_million_at_target,
+              usd_per_million_at_max_rps}
+  endpoint:  {name, variant}
+  policy:    the boto3 keyword arguments, by call: register_scalable_target, put_scaling_policy
+             (list), put_metric_alarm (list), put_scheduled_action (list)  (see byom.policy)
+  source:    {method: "loadtest"|"step-search", result: path, target}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from byom import capacity, policy, prices, scaling
+from byom.capacity import Slo, Sustained
+from byom.cli import CommandError
+from byom.timeline import Second
+
+PLAN_KIND = "byom.plan"
+
+
+def build_plan(
+    arguments: argparse.Namespace,
+    slo: Slo,
+    rows: list[Second],
+    found: Sustained | None,
+    source: dict[str, Any],
+) -> dict[str, Any]:
+    if found is None:
+        raise CommandError(
+            f"no {slo.window} s window met p99 <= {slo.p99_ms} ms with errors <= {slo.error_budget:.0%}"
+        )
+    saturation = max(capacity.saturation_rps(rows, slo.window), found.rps)
+    table = prices.load(arguments.prices)
+    instance = table.get(arguments.instance_type)
+    sizing = scaling.size_fleet(
+        found.rps, arguments.safety_factor, arguments.min_instances, arguments.peak_rps
+    )
+    the_policy = make_policy(arguments, sizing, instance)
+    return {
+        "kind": PLAN_KIND,
+        "version": 1,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "slo": {"p99_ms": slo.p99_ms, "error_budget": slo.error_budget, "window_s": slo.window},
+        "capacity": {
+            "max_rps": round(found.rps, 2),
+            "saturation_rps": round(saturation, 2),
+            "p99_ms_at_max": found.p99_ms,
+            "error_rate_at_max": round(found.error_rate, 5),
+            "latency_curve": capacity.latency_curve(rows, saturation),
+            "load_exceeded_slo": any(
+                not capacity.second_passes(row, slo) for row in rows if row.offered > found.rps
+            ),
+        },
+        "instance": {
+            "type": instance.name,
+            "vcpus": instance.vcpus,
+            "usd_per_hour": instance.usd_per_hour,
+            "price_region": table.region,
+            "price_as_of": table.as_of,
+        },
+        "scaling": scaling_section(arguments, sizing, the_policy),
+        "cost": asdict(scaling.cost(sizing, found.rps, instance)),
+        "endpoint": {"name": arguments.endpoint, "variant": arguments.variant},
+        "policy": policy.payloads(the_policy),
+        "source": source,
+    }
+
+
+def make_policy(
+    arguments: argparse.Namespace, sizing: scaling.Sizing, instance: prices.InstanceType
+) -> policy.Policy:
+    if arguments.metric == "cpu":
+        target = scaling.cpu_target(arguments.cpu_target, instance)
+    else:
+        target = sizing.invocations_per_instance_per_minute
+    overhead = arguments.overhead_latency_ms
+    if overhead is not None and not overhead > 0:
+        raise CommandError("--overhead-latency-ms must be above 0")
+    if min(arguments.scale_in_cooldown, arguments.scale_out_cooldown) < 0:
+        raise CommandError("cooldowns must be >= 0 seconds")
+    return policy.Policy(
+        arguments.endpoint,
+        arguments.variant,
+        arguments.metric,
+        target,
+        sizing.min_instances,
+        sizing.max_instances,
+        arguments.scale_in_cooldown,
+        arguments.scale_out_cooldown,
+        None if overhead is None else round(overhead * 1000),
+        [policy.ScheduledAction.parse(text) for text in arguments.schedule or []],
+    )
+
+
+def scaling_section(
+    arguments: argparse.Namespace, sizing: scaling.Sizing, the_policy: policy.Policy
+) -> dict[str, Any]:
+    return {
+        "metric": the_policy.metric,
+        "target_value": round(the_policy.target_value, 2),
+        "safety_factor": arguments.safety_factor,
+        "invocations_per_instance_per_minute": round(sizing.invocations_per_instance_per_minute, 2),
+        "target_rps_per_instance": round(sizing.target_rps_per_instance, 2),
+        "min_instances": sizing.min_instances,
+        "max_instances": sizing.max_instances,
+        "peak_rps": arguments.peak_rps,
+        "scale_in_cooldown_s": the_policy.scale_in_cooldown,
+        "scale_out_cooldown_s": the_policy.scale_out_cooldown,
+        "overhead_latency_us": the_policy.overhead_latency_us,
+        "scheduled_actions": [asdict(action) for action in the_policy.scheduled],
+    }
+
+
+def write_plan(prefix: Path, document: dict[str, Any]) -> list[Path]:
+    paths = [
+        prefix.with_suffix(".json"),
+        prefix.with_name(prefix.name + "-boto3.py"),
+        prefix.with_name(prefix.name + "-cloudformation.yaml"),
+    ]
+    paths[0].write_text(json.dumps(document, indent=1) + "\n")
+    paths[1].write_text(policy.boto3_script(document["policy"]))
+    paths[2].write_text(policy.cloudformation(document["policy"]))
+    return paths
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot read the plan {path}: {error}") from None
+    if not isinstance(document, dict) or document.get("kind") != PLAN_KIND:
+        raise CommandError(f"{path} is not a byom plan (its `kind` is not {PLAN_KIND!r})")
+    return document

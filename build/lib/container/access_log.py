@@ -1,0 +1,67 @@
+"""One structured JSON line per request on stdout, as a WSGI middleware.
+
+Owns: the access log's fields (method, path, status, latency in microseconds, bytes in and out,
+the worker's pid, and the SageMaker inference id when the caller sent one). It wraps any WSGI app
+and must not know what the app does. Lines are written whole, under a lock, and flushed: not
+through `logging`, whose record machinery cost ~30 us a request, a quarter of a single-row one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+import orjson
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+INFERENCE_ID = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
+BYTES_IN = "byom.bytes_in"  # set by the app once it has read the body (chunked bodies have no length)
+
+
+class AccessLog:
+    def __init__(self, app: WSGIApp, stream: TextIO | None = None) -> None:
+        self.app = app
+        self.stream = stream  # None: whatever sys.stdout is when a line is written
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter_ns()
+        status = ["000"]
+
+        def recording_start_response(status_line: str, headers: Any, *args: Any) -> Any:
+            status[0] = status_line[:3]
+            return start_response(status_line, headers, *args)
+
+        iterable = self.app(environ, recording_start_response)
+        try:
+            body = list(iterable)
+        finally:
+            if hasattr(iterable, "close"):
+                iterable.close()
+        self._write(self._line(environ, int(status[0]), started, sum(map(len, body))))
+        return body
+
+    def _write(self, line: str) -> None:
+        stream = self.stream or sys.stdout
+        with self.lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    @staticmethod
+    def _line(environ: dict[str, Any], status: int, started: int, bytes_out: int) -> str:
+        record = {
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": status,
+            "latency_us": (time.perf_counter_ns() - started) // 1000,
+            "bytes_in": environ.get(BYTES_IN) or int(environ.get("CONTENT_LENGTH") or 0),
+            "bytes_out": bytes_out,
+            "pid": os.getpid(),
+        }
+        if environ.get(INFERENCE_ID):
+            record["inference_id"] = environ[INFERENCE_ID]
+        return orjson.dumps(record).decode()

@@ -1,0 +1,468 @@
+"""Request bodies to tables: one decoder per MIME type, registered in DECODERS.
+
+Owns: what each content type accepts, deliberately and no more. Every decoder takes the body bytes
+and the Content-Type parameters and returns a Table, or raises MalformedRequest (400: not valid
+in its declared format) or InvalidData (422: valid, but not numeric input). Must not know the
+model: feature counts and missing-value rules are checked later, in `schema.conform`.
+
+Accepted on purpose: UTF-8 with or without BOM, CRLF, a trailing newline, spaces around numbers,
+an empty CSV field or JSON null as a missing value. Refused on purpose: header rows, quoted
+fields, other delimiters, `1_000`, `infinity`/`nan` words, non-ASCII digits, booleans and
+strings as numbers, NaN/Infinity JSON constants, duplicate JSON keys, pickled .npy arrays.
+
+CSV and JSON each have two routes and one behaviour. The strict path (`decode_csv_strict`,
+`decode_json_strict`) is the definition: it checks field by field in Python, and it alone refuses
+and words the refusal. Every JSON body, and each CSV body with enough fields to repay pandas'
+fixed cost, first tries a fast path: it takes only a plainly well-formed subset and returns None
+on anything else or any error, and the strict path then decides. So what is accepted or refused,
+with which error and message, is the strict path's by construction; tests/test_decoders_fast.py
+checks that the two routes agree, bit for bit.
+- `fast_csv_rows`: only the CSV bytes above (CRLF normalised first), every line with as many
+  fields as the first, no `+` sign (an exponent's is fine), then pandas' C reader, whose float
+  parser (fast_float) rounds correctly, like float(); but pandas 3.1 still reads a `+`-signed
+  number beside a space with its legacy parser, which does not. A field of spaces only, or a
+  one-column body with an empty line, goes strict.
+- `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
+  nulls, whose only string is that one key (so no duplicate keys, no string values) and with no
+  true/false, parsed by orjson (RFC 8259, correctly rounded floats). Values of magnitude 1e308 or
+  more go strict: the strict path refuses integers of over 308 digits, orjson reads them as floats.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+import orjson
+import pandas as pd
+import scipy.sparse
+
+from container.errors import InvalidData, MalformedRequest, UnsupportedMediaType
+
+Matrix: TypeAlias = np.ndarray | scipy.sparse.csr_matrix
+BOM = "\ufeff"
+UTF8_BOM = BOM.encode()
+CSV_ALPHABET = b"0123456789+-.eE, \r\n"
+FAST_CSV_ALPHABET = CSV_ALPHABET.replace(b"\r", b"")  # CRLF is normalised before the check
+COMMA, NEWLINE, PLUS = ord(","), ord("\n"), ord("+")
+EXPONENT_MARKS = np.frombuffer(b"eE", dtype=np.uint8)
+INSTANCES_KEY = b'"instances"'
+JSON_NUMBER_TYPES = frozenset({int, float, type(None)})  # what orjson makes of numbers and null
+OVERLONG_INTEGER_MAGNITUDE = 1e308  # the least of the integers of over 308 digits, which are refused
+# pandas costs about what the strict path spends on 1,500 fields once per call, plus 48 rows' worth
+# of each column (it builds its frame column by column): below that the strict path is faster.
+FAST_CSV_CALL_FIELDS = 1500
+FAST_CSV_COLUMN_ROWS = 48
+UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+MAX_LIBSVM_INDEX_DIGITS = 9  # indices below 10**9; the model's own width is checked in schema
+
+
+@dataclass(frozen=True)
+class Table:
+    """Decoded rows (2-D, float64 or CSR) and, when the request named them, column names."""
+
+    rows: Matrix
+    columns: tuple[str, ...] | None = None
+
+
+def decode_csv(body: bytes, params: Mapping[str, str]) -> Table:
+    if len(body) >= FAST_CSV_CALL_FIELDS and _fast_csv_pays_off(body):
+        rows = fast_csv_rows(body, params)
+        if rows is not None:
+            return Table(rows)
+    return decode_csv_strict(body, params)
+
+
+def decode_json(body: bytes, params: Mapping[str, str]) -> Table:
+    rows = fast_json_rows(body, params)
+    return Table(rows) if rows is not None else decode_json_strict(body, params)
+
+
+def decode_csv_strict(body: bytes, params: Mapping[str, str]) -> Table:
+    lines = _lines(_text(body, params))
+    _reject_foreign_bytes(lines)
+    fields = [line.split(",") for line in lines]
+    width = len(fields[0])
+    for number, row in enumerate(fields, start=1):
+        if len(row) != width:
+            raise MalformedRequest(
+                f"row {number} has {len(row)} fields, row 1 has {width}: every row needs the same count"
+            )
+    return Table(_csv_numbers(fields, width))
+
+
+def decode_json_strict(body: bytes, params: Mapping[str, str]) -> Table:
+    document = _json(_text(body, params))
+    if isinstance(document, list):
+        return Table(_instances(document))
+    if not isinstance(document, dict):
+        raise MalformedRequest("expected a JSON object or array at the top level")
+    if "instances" in document:
+        return Table(_instances(_expect_list(document["instances"], "instances")))
+    if "columns" in document and "data" in document:
+        return _columns_and_data(document["columns"], document["data"])
+    if "features" in document:
+        return Table(_matrix([_instance_row(document)]))
+    raise MalformedRequest(
+        'expected {"instances": [...]}, {"columns": [...], "data": [[...]]} or a JSON array'
+    )
+
+
+def decode_jsonlines(body: bytes, params: Mapping[str, str]) -> Table:
+    rows = [_instance_row(_json(line)) for line in _lines(_text(body, params))]
+    return Table(_matrix(rows))
+
+
+def decode_libsvm(body: bytes, params: Mapping[str, str]) -> Table:
+    """`[label] index:value ...` per line, 0-based indices; absent entries stay absent (sparse)."""
+    indptr, indices, values = [0], [], []
+    for number, line in enumerate(_lines(_text(body, params)), start=1):
+        for index, value in _libsvm_pairs(line, number):
+            indices.append(index)
+            values.append(value)
+        indptr.append(len(indices))
+    width = max(indices, default=-1) + 1
+    rows = scipy.sparse.csr_matrix(
+        (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
+        shape=(len(indptr) - 1, width),
+    )
+    return Table(rows)
+
+
+def decode_npy(body: bytes, params: Mapping[str, str]) -> Table:
+    """A .npy array, checked from its header before anything is allocated: the declared size must
+    be exactly the bytes sent, so a small body cannot claim a huge array."""
+    stream = io.BytesIO(body)
+    shape, fortran_order, dtype = _npy_header(stream)
+    if dtype.hasobject:
+        raise MalformedRequest("the .npy array holds pickled objects, which are refused")
+    if dtype.kind not in "iuf":
+        raise InvalidData("the .npy array must hold integers or floats")
+    if len(shape) not in (1, 2):
+        raise InvalidData(f"the .npy array must be 1-D (one row) or 2-D, got {len(shape)}-D")
+    data = body[stream.tell() :]
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != len(data):
+        raise MalformedRequest(f"the .npy header declares {declared} bytes of data, the body has {len(data)}")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    if array.size == 0:
+        raise MalformedRequest("the request holds no instances")
+    return Table(np.atleast_2d(array).astype(np.float64))
+
+
+def _npy_header(stream: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(stream)
+        return np.lib.format.read_array_header_2_0(stream)
+    except Exception as error:  # the header is a Python literal: any parse failure is the client's
+        raise MalformedRequest(f"not a readable .npy array: {error}") from None
+
+
+Decoder = Callable[[bytes, Mapping[str, str]], Table]
+
+DECODERS: dict[str, Decoder] = {
+    "text/csv": decode_csv,
+    "application/json": decode_json,
+    "application/jsonlines": decode_jsonlines,
+    "application/x-jsonlines": decode_jsonlines,
+    "text/libsvm": decode_libsvm,
+    "text/x-libsvm": decode_libsvm,
+    "application/x-npy": decode_npy,
+}
+
+
+# --- fast paths: a plainly well-formed subset, or None for the strict path to decide ----------
+
+
+def _fast_csv_pays_off(body: bytes) -> bool:
+    """Whether the body likely holds enough fields to repay pandas' fixed cost: an estimate from
+    the first line's length and width (correctness never depends on it)."""
+    first_line_end = body.find(b"\n", 0, len(body) - 1)
+    if first_line_end < 0:
+        return False  # a single line
+    width = body.count(b",", 0, first_line_end) + 1
+    rows = len(body) // (first_line_end + 1)
+    return rows * width >= FAST_CSV_CALL_FIELDS + FAST_CSV_COLUMN_ROWS * width
+
+
+def fast_csv_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The rows of a plain CSV body, read by pandas' C parser; None when the strict path must decide."""
+    data = _plain_csv_bytes(body, params)
+    if data is None:
+        return None
+    codes = np.frombuffer(data, dtype=np.uint8)
+    shape = None if _has_plus_sign(data, codes) else _csv_shape(codes)
+    if shape is None:
+        return None
+    try:  # only an empty field is missing: none of pandas' NA words ("nan", "NULL"...) pass
+        frame = pd.read_csv(
+            io.BytesIO(data), header=None, dtype=np.float64, engine="c", keep_default_na=False, na_values=[""]
+        )
+    except Exception:  # any complaint of the C parser: the strict path finds and words it
+        return None
+    matrix = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    if matrix.shape != shape or (shape[1] == 1 and np.isnan(matrix).any()):
+        return None  # a row went missing, or a one-column body had a blank line
+    return matrix
+
+
+def _plain_csv_bytes(body: bytes, params: Mapping[str, str]) -> bytes | None:
+    """The body without BOM, trailing line ends or CRs before LFs, if only CSV bytes remain."""
+    if not _declares_utf8(params):
+        return None
+    data = body.removeprefix(UTF8_BOM).rstrip(b"\r\n")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if not data or data.translate(None, FAST_CSV_ALPHABET):
+        return None  # empty, a lone CR, or a byte that is not plain CSV (NUL and non-ASCII included)
+    return data
+
+
+def _csv_shape(codes: np.ndarray) -> tuple[int, int] | None:
+    """(rows, fields per row) if every line has as many fields as the first."""
+    line_starts = np.flatnonzero(codes == NEWLINE) + 1
+    line_starts = np.concatenate(([0], line_starts))  # each line counted with the newline ending it
+    # uint32 sums run 4x faster than intp, and cannot wrap: bodies are capped far below 4 GiB
+    commas = np.add.reduceat(codes == COMMA, line_starts, dtype=np.uint32)
+    if (commas != commas[0]).any():
+        return None
+    return len(commas), int(commas[0]) + 1
+
+
+def _has_plus_sign(data: bytes, codes: np.ndarray) -> bool:
+    """Whether a number has a leading `+`. pandas reads `+1.5` next to a space with its legacy
+    parser, which is not correctly rounded; a `+` in an exponent is safe."""
+    if b"+" not in data:
+        return False
+    pluses = np.flatnonzero(codes == PLUS)
+    return bool(pluses[0] == 0 or not np.isin(codes[pluses - 1], EXPONENT_MARKS).all())
+
+
+def fast_json_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The rows of `{"instances": [...]}` or a bare array holding only numbers and nulls, parsed
+    by orjson; None when the strict path must decide."""
+    if not _declares_utf8(params):
+        return None
+    data = body.removeprefix(UTF8_BOM)
+    matrix_start = _json_matrix_start(data)
+    if matrix_start is None or data.find(b"t", matrix_start) >= 0 or data.find(b"f", matrix_start) >= 0:
+        return None  # another string (a duplicate key, a string value...) or true/false
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:  # the strict path finds and words the error
+        return None
+    items = document if matrix_start == 0 else _instances_value(document)
+    return _json_number_rows(items) if isinstance(items, list) else None
+
+
+def _json_matrix_start(data: bytes) -> int | None:
+    """Where the rows begin: after the body's only string, which must be `"instances"`, or at 0
+    when the body holds no string at all (a bare array); None for any other string."""
+    first_quote = data.find(b'"')
+    if first_quote < 0:
+        return 0
+    if not data.startswith(INSTANCES_KEY, first_quote):
+        return None
+    key_end = first_quote + len(INSTANCES_KEY)
+    return None if data.find(b'"', key_end) >= 0 else key_end
+
+
+def _instances_value(document: Any) -> Any:
+    return document.get("instances") if isinstance(document, dict) else None
+
+
+def _json_number_rows(items: list[Any]) -> np.ndarray | None:
+    """A float64 matrix of equally long lists of numbers and nulls (null is NaN), or of one such
+    list of scalars as one row, else None."""
+    kinds = set(map(type, items))
+    if kinds and kinds <= JSON_NUMBER_TYPES:
+        items = [items]
+    elif kinds != {list}:
+        return None
+    widths = set(map(len, items))
+    if len(widths) != 1 or 0 in widths:
+        return None
+    width = widths.pop()
+    values = itertools.chain.from_iterable(items)
+    try:  # booleans and strings were ruled out on the bytes; a nested list or object raises here
+        matrix = np.fromiter(values, dtype=np.float64, count=len(items) * width).reshape(-1, width)
+    except (TypeError, ValueError):
+        return None
+    if (np.abs(matrix) >= OVERLONG_INTEGER_MAGNITUDE).any():
+        return None  # maybe an integer of over 308 digits, which orjson reads as a float
+    return matrix
+
+
+def _declares_utf8(params: Mapping[str, str]) -> bool:
+    charset = params.get("charset")
+    return charset is None or charset.lower() in UTF8_CHARSETS
+
+
+# --- the strict path's helpers -------------------------------------------------------------
+
+
+def _text(body: bytes, params: Mapping[str, str]) -> str:
+    if not _declares_utf8(params):
+        raise UnsupportedMediaType(f"charset {params['charset'].lower()!r} is not supported; send UTF-8")
+    if b"\x00" in body:
+        raise MalformedRequest("the body contains a NUL byte")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedRequest(f"the body is not valid UTF-8 (byte {error.start})") from None
+    return text.removeprefix(BOM)
+
+
+def _lines(text: str) -> list[str]:
+    """Non-empty body split into lines; CRLF and trailing newlines allowed, inner blank lines not."""
+    lines = text.rstrip("\r\n").split("\n")
+    lines = [line.removesuffix("\r") for line in lines]
+    if lines == [""]:
+        raise MalformedRequest("the body is empty")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise MalformedRequest(f"line {number} is blank; every line must be one record")
+    return lines
+
+
+def _reject_foreign_bytes(lines: list[str]) -> None:
+    for number, line in enumerate(lines, start=1):
+        if line.encode().translate(None, CSV_ALPHABET):
+            field = next(f for f in line.split(",") if f.encode().translate(None, CSV_ALPHABET))
+            raise InvalidData(
+                f"row {number}: {field.strip()[:40]!r} is not a number "
+                "(CSV takes plain decimal numbers: no header row, quotes or other delimiters)"
+            )
+
+
+def _csv_numbers(fields: list[list[str]], width: int) -> np.ndarray:
+    flat = [field if field.strip() else "nan" for row in fields for field in row]
+    try:
+        return np.array(flat, dtype=np.float64).reshape(len(fields), width)
+    except ValueError:
+        for position, field in enumerate(flat):
+            try:
+                float(field)
+            except ValueError:
+                row, column = divmod(position, width)
+                raise InvalidData(
+                    f"row {row + 1}, column {column + 1}: {field.strip()[:40]!r} is not a number"
+                ) from None
+        raise
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(
+            text, object_pairs_hook=_unique_keys, parse_constant=_no_constants, parse_int=_bounded_int
+        )
+    except RecursionError:
+        raise MalformedRequest("the JSON document is nested too deeply") from None
+    except ValueError as error:
+        raise MalformedRequest(f"invalid JSON: {error}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON; send null for a missing value")
+
+
+def _bounded_int(digits: str) -> float:
+    if len(digits.lstrip("-")) > 308:
+        raise ValueError("integer too large")
+    return float(int(digits))
+
+
+def _expect_list(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise MalformedRequest(f'"{name}" must be a JSON array')
+    return value
+
+
+def _instances(items: list[Any]) -> np.ndarray:
+    if items and all(_is_scalar(item) for item in items):
+        return _matrix([_row(items)])
+    return _matrix([_instance_row(item) for item in items])
+
+
+def _instance_row(item: Any) -> list[float]:
+    if isinstance(item, dict):
+        if set(item) != {"features"}:
+            raise MalformedRequest('an instance object must be {"features": [...]} and nothing else')
+        item = item["features"]
+    return _row(_expect_list(item, "instance"))
+
+
+def _columns_and_data(columns: Any, data: Any) -> Table:
+    names = _expect_list(columns, "columns")
+    if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+        raise MalformedRequest('"columns" must be distinct strings')
+    rows = [_row(_expect_list(row, "data row")) for row in _expect_list(data, "data")]
+    return Table(_matrix(rows, width=len(names)), tuple(names))
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (int, float, str, bool))
+
+
+def _row(values: list[Any]) -> list[float]:
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+            raise InvalidData(f"{json.dumps(value)[:40]} is not a number (or null for missing)")
+    return [np.nan if value is None else value for value in values]
+
+
+def _matrix(rows: list[list[float]], width: int | None = None) -> np.ndarray:
+    if not rows:
+        raise MalformedRequest("the request holds no instances")
+    expected = len(rows[0]) if width is None else width
+    for number, row in enumerate(rows, start=1):
+        if len(row) != expected:
+            raise MalformedRequest(
+                f"instance {number} has {len(row)} values, expected {expected} like the first"
+            )
+    return np.array(rows, dtype=np.float64).reshape(len(rows), expected)
+
+
+def _libsvm_pairs(line: str, number: int) -> list[tuple[int, float]]:
+    tokens = line.split()
+    if tokens and ":" not in tokens[0]:
+        if not _plain_number(tokens[0]):
+            raise InvalidData(f"line {number}: the label {tokens[0][:40]!r} is not a number")
+        tokens = tokens[1:]
+    pairs = []
+    for token in tokens:
+        index, _, value = token.partition(":")
+        if not (index.isascii() and index.isdigit()) or not _plain_number(value):
+            raise InvalidData(f"line {number}: {token[:40]!r} is not index:value")
+        if len(index) > MAX_LIBSVM_INDEX_DIGITS:
+            raise InvalidData(f"line {number}: feature index {index[:40]} is too large")
+        pairs.append((int(index), float(value)))
+    if len({index for index, _ in pairs}) != len(pairs):
+        raise InvalidData(f"line {number}: a feature index appears twice")
+    return pairs
+
+
+def _plain_number(text: str) -> bool:
+    if not text or text.encode().translate(None, b"0123456789+-.eE"):
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,127 @@
+"""Which file in the model directory is the model, and which flavour loads it.
+
+Owns: the registry of artifact names (ARTIFACTS, keyed by exact file name or suffix) and the
+rules of discovery: top-level files only, dotfiles ignored (macOS `._` entries in tarballs),
+`manifest.json` reserved for the training manifest, exactly one candidate or a clear error.
+`find_artifact` only looks at names, so `serve` can check a directory before starting gunicorn;
+`load_model` loads and is called in each worker after fork. When training left a manifest, the
+artifact's checksum is verified before loading and its golden rows are replayed after, so every
+worker proves it computes what training computed before /ping says ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from container.errors import ModelLoadError
+from container.outputs import Predictor
+from container.settings import Settings
+
+if TYPE_CHECKING:
+    from container.manifest import Manifest
+
+MANIFEST_NAME = "manifest.json"
+PICKLE_OPT_IN = "BYOM_ALLOW_PICKLE"
+
+# flavour name by exact file name, then by suffix
+ARTIFACT_NAMES = {"xgboost-model": "xgboost"}
+ARTIFACT_SUFFIXES = {
+    ".json": "xgboost",
+    ".ubj": "xgboost",
+    ".bst": "xgboost",
+    ".skops": "sklearn",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".joblib": "pickle",
+}
+
+
+# The module that serves each flavour (and imports its library).
+FLAVOUR_MODULES = {
+    "xgboost": "container.flavours.booster",
+    "sklearn": "container.flavours.estimator",
+    "pickle": "container.flavours.pickled",
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    flavour: str
+
+
+def find_artifact(model_dir: Path) -> Artifact:
+    if not model_dir.is_dir():
+        raise ModelLoadError(f"model directory {model_dir} does not exist (set SM_MODEL_DIR to change it)")
+    candidates = [
+        Artifact(path, flavour) for path in sorted(model_dir.iterdir()) if (flavour := flavour_of(path))
+    ]
+    if not candidates:
+        known = ", ".join([*ARTIFACT_NAMES, *(f"*{suffix}" for suffix in ARTIFACT_SUFFIXES)])
+        raise ModelLoadError(f"no model file in {model_dir}; expected one of: {known}")
+    if len(candidates) > 1:
+        names = ", ".join(artifact.path.name for artifact in candidates)
+        raise ModelLoadError(f"several model files in {model_dir} ({names}); keep exactly one")
+    return candidates[0]
+
+
+def check_artifact(settings: Settings) -> Artifact:
+    """Everything that can be known without loading: used by `serve` before gunicorn starts."""
+    artifact = find_artifact(settings.model_dir)
+    if artifact.flavour == "pickle" and not settings.allow_pickle:
+        raise ModelLoadError(
+            f"{artifact.path.name} is a pickle, and loading a pickle runs code stored in it; "
+            f"set {PICKLE_OPT_IN}=true only if you trust where it came from, "
+            "or save the model with skops or XGBoost's save_model instead"
+        )
+    return artifact
+
+
+def load_model(settings: Settings) -> Predictor:
+    from container import manifest
+
+    artifact = check_artifact(settings)
+    recorded = manifest.read(settings.model_dir)
+    if recorded is not None:
+        manifest.verify_artifact(recorded, artifact.path)
+    model = LOADERS[artifact.flavour](artifact.path, settings, recorded)
+    if recorded is not None:
+        manifest.verify_model(recorded, model)
+    return model
+
+
+def flavour_of(path: Path) -> str | None:
+    """The flavour that serves this file, or None when it is not a model file."""
+    if path.name.startswith(".") or path.name == MANIFEST_NAME or not path.is_file():
+        return None
+    return ARTIFACT_NAMES.get(path.name) or ARTIFACT_SUFFIXES.get(path.suffix.lower())
+
+
+def _load_xgboost(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
+    from container.flavours.booster import load_booster
+
+    classes = tuple(recorded.classes) if recorded is not None and recorded.classes is not None else None
+    return load_booster(path, settings.model_threads, classes)
+
+
+def _load_sklearn(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
+    from container.flavours.estimator import load_skops
+
+    return load_skops(path, settings.skops_trusted_types)
+
+
+def _load_pickle(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
+    from container.flavours.pickled import load_pickle
+
+    return load_pickle(path, settings.model_threads)
+
+
+# Loaders import their libraries lazily: the gunicorn master must not import xgboost before fork.
+LOADERS: dict[str, Callable[[Path, Settings, Manifest | None], Predictor]] = {
+    "xgboost": _load_xgboost,
+    "sklearn": _load_sklearn,
+    "pickle": _load_pickle,
+}

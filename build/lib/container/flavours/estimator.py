@@ -1,0 +1,151 @@
+"""scikit-learn estimators and pipelines, loaded from skops files without running their code.
+
+Owns: skops loading with an explicit list of trusted types, limiting `n_jobs` to one thread, and
+the estimator's labels, probabilities and margins. Any object with the scikit-learn estimator API
+(including XGBClassifier from a trusted pickle) is served through EstimatorModel. Sparse input is
+densified: to scikit-learn an absent entry means 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+import skops.io
+from sklearn.base import is_classifier
+from sklearn.tree import BaseDecisionTree
+from sklearn.utils import get_tags
+
+from container.decoders import Matrix
+from container.errors import ModelLoadError
+from container.outputs import offered_outputs
+from container.schema import Schema
+
+# Classes scikit-learn itself defines (sklearn.tree._tree.Tree, ...) are rebuilt by skops' own
+# loaders. Anything else skops flags, functions above all (they run on request data), must be
+# named by the operator in BYOM_SKOPS_TRUSTED_TYPES.
+TRUSTED_PACKAGE = "sklearn"
+
+
+class EstimatorModel:
+    def __init__(self, estimator: Any) -> None:
+        _single_threaded(estimator)
+        # Rows arrive as arrays in training order; the name check is done by schema.conform.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        self.estimator = estimator
+        # A single tree's own input check costs ~140 us of its ~160 us single-row predict. Giving
+        # it the float32 C-ordered array that check would build, and skipping the check, is exact;
+        # schema.conform has already refused what the check refuses (inf, NaN where unsupported).
+        self._prepare, self._options = (
+            (_float32, {"check_input": False}) if _is_tree(estimator) else (_dense, {})
+        )
+        # Even unchecked, a tree classifier's predict spends ~16 of its ~19 us on bookkeeping
+        # (fitted? feature count? tags?) before the last line, which is all that is left here.
+        self._classifier_tree = estimator.tree_ if _is_single_output_tree_classifier(estimator) else None
+        self.schema = _schema(estimator)
+        self.outputs = offered_outputs(
+            self.schema,
+            has_probabilities=hasattr(estimator, "predict_proba"),
+            has_margins=hasattr(estimator, "decision_function"),
+        )
+
+    def native(self, rows: Matrix) -> np.ndarray:
+        if self._classifier_tree is not None:
+            scores = self._classifier_tree.predict(_float32(rows))
+            return np.asarray(self.estimator.classes_.take(np.argmax(scores, axis=1), axis=0))
+        return np.asarray(self.estimator.predict(self._prepare(rows), **self._options))
+
+    def labels(self, rows: Matrix) -> np.ndarray:
+        return self.native(rows)
+
+    def probabilities(self, rows: Matrix) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(self._prepare(rows), **self._options))
+
+    def margins(self, rows: Matrix) -> np.ndarray:
+        return np.asarray(self.estimator.decision_function(_dense(rows)))
+
+
+def load_skops(path: Path, extra_trusted: tuple[str, ...]) -> EstimatorModel:
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+        refused = [name for name in untrusted if not _trusted(name, extra_trusted)]
+        if refused:
+            raise ModelLoadError(
+                f"{path.name} contains types that are not trusted: {', '.join(refused)}; "
+                "list them in BYOM_SKOPS_TRUSTED_TYPES if you trust them"
+            )
+        estimator = skops.io.load(path, trusted=untrusted)
+    except ModelLoadError:
+        raise
+    except Exception as error:  # skops raises many types for a damaged or foreign file
+        raise ModelLoadError(f"{path.name} is not a skops file this server can read: {error}") from None
+    return as_estimator_model(estimator, path)
+
+
+def as_estimator_model(estimator: Any, path: Path) -> EstimatorModel:
+    if not hasattr(estimator, "predict"):
+        raise ModelLoadError(f"{path.name} holds a {type(estimator).__name__}, which has no predict()")
+    return EstimatorModel(estimator)
+
+
+def _trusted(type_name: str, extra_trusted: tuple[str, ...]) -> bool:
+    return type_name in extra_trusted or _is_scikit_learn_class(type_name)
+
+
+def _is_scikit_learn_class(type_name: str) -> bool:
+    module_name, _, attribute = type_name.rpartition(".")
+    if module_name.split(".")[0] != TRUSTED_PACKAGE:
+        return False
+    try:
+        candidate = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return inspect.isclass(candidate) and candidate.__module__.split(".")[0] == TRUSTED_PACKAGE
+
+
+def _single_threaded(estimator: Any) -> None:
+    if not hasattr(estimator, "get_params"):
+        return
+    thread_params = {name: 1 for name in estimator.get_params(deep=True) if name.endswith("n_jobs")}
+    if thread_params:
+        estimator.set_params(**thread_params)
+
+
+def _schema(estimator: Any) -> Schema:
+    names = getattr(estimator, "feature_names_in_", None)
+    classifier = is_classifier(estimator) and hasattr(estimator, "classes_")
+    return Schema(
+        task="classification" if classifier else "regression",
+        n_features=getattr(estimator, "n_features_in_", None),
+        feature_names=tuple(str(name) for name in names) if names is not None else None,
+        classes=tuple(np.asarray(estimator.classes_).tolist()) if classifier else None,
+        accepts_missing=_allows_nan(estimator),
+    )
+
+
+def _allows_nan(estimator: Any) -> bool:
+    try:
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # a third-party estimator without scikit-learn's tags
+        return False
+
+
+def _is_tree(estimator: Any) -> bool:
+    return isinstance(estimator, BaseDecisionTree)
+
+
+def _is_single_output_tree_classifier(estimator: Any) -> bool:
+    return _is_tree(estimator) and is_classifier(estimator) and getattr(estimator, "n_outputs_", 0) == 1
+
+
+def _float32(rows: Matrix) -> np.ndarray:
+    return np.ascontiguousarray(_dense(rows), dtype=np.float32)
+
+
+def _dense(rows: Matrix) -> np.ndarray:
+    return np.asarray(rows.toarray()) if isinstance(rows, scipy.sparse.csr_matrix) else rows

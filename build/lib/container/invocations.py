@@ -1,0 +1,98 @@
+"""One /invocations request as plain functions: headers to a Plan, then body to an answer.
+
+Owns: the order of the request path. Everything that can be refused from the headers alone
+(Accept, Content-Type, selected outputs) is refused in `plan`, before the body is read, decoded or
+predicted on. Must not know WSGI: the web shell hands it header strings and body bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header, parse_options_header
+
+from container.decoders import DECODERS, Decoder
+from container.encoders import ENCODERS, Encoder
+from container.errors import ConfigurationError, NotAcceptable, UnsupportedMediaType, UnsupportedOutput
+from container.outputs import Predictor, check_supported, keys_from_custom_attributes, parse_keys, predict
+from container.schema import conform
+from container.settings import Settings
+
+JSON_LINES = "application/jsonlines"
+
+
+@dataclass(frozen=True)
+class Plan:
+    decoder: Decoder
+    params: dict[str, str]
+    encoder: Encoder
+    response_type: str
+    keys: tuple[str, ...] | None
+
+
+class Invoker:
+    def __init__(self, settings: Settings, model: Predictor) -> None:
+        self.model = model
+        self.batch = settings.batch
+        self.default_accept = _default_accept(settings.default_accept)
+        self.default_keys = _default_keys(settings.inference_output, model)
+
+    def plan(self, content_type: str | None, accept: str | None, custom_attributes: str | None) -> Plan:
+        response_type = self._negotiate(accept)
+        mimetype, params = parse_options_header(content_type or "")
+        decoder = DECODERS.get(mimetype.lower())
+        if decoder is None:
+            supported = ", ".join(DECODERS)
+            raise UnsupportedMediaType(
+                f"Content-Type {content_type or '(none)'!r} is not supported; send one of {supported}"
+            )
+        keys = keys_from_custom_attributes(custom_attributes) or self.default_keys
+        if keys is not None:
+            check_supported(keys, self.model)
+        return Plan(
+            decoder, {k.lower(): v for k, v in params.items()}, ENCODERS[response_type], response_type, keys
+        )
+
+    def answer(self, plan: Plan, body: bytes) -> bytes:
+        table = plan.decoder(body, plan.params)
+        rows = conform(table, self.model.schema)
+        return plan.encoder(predict(self.model, rows, plan.keys))
+
+    def _negotiate(self, accept: str | None) -> str:
+        return negotiate(accept, self.default_accept, self.batch)
+
+
+@functools.lru_cache(maxsize=256)  # clients repeat their Accept header; parsing it costs ~16 us
+def negotiate(accept: str | None, default: str, batch: bool) -> str:
+    """The response type for an Accept header; NotAcceptable when no encoder matches."""
+    chosen = default
+    if accept and accept.strip() != "*/*":
+        offered = [default, *(mimetype for mimetype in ENCODERS if mimetype != default)]
+        match = parse_accept_header(accept, MIMEAccept).best_match(offered)
+        if match is None:
+            raise NotAcceptable(f"cannot answer in {accept!r}; accepted: {', '.join(ENCODERS)}")
+        chosen = match
+    # Batch transform joins output by line: JSON answers one record per line there.
+    return JSON_LINES if batch and chosen == "application/json" else chosen
+
+
+def _default_accept(value: str) -> str:
+    mimetype = parse_options_header(value)[0].lower()
+    if mimetype not in ENCODERS:
+        raise ConfigurationError(
+            f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={value!r}: expected one of {', '.join(ENCODERS)}"
+        )
+    return mimetype
+
+
+def _default_keys(text: str | None, model: Predictor) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    try:
+        keys = parse_keys(text)
+        check_supported(keys, model)
+    except UnsupportedOutput as error:
+        raise ConfigurationError(f"SAGEMAKER_INFERENCE_OUTPUT={text!r}: {error.message}") from None
+    return keys

@@ -1,0 +1,200 @@
+"""Fitting: one trainer per algorithm in TRAINERS, each returning a TrainedModel.
+
+Owns: turning labels into what each library trains on, XGBoost's rounds, early stopping and
+per-iteration metric lines, stopping at the next round on SIGTERM, and the metrics printed at the
+end. A TrainedModel wraps its in-memory model in the serving flavour (BoosterModel or
+EstimatorModel), so metrics and the manifest's golden outputs come from the code that serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io
+import xgboost
+from sklearn import ensemble, metrics, tree
+
+from container.errors import TrainingError
+from container.flavours.booster import BoosterModel
+from container.flavours.estimator import EstimatorModel
+from container.outputs import Predictor
+from container.settings import usable_cpu_count
+from container.training.data import Channels, Dataset, class_labels, numeric_targets
+from container.training.hyperparameters import Hyperparameters
+
+XGBOOST_ARTIFACT = "xgboost-model.ubj"
+ESTIMATORS: dict[tuple[str, str], Any] = {
+    ("decision_tree", "classification"): tree.DecisionTreeClassifier,
+    ("decision_tree", "regression"): tree.DecisionTreeRegressor,
+    ("random_forest", "classification"): ensemble.RandomForestClassifier,
+    ("random_forest", "regression"): ensemble.RandomForestRegressor,
+    ("gradient_boosting", "classification"): ensemble.GradientBoostingClassifier,
+    ("gradient_boosting", "regression"): ensemble.GradientBoostingRegressor,
+}
+
+
+class StopFlag:
+    """Set by the SIGTERM handler; trainers stop at the next point where they can."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    artifact_name: str
+    save: Callable[[Path], None]
+    predictor: Predictor
+    classes: list[Any] | None
+    objective: str | None
+    rounds: int | None = None
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Labels as the library trains on them, plus the class list for classification."""
+
+    train: np.ndarray
+    validation: np.ndarray | None
+    classes: list[Any] | None
+
+
+def fit(hp: Hyperparameters, channels: Channels, targets: Targets, stop: StopFlag) -> TrainedModel:
+    trainer = _train_xgboost if hp.algorithm == "xgboost" else _train_estimator
+    return trainer(hp, channels, targets, stop)
+
+
+def evaluate(trained: TrainedModel, channels: Channels, targets: Targets) -> dict[str, float]:
+    results = {
+        f"train-{name}": value for name, value in _scores(trained, channels.train, targets.train).items()
+    }
+    if channels.validation is not None and targets.validation is not None:
+        scores = _scores(trained, channels.validation, targets.validation)
+        results.update({f"validation-{name}": value for name, value in scores.items()})
+    return results
+
+
+def targets_for(hp: Hyperparameters, channels: Channels) -> Targets:
+    validation = channels.validation
+    if hp.task == "regression":
+        return Targets(
+            numeric_targets(channels.train), numeric_targets(validation) if validation else None, None
+        )
+    classes, train, checked = class_labels(channels.train.labels, validation.labels if validation else None)
+    if len(classes) < 2:
+        raise TrainingError(f"classification needs at least 2 classes; the train channel has {classes}")
+    return Targets(train, checked, classes)
+
+
+def _train_xgboost(hp: Hyperparameters, channels: Channels, targets: Targets, stop: StopFlag) -> TrainedModel:
+    params = {**hp.params, "nthread": usable_cpu_count(), **_class_params(hp, targets)}
+    evals = [(xgboost.DMatrix(channels.train.features, label=targets.train), "train")]
+    if channels.validation is not None:
+        evals.append((xgboost.DMatrix(channels.validation.features, label=targets.validation), "validation"))
+    elif hp.early_stopping_rounds:
+        raise TrainingError("early_stopping_rounds needs a validation channel")
+    try:
+        booster = xgboost.train(
+            params, evals[0][0], num_boost_round=hp.num_round, evals=evals, verbose_eval=False,
+            early_stopping_rounds=hp.early_stopping_rounds, callbacks=[_PrintMetrics(), _StopWhenAsked(stop)],
+        )  # fmt: skip
+    except xgboost.core.XGBoostError as error:
+        raise TrainingError(f"XGBoost refused to train: {str(error).strip().splitlines()[-1]}") from None
+    if hp.early_stopping_rounds and booster.best_iteration + 1 < booster.num_boosted_rounds():
+        booster = booster[: booster.best_iteration + 1]
+    classes = tuple(targets.classes) if targets.classes is not None else None
+    predictor = BoosterModel(booster, usable_cpu_count(), classes)
+    return TrainedModel(
+        XGBOOST_ARTIFACT, lambda path: booster.save_model(str(path)), predictor, targets.classes,
+        params["objective"], booster.num_boosted_rounds(),
+    )  # fmt: skip
+
+
+def _class_params(hp: Hyperparameters, targets: Targets) -> dict[str, Any]:
+    objective = hp.params["objective"]
+    if targets.classes is None:
+        return {}
+    count = len(targets.classes)
+    if objective.startswith("binary:") and count != 2:
+        raise TrainingError(
+            f"{objective} needs exactly 2 classes; the train channel has {count}: use multi:softprob"
+        )
+    if not objective.startswith("multi:"):
+        return {}
+    if hp.params.get("num_class", count) != count:
+        raise TrainingError(
+            f"num_class is {hp.params['num_class']}, but the train channel has {count} classes"
+        )
+    return {"num_class": count}
+
+
+def _train_estimator(
+    hp: Hyperparameters, channels: Channels, targets: Targets, stop: StopFlag
+) -> TrainedModel:
+    estimator = ESTIMATORS[(hp.algorithm, hp.task)](**hp.params)
+    if "n_jobs" in estimator.get_params():
+        estimator.set_params(n_jobs=usable_cpu_count())
+    labels = targets.train if targets.classes is None else np.asarray(targets.classes)[targets.train]
+    try:
+        estimator.fit(channels.train.features, labels)
+    except ValueError as error:
+        raise TrainingError(f"{hp.algorithm} could not fit the train channel: {error}") from None
+    name = f"{hp.algorithm.replace('_', '-')}-model.skops"
+    predictor = EstimatorModel(estimator)  # serving's own wrapper: one thread, as it will serve
+    return TrainedModel(name, lambda path: skops.io.dump(estimator, path), predictor, targets.classes, None)
+
+
+def _scores(trained: TrainedModel, dataset: Dataset, truth: np.ndarray) -> dict[str, float]:
+    """Regression: truth is the target values; classification: each row's class index."""
+    model = trained.predictor
+    if trained.classes is None:
+        predicted = model.native(dataset.features)
+        error = predicted - truth
+        return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error))),
+                "r2": float(metrics.r2_score(truth, predicted))}  # fmt: skip
+    names = np.asarray(trained.classes)
+    scores = {"accuracy": float(np.mean(model.labels(dataset.features) == names[truth]))}
+    if "probabilities" in model.outputs:
+        probabilities = model.probabilities(dataset.features)
+        scores["logloss"] = float(metrics.log_loss(truth, probabilities, labels=range(len(names))))
+        if len(names) == 2 and len(set(truth.tolist())) == 2:
+            scores["auc"] = float(metrics.roc_auc_score(truth, probabilities[:, 1]))
+    return scores
+
+
+class _PrintMetrics(xgboost.callback.TrainingCallback):
+    """One line per round, `[round] train-rmse: 0.41 validation-rmse: 0.47`: a SageMaker metric
+    definition such as `validation-rmse: ([0-9.]+)` scrapes it."""
+
+    def after_iteration(
+        self, model: Any, epoch: int, evals_log: xgboost.callback.TrainingCallback.EvalsLog
+    ) -> bool:
+        parts = [
+            f"{data}-{name}: {_latest(history):.6f}"
+            for data, log in evals_log.items()
+            for name, history in log.items()
+        ]
+        print(f"[{epoch}] " + "  ".join(parts), flush=True)
+        return False
+
+
+def _latest(history: list[float] | list[tuple[float, float]]) -> float:
+    """The newest value; cross-validation logs (mean, std) pairs, training logs plain floats."""
+    value = history[-1]
+    return value[0] if isinstance(value, tuple) else value
+
+
+class _StopWhenAsked(xgboost.callback.TrainingCallback):
+    def __init__(self, stop: StopFlag) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        return self.stop.requested

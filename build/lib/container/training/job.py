@@ -1,0 +1,134 @@
+"""`train`: one SageMaker training job, from `/opt/ml/input` to `/opt/ml/model`.
+
+Owns: the order of a job and its exits. It reads the three config files (hyperparameters,
+input data config, resource config), loads the channels, fits, prints the metrics as
+`name: value` lines, writes the artifact and its manifest to the model directory and the metrics
+to `output/data/metrics.json`. Any failure writes a short reason to `output/failure` (SageMaker
+shows its first 1024 characters) and exits non-zero: 1 for a problem with the job's inputs, 2 for
+our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved, and the job
+exits 143 with the reason in `output/failure`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from container import manifest
+from container.errors import TrainingError
+from container.flavours import MANIFEST_NAME, flavour_of
+from container.settings import TrainingPaths
+from container.training.algorithms import StopFlag, TrainedModel, evaluate, fit, targets_for
+from container.training.data import Channels, load_channels, sample_rows
+from container.training.hyperparameters import Hyperparameters, parse
+
+EXIT_BAD_INPUT, EXIT_OUR_BUG, EXIT_STOPPED = 1, 2, 143
+
+
+def main() -> None:
+    paths = TrainingPaths.from_env(os.environ)
+    stop = StopFlag()
+    signal.signal(signal.SIGTERM, stop.handle)
+    try:
+        saved = run(paths, stop)
+    except TrainingError as error:
+        _fail(paths, error.message, EXIT_BAD_INPUT)
+    except Exception as error:
+        traceback.print_exc()
+        _fail(paths, f"internal error ({type(error).__name__}): {error}", EXIT_OUR_BUG)
+    if stop.requested:
+        _fail(
+            paths, f"stopped by SIGTERM; the model trained so far was saved as {saved.artifact}", EXIT_STOPPED
+        )
+
+
+def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest:
+    raw = _hyperparameters(paths.config / "hyperparameters.json")
+    _single_host(_read_json(paths.config / "resourceconfig.json"))
+    hp = parse(raw)
+    channels = load_channels(paths.data, _read_json(paths.config / "inputdataconfig.json"))
+    _say(
+        f"{hp.algorithm} ({hp.task}) on {channels.train.features.shape[0]} rows x {channels.train.features.shape[1]} features"
+    )
+    targets = targets_for(hp, channels)
+    trained = fit(hp, channels, targets, stop)
+    scores = evaluate(trained, channels, targets)
+    for name, value in scores.items():
+        print(f"{name}: {value:.6f}", flush=True)
+    saved = _save(paths, trained, channels, hp, raw, scores, stop.requested)
+    (paths.output / "data").mkdir(parents=True, exist_ok=True)
+    (paths.output / "data" / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
+    _say(f"wrote {paths.model / saved.artifact} and {MANIFEST_NAME}")
+    return saved
+
+
+def _save(
+    paths: TrainingPaths, trained: TrainedModel, channels: Channels, hp: Hyperparameters,
+    raw: dict[str, str], scores: dict[str, float], interrupted: bool,
+) -> manifest.Manifest:  # fmt: skip
+    paths.model.mkdir(parents=True, exist_ok=True)
+    _clear_previous_model(paths.model)
+    artifact = paths.model / trained.artifact_name
+    trained.save(artifact)
+    rows, outputs = manifest.golden_record(
+        trained.predictor, sample_rows(channels.train.features, manifest.GOLDEN_ROWS)
+    )
+    record = manifest.Manifest(
+        artifact=artifact.name, sha256=manifest.file_sha256(artifact), algorithm=hp.algorithm, task=hp.task,
+        n_features=int(channels.train.features.shape[1]), classes=trained.classes, objective=trained.objective,
+        feature_names=None, hyperparameters=raw, metrics=scores, golden_rows=rows, golden_outputs=outputs,
+        library_versions=manifest.library_versions(), interrupted=interrupted,
+    )  # fmt: skip
+    manifest.write(record, paths.model)
+    return record
+
+
+def _clear_previous_model(model_dir: Path) -> None:
+    """A model directory holds one model: remove what an earlier run left, so serving finds one."""
+    for path in model_dir.iterdir():
+        if path.name == MANIFEST_NAME or flavour_of(path) is not None:
+            path.unlink()
+
+
+def _hyperparameters(path: Path) -> dict[str, str]:
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise TrainingError(f"{path.name} must hold a JSON object of name: value")
+    return {str(name): value if isinstance(value, str) else json.dumps(value) for name, value in raw.items()}
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise TrainingError(f"{path.name} is not valid JSON: {error}") from None
+
+
+def _single_host(resources: Any) -> None:
+    hosts = resources.get("hosts", []) if isinstance(resources, dict) else []
+    if len(hosts) > 1:
+        raise TrainingError(
+            f"this container trains on one instance; the job has {len(hosts)} ({', '.join(hosts)})"
+        )
+
+
+def _fail(paths: TrainingPaths, reason: str, code: int) -> None:
+    paths.output.mkdir(parents=True, exist_ok=True)
+    paths.failure.write_text(reason + "\n")
+    print(f"byom train: failed: {reason}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def _say(message: str) -> None:
+    print(f"byom train: {message}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

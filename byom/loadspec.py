@@ -1,0 +1,146 @@
+"""What a load test sends and when: phases, requests, and the open-loop arrival schedule.
+
+Owns the artillery subset we read (config.target, config.phases with duration / arrivalRate /
+rampTo / arrivalCount / pause, scenarios[].flow[].post with url, headers, body or json) and the
+arrival times a list of phases gives. It knows nothing of sockets or SageMaker.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from byom.cli import CommandError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$")
+_UNIT_SECONDS = {None: 1.0, "s": 1.0, "sec": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """`duration` seconds of arrivals going linearly from `arrival_rate` to `ramp_to` per second."""
+
+    duration: float
+    arrival_rate: float
+    ramp_to: float | None = None
+
+    @property
+    def end_rate(self) -> float:
+        return self.arrival_rate if self.ramp_to is None else self.ramp_to
+
+    def count(self) -> int:
+        """Arrivals in the phase: the integral of the rate, rounded down."""
+        return math.floor((self.arrival_rate + self.end_rate) * self.duration / 2 + 1e-9)
+
+    def offset_of(self, k: int) -> float:
+        """Seconds from the phase start to its k-th arrival (k from 0): solves N(t) = k."""
+        start, slope = self.arrival_rate, (self.end_rate - self.arrival_rate) / self.duration
+        if k == 0:
+            return 0.0
+        if abs(slope) < 1e-12:
+            return k / start
+        # N(t) = start*t + slope*t^2/2; the positive root, written to stay exact when start == 0.
+        return 2 * k / (start + math.sqrt(start * start + 2 * slope * k))
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    target: str
+    phases: Sequence[Phase]
+    requests: Sequence[Request]
+
+    @property
+    def duration(self) -> float:
+        return sum(phase.duration for phase in self.phases)
+
+
+def arrival_times(phases: Sequence[Phase]) -> Iterator[float]:
+    """Every scheduled send time in seconds from the start, in order (lazily: hours of load are fine)."""
+    start = 0.0
+    for phase in phases:
+        for k in range(phase.count()):
+            yield start + phase.offset_of(k)
+        start += phase.duration
+
+
+def parse_duration(value: object, what: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise CommandError(f"{what}: {value!r} is not a duration (e.g. 60, 30s, 5m)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not seconds > 0:
+        raise CommandError(f"{what}: the duration must be above 0")
+    return seconds
+
+
+def parse_rate(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CommandError(f"{what}: {value!r} is not a rate")
+    try:
+        rate = float(value)
+    except ValueError:
+        raise CommandError(f"{what}: {value!r} is not a rate") from None
+    if not (rate >= 0 and math.isfinite(rate)):
+        raise CommandError(f"{what}: a rate must be a finite number >= 0")
+    return rate
+
+
+def phase_from_mapping(raw: Mapping[str, Any], index: int) -> Phase:
+    what = f"phase {index + 1}"
+    duration = parse_duration(raw.get("duration", raw.get("pause")), f"{what} duration")
+    if "pause" in raw:
+        return Phase(duration, 0.0)
+    if "arrivalCount" in raw:
+        return Phase(duration, parse_rate(raw["arrivalCount"], f"{what} arrivalCount") / duration)
+    if "arrivalRate" not in raw:
+        raise CommandError(f"{what}: needs arrivalRate (or arrivalCount, or pause)")
+    rate = parse_rate(raw["arrivalRate"], f"{what} arrivalRate")
+    ramp = parse_rate(raw["rampTo"], f"{what} rampTo") if "rampTo" in raw else None
+    return Phase(duration, rate, ramp)
+
+
+def request_from_post(post: Mapping[str, Any]) -> Request:
+    headers = {str(k): str(v) for k, v in (post.get("headers") or {}).items()}
+    if "json" in post:
+        body = json.dumps(post["json"]).encode()
+        headers.setdefault("Content-Type", "application/json")
+    else:
+        raw = post.get("body", "")
+        body = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+    return Request("POST", str(post.get("url", "/invocations")), headers, body)
+
+
+def from_artillery(text: str) -> LoadSpec:
+    """A LoadSpec from an artillery script's text; every post step of every scenario, in order."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CommandError(f"the artillery script is not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise CommandError("the artillery script has no `config` section")
+    config = document["config"]
+    phases = [phase_from_mapping(raw, i) for i, raw in enumerate(config.get("phases") or [])]
+    posts = [
+        step["post"]
+        for scenario in document.get("scenarios") or []
+        for step in (scenario or {}).get("flow") or []
+        if isinstance(step, dict) and isinstance(step.get("post"), dict)
+    ]
+    return LoadSpec(str(config.get("target", "")), phases, [request_from_post(p) for p in posts])

@@ -1,0 +1,177 @@
+"""`byom simulate`: replay a traffic profile against a plan's fleet, BEFORE (fixed) vs AFTER (autoscaling).
+
+Reads a plan (byom.plan) for the instance model and the policy, a profile (the seed's two-hour
+ramp by default, a CSV, or --ramp), runs byom.fleet twice, prints a table, and writes
+PREFIX.json, PREFIX.csv (both fleets, minute by minute) and PREFIX.png (side by side).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from byom import fleet, plots, profile
+from byom.cli import CommandError
+from byom.fleet import Autoscaling, InstanceModel, Minute, Timing
+from byom.loadspec import parse_duration, parse_rate
+from byom.plan_file import read_plan
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "simulate", help="replay traffic against a plan's fleet, fixed vs autoscaling"
+    )
+    parser.add_argument("plan", type=Path, help="a `byom plan` JSON file")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--profile", type=Path, help="CSV of `second,rps` or `minute,rps` (default: the seed's)"
+    )
+    source.add_argument("--ramp", metavar="START:END:DURATION", help="a linear ramp, e.g. 100:900:60s")
+    parser.add_argument("--fixed-instances", type=int, help="BEFORE fleet size (default: the plan's minimum)")
+    parser.add_argument(
+        "--start-minutes", type=float, default=6.0, help="instance start time (6; the seed saw 5-7)"
+    )
+    parser.add_argument("--stop-minutes", type=float, default=1.0, help="billed time after scale-in (1)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="invocation timeout, seconds (60)")
+    parser.add_argument("--every", type=int, default=5, help="table row every N minutes (5)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("simulate"), help="output prefix (default ./simulate)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    check_numbers(arguments)
+    rates = traffic(arguments).rates()
+    if not len(rates):
+        raise CommandError("the traffic profile is shorter than one second")
+    plan = read_plan(arguments.plan)
+    model, policy, slo = instance_model(plan, arguments.timeout), autoscaling(plan), plan_slo(plan)
+    fixed = policy.min_instances if arguments.fixed_instances is None else arguments.fixed_instances
+    timing = Timing(arguments.start_minutes * 60, arguments.stop_minutes * 60)
+    before = fleet.simulate(rates, model, fixed, None, timing)
+    after = fleet.simulate(rates, model, policy.min_instances, policy, timing)
+    breach = fleet.first_breach(rates, model, fixed, *slo)
+    prefix: Path = arguments.out
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    written = write_outputs(prefix, before, after, fixed)
+    print_table(before, after, arguments.every)
+    print_totals(before, after, fixed, breach, rates)
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def check_numbers(arguments: argparse.Namespace) -> None:
+    if arguments.fixed_instances is not None and arguments.fixed_instances < 1:
+        raise CommandError("--fixed-instances must be at least 1")
+    if arguments.every < 1 or not arguments.timeout > 0:
+        raise CommandError("--every must be at least 1 and --timeout above 0")
+    if min(arguments.start_minutes, arguments.stop_minutes) < 0:
+        raise CommandError("--start-minutes and --stop-minutes must be >= 0")
+
+
+def plan_slo(plan: dict[str, Any]) -> tuple[float, float]:
+    try:
+        return float(plan["slo"]["p99_ms"]), float(plan["slo"]["error_budget"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CommandError(f"the plan lacks its slo section ({error})") from None
+
+
+def traffic(arguments: argparse.Namespace) -> profile.Profile:
+    if arguments.profile is not None:
+        return profile.from_csv(arguments.profile)
+    if arguments.ramp is not None:
+        parts = arguments.ramp.split(":")
+        if len(parts) != 3:
+            raise CommandError(f"--ramp {arguments.ramp!r}: expected START:END:DURATION")
+        start, end = (parse_rate(part, "--ramp") for part in parts[:2])
+        return profile.ramp(start, end, parse_duration(parts[2], "--ramp"))
+    return profile.seed()
+
+
+def instance_model(plan: dict[str, Any], timeout: float) -> InstanceModel:
+    try:
+        found, instance = plan["capacity"], plan["instance"]
+        curve = [(float(rate), float(p99)) for rate, p99 in found["latency_curve"]]
+        return InstanceModel(
+            float(found["saturation_rps"]),
+            curve,
+            float(instance["usd_per_hour"]),
+            int(instance["vcpus"]),
+            timeout,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CommandError(f"the plan lacks its capacity or instance section ({error})") from None
+
+
+def autoscaling(plan: dict[str, Any]) -> Autoscaling:
+    try:
+        s = plan["scaling"]
+        return Autoscaling(
+            s["metric"],
+            float(s["target_value"]),
+            int(s["min_instances"]),
+            int(s["max_instances"]),
+            float(s["scale_in_cooldown_s"]),
+            float(s["scale_out_cooldown_s"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CommandError(f"the plan lacks its scaling section ({error})") from None
+
+
+def write_outputs(prefix: Path, before: Sequence[Minute], after: Sequence[Minute], fixed: int) -> list[Path]:
+    paths = [prefix.with_suffix(suffix) for suffix in (".json", ".csv", ".png")]
+    document = {
+        "kind": "byom.simulation",
+        "version": 1,
+        "fixed_instances": fixed,
+        "before": [asdict(m) for m in before],
+        "after": [asdict(m) for m in after],
+    }
+    paths[0].write_text(json.dumps(document, indent=1) + "\n")
+    with paths[1].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        names = list(asdict(before[0])) if before else []
+        writer.writerow(["fleet", *names])
+        for label, minutes in (("before", before), ("after", after)):
+            writer.writerows([label, *asdict(m).values()] for m in minutes)
+    title = f"byom simulate: BEFORE ({fixed} fixed) vs AFTER (autoscaling)"
+    plots.write_simulation_png(paths[2], before, after, title)
+    return paths
+
+
+def print_table(before: Sequence[Minute], after: Sequence[Minute], every: int) -> None:
+    print(
+        f"{'min':>4} {'req/s':>7} | {'BEFORE inst':>11} {'p99 ms':>9} {'err':>6} | "
+        f"{'AFTER inst':>10} {'p99 ms':>9} {'err':>6} {'util':>5} {'cost $':>8}"
+    )
+    for b, a in zip(before, after, strict=True):
+        if b.minute % every == 0 or b.minute == len(before) - 1:
+            print(
+                f"{b.minute:4d} {b.offered_rps:7.0f} | {b.instances:11.1f} {b.p99_ms:9.1f} {b.error_rate:6.1%} | "
+                f"{a.instances:10.1f} {a.p99_ms:9.1f} {a.error_rate:6.1%} {a.utilisation:5.0%} {a.cost:8.2f}"
+            )
+
+
+def print_totals(
+    before: Sequence[Minute], after: Sequence[Minute], fixed: int, breach: int | None, rates: Any
+) -> None:
+    for label, minutes in ((f"BEFORE ({fixed} fixed)", before), ("AFTER (autoscaling)", after)):
+        failed = sum(m.error_rate * m.offered_rps * 60 for m in minutes)
+        worst = max((m.p99_ms for m in minutes), default=0.0)
+        cost = minutes[-1].cost if minutes else 0.0
+        print(
+            f"{label}: cost ${cost:.2f}, failed requests {failed:,.0f}, worst p99 {worst:,.1f} ms, "
+            f"instances {min(m.instances for m in minutes):g}..{max(m.instances for m in minutes):g}"
+        )
+    if breach is None:
+        print("BEFORE stays within the SLO throughout")
+    else:
+        print(
+            f"BEFORE leaves the SLO at second {breach} (minute {breach // 60}), offered {rates[breach]:.0f} req/s"
+        )
