@@ -31,6 +31,9 @@ request shapes (byom/deployment.py turns a Plan into them). The shape, format_ve
       ]
     }
 
+`byom plan` writes this shape as the "autoscaling" member of its plan file, and `load` accepts
+that whole file too.
+
 CPUUtilization is SageMaker's per-instance figure summed over vCPUs (up to 400 on 4 vCPUs), so it
 is not capped at 100. Unknown keys are errors: a typo must not silently drop a policy.
 """
@@ -47,6 +50,7 @@ from byom import validate
 from byom.cli import CommandError
 
 FORMAT_VERSION = 1
+CAPACITY_PLAN_KIND = "byom.plan"  # `byom plan` writes this shape in its file's "autoscaling" member
 METRICS = ("SageMakerVariantInvocationsPerInstance", "CPUUtilization")
 SCHEDULE_PREFIXES = ("cron(", "rate(", "at(")
 
@@ -99,6 +103,8 @@ class Plan:
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise CommandError(f"scaling plan is not JSON: {error}") from error
+        if isinstance(document, dict) and document.get("kind") == CAPACITY_PLAN_KIND:
+            document = document.get("autoscaling")  # a whole `byom plan` file: its deployable part
         return _plan(
             _fields(
                 document,

@@ -13,6 +13,7 @@ import pytest
 from matplotlib.image import imread
 
 from byom import plots
+from byom import policy as deploy_policy
 from byom.cli import main
 from byom.timeline import read_result
 from tests.harness import DEMO_MODEL, free_port, serving
@@ -99,6 +100,9 @@ def test_plan_from_the_result_then_simulate(
     assert (
         document["policy"]["register_scalable_target"]["MaxCapacity"] == document["scaling"]["max_instances"]
     )
+    deployable = deploy_policy.load(plan.with_suffix(".json"))  # what `byom deploy --plan` applies
+    assert (deployable.min_capacity, deployable.max_capacity) == (2, document["scaling"]["max_instances"])
+    assert deployable.target_tracking[0].target_value == document["scaling"]["target_value"]
     assert "put_scaling_policy" in (tmp_path / "plan-boto3.py").read_text()
     assert "AWS::ApplicationAutoScaling::ScalingPolicy" in (tmp_path / "plan-cloudformation.yaml").read_text()
     assert f"MAX_RPS {max_rps}" in capsys.readouterr().out
