@@ -218,6 +218,7 @@ def alarm_request(endpoint: str, variant: str, step: StepScaling, policy_arn: st
         "MetricName": "OverheadLatency",
         "Dimensions": variant_dimensions(endpoint, variant),
         "Statistic": "Average",
+        "Unit": "Microseconds",
         "Period": step.period,
         "EvaluationPeriods": step.evaluation_periods,
         "Threshold": step.threshold_microseconds,

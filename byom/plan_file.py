@@ -31,7 +31,6 @@ from typing import Any
 
 from byom import capacity, prices, scaling
 from byom import plan_policy as policy
-from byom import policy as deploy_policy
 from byom.capacity import Slo, Sustained
 from byom.cli import CommandError
 from byom.timeline import Second
@@ -83,7 +82,7 @@ def build_plan(
         "cost": asdict(scaling.cost(sizing, found.rps, instance)),
         "endpoint": {"name": arguments.endpoint, "variant": arguments.variant},
         "policy": policy.payloads(the_policy),
-        "autoscaling": autoscaling_section(the_policy),
+        "autoscaling": policy.autoscaling_document(the_policy),
         "source": source,
     }
 
@@ -112,48 +111,6 @@ def make_policy(
         None if overhead is None else round(overhead * 1000),
         [policy.ScheduledAction.parse(text) for text in arguments.schedule or []],
     )
-
-
-def autoscaling_section(the_policy: policy.Policy) -> dict[str, Any]:
-    """The policy as `byom deploy --plan` reads it, checked by deploy's own reader."""
-    section: dict[str, Any] = {
-        "format_version": deploy_policy.FORMAT_VERSION,
-        "min_capacity": the_policy.min_instances,
-        "max_capacity": the_policy.max_instances,
-        "target_tracking": [
-            {
-                "name": f"{the_policy.metric}-target-tracking",
-                "metric": "CPUUtilization"
-                if the_policy.metric == "cpu"
-                else "SageMakerVariantInvocationsPerInstance",
-                "target_value": round(the_policy.target_value, 2),
-                "scale_in_cooldown": the_policy.scale_in_cooldown,
-                "scale_out_cooldown": the_policy.scale_out_cooldown,
-            }
-        ],
-        "scheduled_actions": [
-            {
-                "name": a.name,
-                "schedule": a.schedule,
-                "min_capacity": a.min_instances,
-                "max_capacity": a.max_instances,
-            }
-            for a in the_policy.scheduled
-        ],
-    }
-    threshold = the_policy.overhead_latency_us
-    if threshold is not None:  # +1 instance above the threshold, +2 past twice it (as plan_policy)
-        section["step_scaling"] = {
-            "name": "overhead-latency",
-            "threshold_microseconds": threshold,
-            "cooldown": the_policy.scale_out_cooldown,
-            "steps": [
-                {"lower": 0, "upper": threshold, "adjustment": 1},
-                {"lower": threshold, "adjustment": 2},
-            ],
-        }
-    deploy_policy.Plan.from_json(json.dumps(section))  # a name or value deploy would refuse fails now
-    return section
 
 
 def scaling_section(

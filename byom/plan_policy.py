@@ -1,7 +1,10 @@
-"""The autoscaling policy as Application Auto Scaling / CloudWatch API payloads, and its renderings.
+"""The autoscaling policy `byom plan` proposes: its deployable form, API payloads and renderings.
 
-`payloads` builds the exact keyword arguments of the boto3 calls (register_scalable_target,
-put_scaling_policy, put_metric_alarm, put_scheduled_action): that dict is the policy's JSON form.
+`autoscaling_document` turns the plan's choices into the scaling plan `byom deploy --plan` applies
+(byom/policy.py), and `payloads` builds the exact keyword arguments of the boto3 calls
+(register_scalable_target, put_scaling_policy, put_metric_alarm, put_scheduled_action) from it
+through deploy's own request builders (byom/deployment.py): what the plan prints is what deploy
+sends.
 `boto3_script` prints them as a runnable Python snippet and `cloudformation` as a template
 fragment (AWS::ApplicationAutoScaling::ScalableTarget and ::ScalingPolicy, AWS::CloudWatch::Alarm).
 Target tracking runs on SageMakerVariantInvocationsPerInstance or on CPUUtilization (a customised
@@ -19,10 +22,10 @@ from typing import Any
 
 import yaml
 
+from byom import deployment
+from byom import policy as deploy_policy
 from byom.cli import CommandError
 
-NAMESPACE = "sagemaker"
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 ARN_PLACEHOLDER = "<ARN of the step scaling policy>"
 
 
@@ -60,108 +63,62 @@ class Policy:
     overhead_latency_us: int | None = None
     scheduled: Sequence[ScheduledAction] = field(default_factory=tuple)
 
-    @property
-    def resource_id(self) -> str:
-        return f"endpoint/{self.endpoint}/variant/{self.variant}"
+
+def autoscaling_document(policy: Policy) -> dict[str, Any]:
+    """The policy in the shape `byom deploy --plan` applies, checked by deploy's own reader."""
+    document: dict[str, Any] = {
+        "format_version": deploy_policy.FORMAT_VERSION,
+        "min_capacity": policy.min_instances,
+        "max_capacity": policy.max_instances,
+        "target_tracking": [
+            {
+                "name": f"{policy.metric}-target-tracking",
+                "metric": "CPUUtilization"
+                if policy.metric == "cpu"
+                else "SageMakerVariantInvocationsPerInstance",
+                "target_value": round(policy.target_value, 2),
+                "scale_in_cooldown": policy.scale_in_cooldown,
+                "scale_out_cooldown": policy.scale_out_cooldown,
+            }
+        ],
+        "scheduled_actions": [
+            {
+                "name": a.name,
+                "schedule": a.schedule,
+                "min_capacity": a.min_instances,
+                "max_capacity": a.max_instances,
+            }
+            for a in policy.scheduled
+        ],
+    }
+    threshold = policy.overhead_latency_us
+    if (
+        threshold is not None
+    ):  # bounds relative to the alarm threshold: +1 instance above it, +2 past twice it
+        document["step_scaling"] = {
+            "name": "overhead-latency",
+            "threshold_microseconds": threshold,
+            "cooldown": policy.scale_out_cooldown,
+            "steps": [
+                {"lower": 0, "upper": threshold, "adjustment": 1},
+                {"lower": threshold, "adjustment": 2},
+            ],
+        }
+    deploy_policy.Plan.from_json(json.dumps(document))  # a name or value deploy would refuse fails here
+    return document
 
 
 def payloads(policy: Policy) -> dict[str, Any]:
-    target = {"ServiceNamespace": NAMESPACE, "ResourceId": policy.resource_id, "ScalableDimension": DIMENSION}
-    scaling = [_target_tracking(policy, target)]
-    alarms = []
-    if policy.overhead_latency_us is not None:
-        scaling.append(_overhead_step_policy(policy, target))
-        alarms.append(_overhead_alarm(policy))
+    plan = deploy_policy.Plan.from_json(json.dumps(autoscaling_document(policy)))
+    endpoint, variant = policy.endpoint, policy.variant
+    step = plan.step_scaling
     return {
-        "register_scalable_target": {
-            **target,
-            "MinCapacity": policy.min_instances,
-            "MaxCapacity": policy.max_instances,
-        },
-        "put_scaling_policy": scaling,
-        "put_metric_alarm": alarms,
-        "put_scheduled_action": [_scheduled(action, target) for action in policy.scheduled],
-    }
-
-
-def _target_tracking(policy: Policy, target: dict[str, str]) -> dict[str, Any]:
-    configuration: dict[str, Any] = {
-        "TargetValue": round(policy.target_value, 2),
-        "ScaleInCooldown": policy.scale_in_cooldown,
-        "ScaleOutCooldown": policy.scale_out_cooldown,
-    }
-    if policy.metric == "cpu":
-        configuration["CustomizedMetricSpecification"] = {
-            "MetricName": "CPUUtilization",
-            "Namespace": "/aws/sagemaker/Endpoints",
-            "Dimensions": _dimensions(policy),
-            "Statistic": "Average",
-            "Unit": "Percent",
-        }
-    else:
-        configuration["PredefinedMetricSpecification"] = {
-            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-        }
-    name = f"{policy.endpoint}-{policy.metric}-target-tracking"
-    return {
-        "PolicyName": name,
-        **target,
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": configuration,
-    }
-
-
-def _overhead_step_policy(policy: Policy, target: dict[str, str]) -> dict[str, Any]:
-    threshold = policy.overhead_latency_us or 0
-    steps = [  # bounds are relative to the alarm threshold: +1 instance above it, +2 past twice it
-        {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": threshold, "ScalingAdjustment": 1},
-        {"MetricIntervalLowerBound": threshold, "ScalingAdjustment": 2},
-    ]
-    configuration = {
-        "AdjustmentType": "ChangeInCapacity",
-        "StepAdjustments": steps,
-        "Cooldown": policy.scale_out_cooldown,
-        "MetricAggregationType": "Average",
-    }
-    return {
-        "PolicyName": f"{policy.endpoint}-overhead-latency-step",
-        **target,
-        "PolicyType": "StepScaling",
-        "StepScalingPolicyConfiguration": configuration,
-    }
-
-
-def _overhead_alarm(policy: Policy) -> dict[str, Any]:
-    return {
-        "AlarmName": f"{policy.endpoint}-{policy.variant}-overhead-latency-high",
-        "Namespace": "AWS/SageMaker",
-        "MetricName": "OverheadLatency",
-        "Dimensions": _dimensions(policy),
-        "Statistic": "Average",
-        "Unit": "Microseconds",
-        "Period": 60,
-        "EvaluationPeriods": 3,
-        "DatapointsToAlarm": 3,
-        "Threshold": policy.overhead_latency_us,
-        "ComparisonOperator": "GreaterThanThreshold",
-        "AlarmActions": [ARN_PLACEHOLDER],
-    }
-
-
-def _dimensions(policy: Policy) -> list[dict[str, str]]:
-    return [
-        {"Name": "EndpointName", "Value": policy.endpoint},
-        {"Name": "VariantName", "Value": policy.variant},
-    ]
-
-
-def _scheduled(action: ScheduledAction, target: dict[str, str]) -> dict[str, Any]:
-    capacity = {"MinCapacity": action.min_instances, "MaxCapacity": action.max_instances}
-    return {
-        "ScheduledActionName": action.name,
-        **target,
-        "Schedule": action.schedule,
-        "ScalableTargetAction": capacity,
+        "register_scalable_target": deployment.scalable_target_request(endpoint, variant, plan),
+        "put_scaling_policy": deployment.policy_requests(endpoint, variant, plan),
+        "put_metric_alarm": [deployment.alarm_request(endpoint, variant, step, ARN_PLACEHOLDER)]
+        if step
+        else [],
+        "put_scheduled_action": deployment.scheduled_action_requests(endpoint, variant, plan),
     }
 
 
