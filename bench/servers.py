@@ -179,7 +179,8 @@ def start_trivial(name: str, model_dir: Path, log_dir: Path, workers: int, threa
 
 def _our_gunicorn(variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """The argv and environment `./serve` execs gunicorn with, for these variables."""
-    sys.path.insert(0, str(CHECKOUT))
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
     from container.serve import gunicorn_argv, worker_environment
     from container.settings import Settings
 

@@ -89,9 +89,11 @@ def check_artifact(settings: Settings) -> Artifact:
 def preload(settings: Settings) -> None:
     """In the gunicorn master, before fork: load a model whose loading starts no threads, so the
     workers inherit it (its memory shared copy-on-write) instead of each loading its own copy."""
+    from container import manifest
+
     artifact = check_artifact(settings)
     if artifact.flavour in PRELOADABLE:
-        _preloaded[artifact.path] = _load_checked(artifact, settings)
+        _preloaded[artifact.path] = _load_checked(artifact, settings, manifest.read(settings.model_dir))
 
 
 def load_model(settings: Settings) -> Predictor:
@@ -100,17 +102,17 @@ def load_model(settings: Settings) -> Predictor:
     from container import manifest
 
     artifact = check_artifact(settings)
-    model = _preloaded.get(artifact.path) or _load_checked(artifact, settings)
     recorded = manifest.read(settings.model_dir)
+    model = _preloaded.get(artifact.path) or _load_checked(artifact, settings, recorded)
     if recorded is not None:
         manifest.verify_model(recorded, model)
     return model
 
 
-def _load_checked(artifact: Artifact, settings: Settings) -> Predictor:
+def _load_checked(artifact: Artifact, settings: Settings, recorded: Manifest | None) -> Predictor:
+    """The artifact loaded by its flavour, after its checksum is verified against the manifest."""
     from container import manifest
 
-    recorded = manifest.read(settings.model_dir)
     if recorded is not None:
         manifest.verify_artifact(recorded, artifact.path)
     return LOADERS[artifact.flavour](artifact.path, settings, recorded)
