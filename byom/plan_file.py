@@ -33,6 +33,7 @@ from byom import capacity, prices, scaling
 from byom import plan_policy as policy
 from byom.capacity import Slo, Sustained
 from byom.cli import CommandError
+from byom.documents import read_document
 from byom.timeline import Second
 
 PLAN_KIND = "byom.plan"
@@ -145,10 +146,4 @@ def write_plan(prefix: Path, document: dict[str, Any]) -> list[Path]:
 
 
 def read_plan(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise CommandError(f"cannot read the plan {path}: {error}") from None
-    if not isinstance(document, dict) or document.get("kind") != PLAN_KIND:
-        raise CommandError(f"{path} is not a byom plan (its `kind` is not {PLAN_KIND!r})")
-    return document
+    return read_document(path, PLAN_KIND, "plan")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from byom.cli import CommandError
+from byom.documents import read_document
 from byom.loadgen import STATUS_CONNECTION_ERROR, STATUS_TIMEOUT, Outcomes
 
 RESULT_KIND = "byom.loadtest"
@@ -164,12 +165,7 @@ def write_csv(path: Path, rows: Sequence[Second]) -> None:
 
 def read_result(path: Path) -> tuple[dict[str, Any], list[Second]]:
     """A loadtest JSON result: its document and its timeline rows."""
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise CommandError(f"cannot read the loadtest result {path}: {error}") from None
-    if not isinstance(document, dict) or document.get("kind") != RESULT_KIND:
-        raise CommandError(f"{path} is not a byom loadtest result (its `kind` is not {RESULT_KIND!r})")
+    document = read_document(path, RESULT_KIND, "loadtest result")
     try:
         rows = [Second(**row) for row in document["timeline"]]
     except (KeyError, TypeError) as error:
