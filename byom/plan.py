@@ -124,9 +124,11 @@ def _reporting(run_step: RunStep, arguments: argparse.Namespace, search: Search)
     def step(rate: float) -> list[Second]:
         rows = run_step(rate)
         if not arguments.quiet:
-            worst = max((row.p99_ms for row in rows[1:]), default=0.0)
+            steady = rows[1:]
+            p99 = capacity.window_p99_ms(steady, len(steady))
             print(
-                f"step {len(search.steps) + 1}: {rate:8.1f} req/s  worst p99 {worst:9.2f} ms", file=sys.stderr
+                f"step {len(search.steps) + 1}: {rate:8.1f} req/s  p99 {p99[0] if p99 else 0.0:9.2f} ms",
+                file=sys.stderr,
             )
         return rows
 

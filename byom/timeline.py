@@ -4,10 +4,12 @@ Each row is one second of the schedule. `offered` counts requests scheduled in t
 `achieved` counts 2xx responses that completed in it (what a server's own throughput graph
 shows); the percentiles and error counts are over the requests scheduled in it, so a slow second
 stays charged to the load that caused it. Latencies include errors; a timeout counts as its timeout.
+Each row also keeps its latencies' histogram (byom.latency_histogram), so percentiles over several
+seconds can be read back exactly enough to judge an SLO.
 
 The JSON result: {"kind": "byom.loadtest", "version": 1, "target", "started_at", "phases",
 "summary": {...}, "generator": {"cpu_seconds", "wall_seconds", "cpu_percent", ...},
-"timeline": [row, ...]} with rows as in `Second`.
+"timeline": [row, ...]} with rows as in `Second`, one per line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from byom import latency_histogram
 from byom.cli import CommandError
 from byom.documents import read_document
 from byom.loadgen import STATUS_CONNECTION_ERROR, STATUS_TIMEOUT, Outcomes
@@ -40,6 +43,7 @@ class Second:
     p99_ms: float
     errors: Mapping[str, int] = field(default_factory=dict)
     generator_cpu_percent: float = 0.0
+    latency_histogram: Sequence[Sequence[int]] = ()  # byom.latency_histogram's sparse form
 
     @property
     def error_count(self) -> int:
@@ -87,6 +91,7 @@ def _second(index: int, latency_ms: np.ndarray, status: np.ndarray, achieved: in
         round(float(p99), 3),
         errors,
         round(cpu, 1),
+        latency_histogram.of(latency_ms),
     )
 
 
@@ -125,7 +130,10 @@ def generator_usage(outcomes: Outcomes) -> dict[str, float]:
 
 
 def write_json(path: Path, document: Mapping[str, Any], rows: Sequence[Second]) -> None:
-    path.write_text(json.dumps({**document, "timeline": [asdict(row) for row in rows]}, indent=1) + "\n")
+    head = json.dumps({**document, "timeline": []}, indent=1)
+    lines = ",\n  ".join(json.dumps(asdict(row), separators=(",", ":")) for row in rows)
+    before, after = head.rsplit('"timeline": []', 1)  # the last key: rows go one per line
+    path.write_text(f'{before}"timeline": [\n  {lines}\n ]{after}\n')
 
 
 def write_csv(path: Path, rows: Sequence[Second]) -> None:
