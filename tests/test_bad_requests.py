@@ -235,6 +235,7 @@ FRAMING = [
     Framing("over-limit-refused-before-the-body-is-sent", 413, HEAD + b"Content-Length: %d\r\n\r\n" % (LIMIT + 1)),
     Framing("content-length-longer-than-the-body", 400, HEAD + b"Content-Length: 100\r\n\r\n" + SETOSA, half_close=True),
     Framing("content-length-shorter-than-the-body", 422, HEAD + b"Content-Length: 7\r\n\r\n" + SETOSA),
+    Framing("chunked-with-trailers", 200, HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(SETOSA)[:-2] + b"X-Sum: 1\r\n\r\n"),
     Framing("invalid-chunk-size", 400, HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n5.1\r\n0\r\n\r\n"),
     Framing("chunk-longer-than-declared", 400, HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n5.1,3.5\r\n0\r\n\r\n"),
     Framing("chunked-body-never-terminated", 400, HEAD + b"Transfer-Encoding: chunked\r\n\r\nf\r\n" + SETOSA, half_close=True),

@@ -8,6 +8,7 @@ from container.read_ahead import HEADER_LIMIT, Incoming
 
 LIMIT = 1000
 HEAD = b"POST /invocations HTTP/1.1\r\nHost: h\r\n"
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,14 @@ HEAD = b"POST /invocations HTTP/1.1\r\nHost: h\r\n"
         ([HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\n1,2\r\n"], False),
         ([HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\n1,2\r\n", b"0\r\n\r\n"], True),
         ([HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"1" * (LIMIT + 1)], True),
+        ([CHUNKED + b"3\r\n1,2\r\n0\r\nX-Sum: 3\r\n"], False),  # trailers not finished
+        ([CHUNKED + b"3\r\n1,2\r\n0\r\nX-Sum: 3\r\n", b"\r\n"], True),  # trailers end it
+        ([CHUNKED + b"5\r\n0\r\n\r\n\r\n"], False),  # chunk data that looks like the last chunk
+        ([CHUNKED + b"5\r\n0\r\n\r\n\r\n", b"0\r\n\r\n"], True),
+        ([CHUNKED + b"a;ext=1\r\n0123456789\r\n", b"0\r\n", b"\r\n"], True),  # extensions, split
+        ([CHUNKED + b"zz\r\n"], True),  # not a size: the parser answers 400
+        ([CHUNKED + b"2\r\n123\r\n"], True),  # data longer than its size: 400
+        ([CHUNKED + b"%x\r\n" % (LIMIT + 1)], True),  # one chunk over the limit: 413, unread
         ([HEAD + b"X: " + b"a" * HEADER_LIMIT], True),  # headers too long: the parser answers
     ],
 )
