@@ -283,6 +283,12 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             for n, r in fixed.items()
             if not r.clean
         ],
+        *[
+            f"WARNING: open loop on {n}: errors {r.errors}"
+            for n, found in open_loop.items()
+            for r in found
+            if not r.clean
+        ],
     ]
     section.data = {
         "summary": summary,
@@ -302,9 +308,10 @@ OPEN_LOOP_NOTE = (
     "Open loop (the p99 target is read here): `python -m byom loadtest` (byom/loadgen.py) on CPU 1 sends"
     " request k at k / rate seconds whatever the earlier ones do, evenly spaced, on keep-alive connections"
     " (16 opened beforehand, the last one freed reused first, another opened when none is free), and times"
-    " each from its scheduled send, so a late answer or a late client counts against the server. This is a fixed offered load as the issue means it: a population of"
-    " independent clients, as behind SageMaker's front end, never waits for our answers. hey's table above"
-    " stays for comparison with earlier runs, but its workers tick in lock-step (bursts of"
+    " each from its scheduled send, so a late answer or a late client counts against the server. This is"
+    " a fixed offered load as the issue means it: a population of independent clients, as behind"
+    " SageMaker's front end, never waits for our answers. hey's table above stays for comparison with"
+    " earlier runs, but its workers tick in lock-step (bursts of"
     f" {HEY_CONNECTIONS} no real client population sends) and each waits for its answer (coordinated"
     " omission). Ours at half capacity: runs of {seconds:g} s, {runs} of them, p99 of the median run and"
     " every run listed; then ours at 100 req/s (both cores idle between requests, and every request pays"
