@@ -1,20 +1,24 @@
-"""The load generators: wrk for saturation, hey for a fixed offered rate.
+"""The load generators: wrk for saturation; hey, and byom's open-loop generator, at a fixed
+offered rate.
 
 Owns: building their command lines (pinned to the load core with taskset, bounded in time),
-writing wrk's Lua scripts, running them with a timeout, and parsing their text output into
-numbers. A run that answered anything but 2xx, or had socket errors, says so in its result.
+writing wrk's Lua scripts, running them with a timeout, and parsing their output into numbers. A
+run that answered anything but 2xx, or had socket errors, says so in its result.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+CHECKOUT = Path(__file__).resolve().parent.parent  # where `python -m byom` finds the package
 LOAD_CPU = 1
 SERVER_CPU = 0
 SYSTEM_BIN = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/local/bin/")
@@ -148,8 +152,54 @@ def hey(
     )
 
 
-def _run(argv: list[str], seconds: float) -> str:
-    completed = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+@dataclass(frozen=True)
+class OpenLoopResult:
+    command: str
+    offered_per_s: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    generator_cpu_percent: float  # of the load core: the generator's own lateness counts as latency
+
+    @property
+    def clean(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def open_loop(
+    target: str, seconds: float, rate: float, body_file: Path, content_type: str, out_prefix: Path
+) -> OpenLoopResult:
+    """`python -m byom loadtest`: POST `body_file` to target/invocations at `rate` requests/s.
+
+    Open loop: request k is sent at k / rate seconds whatever earlier ones do, on 16 keep-alive
+    connections opened beforehand (more when all are busy), and its latency runs from that
+    scheduled time. Arrivals are evenly spaced: no client-made bursts, no coordinated omission.
+    """
+    argv = [sys.executable, "-m", "byom", "loadtest", "--target", target, "--rate", f"{rate:.0f}"]
+    argv += ["--duration", f"{seconds:g}", "--body-file", str(body_file), "--content-type", content_type]
+    argv = pinned(LOAD_CPU, [*argv, "--quiet", "--out", str(out_prefix)])
+    _run(argv, seconds + 10, cwd=CHECKOUT)  # + each request's 10 s timeout
+    document = json.loads(out_prefix.with_suffix(".json").read_text())
+    summary = document["summary"]
+    return OpenLoopResult(
+        command=display(argv).replace(sys.executable, "python"),
+        offered_per_s=round(rate),
+        requests=summary["requests"],
+        p50_ms=summary["p50_ms"],
+        p99_ms=summary["p99_ms"],
+        errors=summary["errors"],
+        generator_cpu_percent=document["generator"]["cpu_percent"],
+    )
+
+
+def _run(argv: list[str], seconds: float, cwd: Path | None = None) -> str:
+    completed = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + 60, check=False, cwd=cwd
+    )
     if completed.returncode != 0:
         raise RuntimeError(
             f"{display(argv)} exited {completed.returncode}: {completed.stderr.strip()[-500:]}"

@@ -200,10 +200,13 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             for name, server in (("ours", ours), ("reference", ref)):
                 url = server.url + "/invocations"
                 fixed[f"{name}, {load_name}"] = load.hey(url, plan.seconds, rate, connections, row, CSV)
+        reference_capacity = median(rates(results["reference /invocations"]))
+        open_loop = open_loop_runs(plan, work, row, ours, capacity, ref, reference_capacity)
         reference_memory = process_memory(ref)
         section.commands = [*ours.commands, *ref.commands, *trivial.commands]
     section.commands += [middle(found).wrk.command for found in results.values()]
     section.commands += [result.command for result in fixed.values()]
+    section.commands += [found[0].command for found in open_loop.values()]
 
     saturation = Table(
         ["Server", "/invocations req/s", "runs", "CPU %", "p50 ms", "p99 ms", "/ping req/s", "/ping runs",
@@ -248,7 +251,8 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             label, count(result.offered_per_s), count(result.achieved_per_s), ms(result.p50_ms),
             ms(result.p99_ms), ms(result.slowest_ms), f"{result.non_200} / {result.errors}",
         )  # fmt: skip
-    section.tables = [saturation, fixed_table]
+    section.tables = [saturation, fixed_table, open_loop_table(open_loop)]
+    summary["ours"]["open_loop_half_p99_ms"] = median([r.p99_ms for r in open_loop[OPEN_HALF]])
     same = answers["iris-ours"].body == answers["iris-reference"].body
     section.notes = [
         f"Both answer `{IRIS_ROW.decode()}` with {answers['iris-ours'].body!r} (ours) and"
@@ -266,6 +270,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
         " worker waits for each answer and skips the ticks it missed, so a server slower than offered gets"
         " fewer requests (the achieved rate) instead of a growing queue: an overloaded server's latency here"
         " is bounded by the connection count, not by its queue. hey reports latencies to 0.1 ms.",
+        OPEN_LOOP_NOTE.format(runs=plan.runs, seconds=plan.seconds),
         f"The ceilings: /ping, a GET, and the {TRIVIAL_POST} (bench/trivial.py: it reads the body and answers"
         " one line, run by the gunicorn command line ./serve execs, same worker class, workers, threads and"
         f" access log). Ours reaches {percent(summary['ours']['fraction_of_trivial_post'])} of the trivial"
@@ -278,6 +283,12 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             for n, r in fixed.items()
             if not r.clean
         ],
+        *[
+            f"WARNING: open loop on {n}: errors {r.errors}"
+            for n, found in open_loop.items()
+            for r in found
+            if not r.clean
+        ],
     ]
     section.data = {
         "summary": summary,
@@ -286,9 +297,71 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
         "answers": {name: answer.body.decode() for name, answer in answers.items()},
         "saturation": {name: [r.to_json() for r in found] for name, found in results.items()},
         "fixed_rate": {name: result.to_json() for name, result in fixed.items()},
+        "open_loop": {name: [r.to_json() for r in found] for name, found in open_loop.items()},
         "reference_memory": reference_memory,
     }
     return section
+
+
+OPEN_HALF = "ours: half our capacity"
+OPEN_LOOP_NOTE = (
+    "Open loop (the p99 target is read here): `python -m byom loadtest` (byom/loadgen.py) on CPU 1 sends"
+    " request k at k / rate seconds whatever the earlier ones do, evenly spaced, on keep-alive connections"
+    " (16 opened beforehand, the last one freed reused first, another opened when none is free), and times"
+    " each from its scheduled send, so a late answer or a late client counts against the server. This is"
+    " a fixed offered load as the issue means it: a population of independent clients, as behind"
+    " SageMaker's front end, never waits for our answers. hey's table above stays for comparison with"
+    " earlier runs, but its workers tick in lock-step (bursts of"
+    f" {HEY_CONNECTIONS} no real client population sends) and each waits for its answer (coordinated"
+    " omission). Ours at half capacity: runs of {seconds:g} s, {runs} of them, p99 of the median run and"
+    " every run listed; then ours at 100 req/s (both cores idle between requests, and every request pays"
+    " for waking them: slower than at half capacity), and the sample's stack at half of its own capacity."
+    " The generator is Python: its CPU share of the load core is listed, and its own scheduling delays"
+    " are part of every latency here."
+)
+
+
+def open_loop_runs(
+    plan: Plan, work: Path, row: Path, ours: Server, capacity: float, ref: Server, reference_capacity: float
+) -> dict[str, list[load.OpenLoopResult]]:
+    """Open-loop runs: ours at half its capacity (plan.runs times), ours at LOW_RATE, the sample at half its own."""
+    loads = [
+        (OPEN_HALF, "half", ours, capacity / 2, plan.runs),
+        ("ours: low load", "low", ours, LOW_RATE, 1),
+        ("reference: half its capacity", "half", ref, reference_capacity / 2, 1),
+    ]
+    return {
+        name: [
+            load.open_loop(
+                server.url, plan.seconds, rate, row, CSV, work / f"open-loop-{server.name}-{key}-{i}"
+            )
+            for i in range(times)
+        ]
+        for name, key, server, rate, times in loads
+    }
+
+
+def open_loop_table(found: dict[str, list[load.OpenLoopResult]]) -> Table:
+    table = Table(
+        [
+            "Open loop",
+            "offered req/s",
+            "requests",
+            "p50 ms",
+            "p99 ms",
+            "p99 ms, each run",
+            "generator CPU %",
+            "errors",
+        ]
+    )
+    for name, results in found.items():
+        typical = sorted(results, key=lambda result: result.p99_ms)[len(results) // 2]
+        errors = ", ".join(f"{code}: {n}" for r in results for code, n in r.errors.items()) or "none"
+        table.add(
+            name, count(typical.offered_per_s), count(typical.requests), ms(typical.p50_ms), ms(typical.p99_ms),
+            " / ".join(ms(r.p99_ms) for r in results), f"{typical.generator_cpu_percent:.0f}", errors,
+        )  # fmt: skip
+    return table
 
 
 # 2 and 3 ---------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ Why a subclass:
 - SIGTERM. It accepts every connection the kernel had already accepted for it, after stopping
   new handshakes (`container.listener`), instead of letting gunicorn close the listener on them:
   a client whose connect() returned before the signal gets its answer.
+- Scheduling. The worker runs under SCHED_BATCH (`container.scheduling`): hand-overs between
+  its event loop and its threads no longer preempt the thread holding the GIL.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from container.listener import refuse_new_handshakes
 from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
+from container.scheduling import prefer_run_to_block
 from container.settings import Settings
 
 TIMED_OUT_EXIT_CODE = 70
@@ -66,6 +69,9 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.large: set[Any] = set()  # connections reading a large body: at most one per thread
         self.held_back: deque[Any] = deque()  # large bodies waiting for one of those places
         self.watched: set[Any] = set()  # connections registered with the poller for reading
+        refused = prefer_run_to_block()  # before the pool starts its threads: they inherit it
+        if refused:
+            self.log.warning("worker %s keeps the default CPU scheduling: %s", self.pid, refused)
         super().init_process()
 
     def load_wsgi(self) -> None:
