@@ -4,7 +4,7 @@ Each step runs `step_seconds` at one rate; its first second is warm-up (new conn
 left by the previous step) and the requests of the rest, taken together, must keep the SLO. Rates
 grow by `growth` until a step fails twice in a row (or shrink by it until one passes, when the
 first step already fails), then `refine` bisections narrow the gap. MAX_RPS is the served rate of
-the best passing step that passes again when re-run. The steps' timelines are joined into one, so
+the best rate whose last two steps passed (see `_confirmed_best`). The steps' timelines are joined into one, so
 the result reads like a load test; `steady_rows` leaves out the warm-up seconds, for the latency curve.
 """
 
@@ -23,6 +23,7 @@ from byom.loadtest import run_load
 from byom.timeline import Second
 
 RunStep = Callable[[float], list[Second]]
+CLOSE_ENOUGH = 1.03  # rates this close are not bisected further while confirming
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Search:
     refine: int = 3
     ceiling_rps: float = 20000.0
     max_steps_down: int = 4
+    max_confirmations: int = 6
     rows: list[Second] = field(default_factory=list)
     steady_rows: list[Second] = field(default_factory=list)  # without each step's warm-up second
     steps: list[tuple[float, Sustained | None]] = field(default_factory=list)  # offered, what passed
@@ -50,17 +52,26 @@ class Search:
         return self._confirmed_best(run_step)
 
     def _confirmed_best(self, run_step: RunStep) -> Sustained | None:
-        """The best passing rate that passes again when re-run, with its lower served rate of the two.
+        """The best rate whose last two steps passed, with the lower served rate of the two.
 
-        On a shared machine a step can pass in a quiet moment above what the server sustains;
-        alone it would set MAX_RPS. A rate failing its re-run is dropped for the next best."""
-        for rate in sorted({rate for rate, found in self.steps if found is not None}, reverse=True):
-            if self._step(rate, run_step):
-                return min(
-                    (found for step, found in self.steps if step == rate and found is not None),
-                    key=lambda found: found.rps,
-                )
+        On a shared machine a step can pass in a quiet moment above what the server sustains, so
+        the best passing rate is run again. When that fails, the rate becomes a failing bound and
+        the gap down to the next passing rate is bisected once more, so one refuted step lowers
+        MAX_RPS by what the noise warrants and not by a whole growth factor."""
+        for _ in range(self.max_confirmations):
+            outcomes = {rate: self._outcomes(rate) for rate, _ in self.steps}
+            passing = sorted(rate for rate, found in outcomes.items() if found[-1] is not None)
+            if not passing:
+                return None
+            best = passing[-1]
+            if len(outcomes[best]) >= 2 and outcomes[best][-2] is not None:
+                return min((found for found in outcomes[best][-2:] if found), key=lambda found: found.rps)
+            if not self._step(best, run_step) and len(passing) > 1 and best / passing[-2] > CLOSE_ENOUGH:
+                self._step((passing[-2] + best) / 2, run_step)
         return None
+
+    def _outcomes(self, rate: float) -> list[Sustained | None]:
+        return [found for step, found in self.steps if step == rate]
 
     def _bracket(self, start_rps: float, run_step: RunStep) -> tuple[float, float | None]:
         """A passing rate and the failing one a growth factor above it (None: never failed)."""

@@ -159,6 +159,21 @@ def test_a_lucky_pass_above_the_knee_is_dropped_when_its_rerun_fails() -> None:
     assert found is not None and found.rps <= 400
 
 
+def test_a_refuted_best_rate_is_bisected_not_dropped_a_whole_growth_factor() -> None:
+    lucky = {506.25}  # the knee is at 450; 506.25 passes once
+
+    def run_step(rate: float) -> list[Second]:
+        p99 = 4.0 if rate <= 450 or rate in lucky else 900.0
+        lucky.discard(rate)
+        return [second(i, round(rate), p99) for i in range(5)]
+
+    search = Search(Slo(), growth=1.5, refine=0)
+    found = search.run(100.0, run_step)
+    tail = [(rate, passed is not None) for rate, passed in search.steps][-3:]
+    assert tail == [(506.25, False), (421.875, True), (421.875, True)]  # re-run, refuted, gap bisected
+    assert found is not None and found.rps == 422  # not 337.5, the next rate the bracket had passed
+
+
 def test_nothing_is_confirmed_when_every_rerun_fails() -> None:
     calls: dict[float, int] = {}
 

@@ -7,9 +7,12 @@ tenth of its unpinned rate. Everything is compared within one run (the machine i
 SLO is 50 ms rather than the 15 ms default so other work's pauses do not decide the result; what
 is checked is unchanged: the predicted boundary is where the real one is, within 15%. A short ramp
 first finds roughly where the knee is, so the step search that `byom plan` runs needs few steps.
-It measures latency against a fixed SLO, so it is opt-in (BYOM_LIVE_CAPACITY=1): in CI on this
-2-core machine it failed one run in three with the machine otherwise idle (both attempts' MAX_RPS
-then failed the SLO at 85% of it), and a timing check must not decide whether work lands.
+Each direct run is judged as `byom plan` judges a step: all requests after its first second
+together. It measures latency against a fixed SLO, so it is opt-in (BYOM_LIVE_CAPACITY=1): on this
+shared 2-core machine single seconds of 50-100 ms come and go at any load past ~70% of capacity,
+and a timing check must not decide whether work lands. With the pooled judgement, the re-run of
+the best step and the bisection of a refuted one, 3 runs in a row passed on 2026-11-29 (one on its
+second attempt); before them, 2 of 4 runs failed.
 It runs only on a machine quiet enough to measure (see OVERLOADED_PER_CORE); if both attempts
 miss and the load average shows other work joined in meanwhile, it is skipped with the misses
 in its reason, and otherwise it fails.
@@ -99,7 +102,7 @@ def bracket_misses(server: str, body: Path, max_rps: float, out: Path) -> list[s
 def saturation_misses(server: str, body: Path, document: dict[str, Any], out: Path) -> list[str]:
     """One simulated instance must leave the SLO where a ramp on the real one does, within 15%."""
     max_rps = document["capacity"]["max_rps"]
-    start, end, seconds = 0.7 * max_rps, 1.3 * max_rps, 8.0
+    start, end, seconds = 0.7 * max_rps, 1.5 * max_rps, 10.0
     rows = loadtest(
         server, body, out / "ramp", *f"--rate {start:.1f} --ramp-to {end:.1f} --duration {seconds:g}".split()
     )
