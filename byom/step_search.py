@@ -4,8 +4,9 @@ Each step runs `step_seconds` at one rate; its first second is warm-up (new conn
 left by the previous step) and the requests of the rest, taken together, must keep the SLO. Rates
 grow by `growth` until a step fails twice in a row (or shrink by it until one passes, when the
 first step already fails), then `refine` bisections narrow the gap. MAX_RPS is the served rate of
-the best rate whose last two steps passed (see `_confirmed_best`). The steps' timelines are joined into one, so
-the result reads like a load test; `steady_rows` leaves out the warm-up seconds, for the latency curve.
+the best rate whose last two steps passed (see `_confirmed_best`). The steps' timelines are joined
+into one, so the result reads like a load test; `steady_rows` leaves out the warm-up seconds, for
+the latency curve.
 """
 
 from __future__ import annotations

@@ -80,11 +80,14 @@ class Incoming:
         a chunk over the payload limit also ends it (the parser answers 400, the app 413)."""
         while (line_end := self.data.find(b"\r\n", self.next_chunk)) >= 0:
             size = bytes(self.data[self.next_chunk : line_end]).partition(b";")[0].strip()
-            if not size or not HEX_DIGITS.issuperset(size) or int(size, 16) > body_limit:
+            if not size or not HEX_DIGITS.issuperset(size):
                 return True
-            if int(size, 16) == 0:  # then trailer lines, up to an empty one
+            length = int(size, 16)
+            if length > body_limit:
+                return True
+            if length == 0:  # then trailer lines, up to an empty one
                 return self.data.find(b"\r\n\r\n", line_end) >= 0
-            after = line_end + 2 + int(size, 16)
+            after = line_end + 2 + length
             if len(self.data) < after + 2:
                 return False
             if self.data[after : after + 2] != b"\r\n":
