@@ -11,6 +11,7 @@ import pytest
 
 from container.errors import ModelLoadError
 from container.flavours import find_artifact, load_model
+from container.flavours.estimator import load_skops
 from container.outputs import predict
 from container.settings import Settings
 from tests.models import CASES, ModelCase
@@ -196,6 +197,66 @@ def test_skops_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
         load_model(Settings(model_dir=tmp_path))
     trusting = Settings(model_dir=tmp_path, skops_trusted_types=("_operator.neg",))
     assert load_model(trusting).native(np.ones((1, 2))).shape == (1,)
+
+
+SKOPS_IMPORTED_OUR_WAY = """
+import json, sys
+import sklearn.utils
+from pathlib import Path
+from container.errors import ModelLoadError
+from container.flavours.estimator import import_skops_io, load_skops
+
+skops_io = import_skops_io()
+outcomes = {}
+for path in sys.argv[1:]:
+    try:
+        outcomes[path] = load_skops(Path(path), ()).native(json.loads(Path(path + ".rows").read_text())).tolist()
+    except ModelLoadError as error:
+        outcomes[path] = str(error)
+print(json.dumps({
+    "default_estimators": len(sys.modules["skops.io._trusted_types"].SKLEARN_ESTIMATOR_TYPE_NAMES),
+    "all_estimators_restored": sklearn.utils.all_estimators.__module__ == "sklearn.utils.discovery",
+    "outcomes": outcomes,
+}))
+"""
+
+
+def test_skops_imported_without_its_estimator_list_trusts_and_refuses_the_same(tmp_path: Path) -> None:
+    """The server imports skops without its default list of scikit-learn estimators (cold start):
+    in a fresh interpreter, every file loads or is refused exactly as with skops' own list here."""
+    import json
+    import subprocess
+    import sys
+
+    import skops.io
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.tree import DecisionTreeRegressor
+
+    files = {}
+    for name in ("sklearn-decision-tree", "sklearn-pipeline", "sklearn-gradient-boosting"):
+        (tmp_path / name).mkdir()
+        case = CASES[name](tmp_path / name)
+        files[case.directory / "model.skops"] = case.rows[:5]
+    untrusted = make_pipeline(FunctionTransformer(func=operator.neg), DecisionTreeRegressor())
+    skops.io.dump(untrusted.fit(np.ones((3, 2)), [1, 2, 3]), tmp_path / "untrusted.skops")
+    files[tmp_path / "untrusted.skops"] = np.ones((2, 2))
+    here: dict[str, object] = {}
+    for path, rows in files.items():
+        Path(f"{path}.rows").write_text(json.dumps(rows.tolist()))
+        try:
+            here[str(path)] = load_skops(path, ()).native(rows).tolist()
+        except ModelLoadError as error:
+            here[str(path)] = str(error)
+    fresh = subprocess.run(
+        [sys.executable, "-c", SKOPS_IMPORTED_OUR_WAY, *map(str, files)],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1],
+    )  # fmt: skip
+    report = json.loads(fresh.stdout)
+    assert report["default_estimators"] == 0, "skops imported its estimator list: cold start regressed"
+    assert report["all_estimators_restored"]
+    assert report["outcomes"] == here
+    assert "not trusted: _operator.neg" in str(here[str(tmp_path / "untrusted.skops")])
 
 
 def test_a_model_without_missing_value_support_refuses_nan_with_422(tmp_path: Path) -> None:
