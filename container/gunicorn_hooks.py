@@ -7,13 +7,15 @@ scikit-learn took 6.3 s to the first /ping. A scikit-learn model is also loaded 
 share its memory; nothing is predicted before fork (XGBoost's OpenMP must not start in the
 master), and each worker replays the golden rows itself. Then the master's objects are frozen
 out of the garbage collector, whose bookkeeping writes would otherwise copy their pages into
-every worker.
+every worker. The server's own log ("byom") is routed through gunicorn's error log first, so its
+lines share gunicorn's format and its --log-level.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import os
 from typing import Any
 
@@ -23,6 +25,7 @@ from container.settings import Settings
 
 
 def on_starting(server: Any) -> None:
+    _log_through_gunicorn(server.log.error_log)
     importlib.import_module("container.app")
     try:
         settings = Settings.from_env(os.environ)
@@ -31,3 +34,10 @@ def on_starting(server: Any) -> None:
     except StartupError:
         pass  # the workers report it, with gunicorn's "app failed to load"
     gc.freeze()
+
+
+def _log_through_gunicorn(error_log: logging.Logger) -> None:
+    byom = logging.getLogger("byom")
+    byom.handlers[:] = error_log.handlers
+    byom.setLevel(error_log.level)
+    byom.propagate = False
