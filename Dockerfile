@@ -16,6 +16,15 @@ RUN python3 -m venv /opt/venv \
  && rm -rf /opt/venv/lib/python3.11/site-packages/sklearn/datasets/data \
            /opt/venv/lib/python3.11/site-packages/sklearn/datasets/images
 
+# The XGBoost tree walk in C (container/flavours/compiled_walk.py), compiled on the runtime base
+# so it links against the same C library; the compiler stays behind in this stage.
+FROM ${BASE_IMAGE} AS tree-walk
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY scripts/build-tree-walk container/flavours/tree_walk.c /build/
+RUN /build/build-tree-walk /build/tree_walk.c /build/_tree_walk.so
+
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
       org.opencontainers.image.title="byom" \
@@ -29,6 +38,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
+COPY --from=tree-walk /build/_tree_walk.so /opt/byom/container/flavours/
 COPY serve train /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080

@@ -3,13 +3,16 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+# The XGBoost tree walk in C (container/flavours/compiled_walk.py); without a C compiler the
+# numpy walk serves instead, and the tests that check the C walk say what is missing.
+TREE_WALK := container/flavours/_tree_walk.so
 
 .PHONY: serve test lint demo-model image audit
 
-serve: $(STAMP)
+serve: $(STAMP) $(TREE_WALK)
 	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
 
-test: lint
+test: lint $(TREE_WALK)
 	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \
 	  else echo "make test: no Docker engine; container tests will skip"; fi; \
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
@@ -26,6 +29,9 @@ audit: $(STAMP)
 demo-model: $(STAMP)
 	$(PYTHON) scripts/make_demo_model.py model
 
+$(TREE_WALK): container/flavours/tree_walk.c scripts/build-tree-walk
+	scripts/build-tree-walk $< $@ || echo "$@ not built (no C compiler?): XGBoost's small batches walk the trees in numpy"
+
 image:
 	docker build -t byom:latest .
 
@@ -38,5 +44,5 @@ $(STAMP): requirements/dev.lock pyproject.toml
 
 # The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
 .PHONY: bench
-bench: $(STAMP)
+bench: $(STAMP) $(TREE_WALK)
 	$(PYTHON) bench/run.py

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import skops.io
 import xgboost
+from load import CHECKOUT
 
 DEMO_MODEL = Path(__file__).resolve().parent.parent / "model"
 SKOPS_FILE = "decision-tree-model.skops"
@@ -103,6 +106,15 @@ def load_booster(path: Path, nthread: int = 1) -> xgboost.Booster:
     booster.load_model(str(path))
     booster.set_param({"nthread": nthread})
     return booster
+
+
+def served_model(path: Path) -> Any:
+    """The model as the server's worker loads it (container.flavours, one model thread)."""
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    from container.flavours.booster import load_booster as load_served_booster
+
+    return load_served_booster(path, model_threads=1)
 
 
 def feature_rows(rows: int, seed: int) -> np.ndarray:

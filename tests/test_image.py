@@ -321,3 +321,21 @@ def test_docker_stop_under_load_answers_every_connection_made_before_it(image: s
     )
     assert lost == []
     assert exit_code == 0 and stopped < 25
+
+
+def test_xgboost_single_rows_walk_the_trees_in_c_in_the_image(image: str, tmp_path: Path) -> None:
+    """The image carries the compiled tree walk (built in its own stage), and it answers exactly."""
+    case = CASES["xgboost-binary-json"](tmp_path)
+    with container(image, case.directory) as running:
+        answers = [
+            requests.post(
+                running.url + "/invocations", data=",".join(repr(float(value)) for value in row),
+                headers={"Content-Type": "text/csv"}, timeout=30,
+            )
+            for row in case.rows[:20]
+        ]  # fmt: skip
+        logs = running.logs()
+    assert "small batches walk the model's 20 trees in C" in logs
+    assert [reply.status_code for reply in answers] == [200] * 20
+    got = np.asarray([float(reply.text) for reply in answers], dtype=np.float32)
+    np.testing.assert_array_equal(got, np.asarray(case.native[:20], dtype=np.float32))

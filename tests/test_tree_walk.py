@@ -1,8 +1,13 @@
-"""The numpy tree walk answers XGBoost's bits exactly, or is not used at all."""
+"""The tree walks, in C and in numpy, answer XGBoost's bits exactly, or are not used at all."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +16,10 @@ import pytest
 import scipy.sparse
 import xgboost
 
-from container.flavours import tree_walk
+from container.flavours import booster as booster_flavour
+from container.flavours import compiled_walk, tree_walk
 from container.flavours.booster import load_booster, verified_walk
+from container.flavours.compiled_walk import CompiledWalk, compile_walk
 
 WALKED = ["binary:logistic", "reg:logistic", "binary:logitraw", "reg:squarederror", "reg:absoluteerror"]
 
@@ -35,14 +42,49 @@ def hard_rows(walk: tree_walk.TreeWalk, booster: xgboost.Booster) -> np.ndarray:
     return np.vstack([random, tree_walk.probe_rows(walk, booster.num_features(), seed=5)])
 
 
+def compiled(walk: tree_walk.TreeWalk, whole_batches: bool = True) -> CompiledWalk:
+    found = compile_walk(walk, whole_batches)
+    assert found is not None, f"{compiled_walk.LIBRARY} is missing: `make` builds it"
+    return found
+
+
 @pytest.mark.parametrize("objective", WALKED)
-def test_walk_is_bit_identical_to_xgboost(objective: str) -> None:
+@pytest.mark.parametrize("language", ["C", "numpy"])
+def test_walk_is_bit_identical_to_xgboost(objective: str, language: str) -> None:
     booster, _ = train(objective)
-    walk = verified_walk(booster, booster.num_features())
-    assert walk is not None
-    rows = hard_rows(walk, booster)
+    numpy_walk = tree_walk.build(json.loads(booster.save_raw("json")))
+    walk = compiled(numpy_walk) if language == "C" else numpy_walk
+    rows = hard_rows(numpy_walk, booster)
     np.testing.assert_array_equal(walk.margins(rows), booster.inplace_predict(rows, predict_type="margin"))
     np.testing.assert_array_equal(walk.predict(rows), booster.inplace_predict(rows))
+    np.testing.assert_array_equal(walk.predict(rows[:1]), booster.inplace_predict(rows[:1]))
+
+
+def test_the_compiled_walk_is_preferred_and_the_numpy_walk_serves_without_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    booster, _ = train("binary:logistic")
+    assert isinstance(verified_walk(booster, booster.num_features()), CompiledWalk)
+    monkeypatch.setattr(compiled_walk, "LIBRARY", tmp_path / "never-built.so")
+    with caplog.at_level(logging.INFO, logger="byom"):
+        assert isinstance(verified_walk(booster, booster.num_features()), tree_walk.TreeWalk)
+    assert "the compiled tree walk is not available" in caplog.text
+
+
+def test_a_compiled_walk_that_differs_leaves_the_numpy_walk(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    booster, _ = train("reg:squarederror")
+
+    def slightly_off(walk: tree_walk.TreeWalk, whole_batches: bool) -> CompiledWalk:
+        leaves = walk.leaves.copy()
+        leaves.reshape(walk.n_trees, -1)[1] *= np.float32(1.001)  # the first tree after the stump
+        return compiled(dataclasses.replace(walk, leaves=leaves))
+
+    monkeypatch.setattr(booster_flavour, "compile_walk", slightly_off)
+    with caplog.at_level(logging.WARNING, logger="byom"):
+        assert isinstance(verified_walk(booster, booster.num_features()), tree_walk.TreeWalk)
+    assert "the tree walk in C differs from XGBoost on probe rows" in caplog.text
 
 
 def test_probe_rows_sit_on_thresholds_and_include_missing_values() -> None:
@@ -59,7 +101,7 @@ def test_served_single_rows_take_the_walk_and_match(tmp_path: Path) -> None:
     booster, features = train("binary:logistic")
     booster.save_model(str(tmp_path / "model.ubj"))
     model = load_booster(tmp_path / "model.ubj", model_threads=1)
-    assert model.walk is not None
+    assert isinstance(model.walk, CompiledWalk)
     for row in features[:50]:
         one = row[None, :]
         assert model.walk.suits(one)
@@ -67,13 +109,54 @@ def test_served_single_rows_take_the_walk_and_match(tmp_path: Path) -> None:
         np.testing.assert_array_equal(model.margins(one), booster.inplace_predict(one, predict_type="margin"))
 
 
-def test_big_and_sparse_batches_go_to_xgboost() -> None:
+@pytest.mark.parametrize("language", ["C", "numpy"])
+def test_big_and_sparse_batches_go_to_xgboost(language: str) -> None:
     booster, features = train("binary:logistic")
-    walk = verified_walk(booster, booster.num_features())
-    assert walk is not None
+    numpy_walk = tree_walk.build(json.loads(booster.save_raw("json")))
+    walk = compiled(numpy_walk, whole_batches=False) if language == "C" else numpy_walk
     fits = tree_walk.MAX_ROW_TREES // walk.n_trees
     assert walk.suits(features[:fits]) and not walk.suits(features[: fits + 1])
     assert not walk.suits(scipy.sparse.csr_matrix(np.nan_to_num(features[:1])))
+
+
+def test_with_one_model_thread_the_c_walk_takes_every_dense_batch(tmp_path: Path) -> None:
+    booster, features = train("binary:logistic")
+    booster.save_model(str(tmp_path / "model.ubj"))
+    single, several = (load_booster(tmp_path / "model.ubj", model_threads=n).walk for n in (1, 2))
+    assert isinstance(single, CompiledWalk) and isinstance(several, CompiledWalk)
+    assert single.suits(features) and not several.suits(features)
+    assert not single.suits(scipy.sparse.csr_matrix(np.nan_to_num(features[:1])))
+
+
+def test_a_big_batch_lets_the_workers_other_threads_run() -> None:
+    """A walk of many rows releases the GIL: the longest pause of a Python loop in another thread
+    stays well below the walk's time (held, it would be all of it)."""
+    booster, features = train("binary:logistic", rounds=100)
+    walk = compiled(tree_walk.build(json.loads(booster.save_raw("json"))))
+    big = np.tile(np.nan_to_num(features), (100, 1))
+
+    def longest_pause_while(work: Callable[[], object]) -> tuple[float, float]:
+        done, pauses = threading.Event(), [0.0]
+
+        def watch() -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                now = time.perf_counter()
+                pauses.append(now - last)
+                last = now
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(0.01)
+        started = time.perf_counter()
+        work()
+        took = time.perf_counter() - started
+        done.set()
+        watcher.join()
+        return max(pauses), took
+
+    pause, took = longest_pause_while(lambda: walk.margins(big))
+    assert pause < took / 4, f"the watcher paused {pause * 1e3:.1f} ms during a {took * 1e3:.1f} ms walk"
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 Owns: loading a Booster, limiting its threads, reading its objective and class count, and its
 labels, probabilities and margins. Prediction uses `inplace_predict`, which XGBoost documents as
 safe to call from several threads at once, except for small dense batches of models that
-`tree_walk` reproduces bit for bit: those walk the trees in numpy, without XGBoost's ~210 us per
-call. Sparse rows keep XGBoost's meaning: absent is missing.
+`tree_walk` reproduces bit for bit: those walk the trees in C (`compiled_walk`) or numpy, without
+XGBoost's ~210 us per call. Sparse rows keep XGBoost's meaning: absent is missing.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import xgboost
 from container.decoders import Matrix
 from container.errors import ModelLoadError
 from container.flavours import tree_walk
+from container.flavours.compiled_walk import CompiledWalk, compile_walk
 from container.outputs import offered_outputs
 from container.schema import Schema
 
 PROBABILITY_OBJECTIVES = frozenset({"binary:logistic", "multi:softprob", "multi:softmax"})
 log = logging.getLogger("byom")
+Walk = tree_walk.TreeWalk | CompiledWalk
 
 
 class BoosterModel:
@@ -51,7 +53,7 @@ class BoosterModel:
             has_probabilities=self.objective in PROBABILITY_OBJECTIVES,
             has_margins=self.schema.task == "classification",
         )
-        self.walk = verified_walk(booster, self.schema.n_features or 0)
+        self.walk = verified_walk(booster, self.schema.n_features or 0, whole_batches=model_threads == 1)
 
     def native(self, rows: Matrix) -> np.ndarray:
         if self.schema.task == "classification" and (
@@ -106,19 +108,27 @@ def _xgboost_reason(error: Exception) -> str:
     return re.sub(r"^\[[\d:]+\]\s+\S+:\d+:\s*", "", first_line)
 
 
-def verified_walk(booster: xgboost.Booster, n_features: int) -> tree_walk.TreeWalk | None:
-    """The model's TreeWalk if it answers probe rows exactly like XGBoost, else None (logged)."""
+def verified_walk(booster: xgboost.Booster, n_features: int, whole_batches: bool = False) -> Walk | None:
+    """The model's tree walk, in C if built, that answers probe rows exactly like XGBoost; else
+    None (logged). With `whole_batches` the C walk takes every dense batch (see compiled_walk)."""
     try:
         walk = tree_walk.build(json.loads(booster.save_raw("json")))
     except tree_walk.Unsupported as reason:
         log.info("XGBoost predicts every batch: the tree walk does not support %s", reason)
         return None
     probes = tree_walk.probe_rows(walk, n_features)
-    for margin in (True, False):
-        if not np.array_equal(walk.predict(probes, margin), _inplace_predict(booster, probes, margin)):
-            log.warning("XGBoost predicts every batch: the tree walk differs from it on probe rows")
-            return None
-    return walk
+    expected = {margin: _inplace_predict(booster, probes, margin) for margin in (True, False)}
+    compiled = compile_walk(walk, whole_batches)
+    for candidate in (compiled, walk):
+        if candidate is None:
+            continue
+        language = "C" if candidate is compiled else "numpy"
+        if all(np.array_equal(candidate.predict(probes, margin), want) for margin, want in expected.items()):
+            log.info("small batches walk the model's %d trees in %s", walk.n_trees - 1, language)
+            return candidate
+        log.warning("the tree walk in %s differs from XGBoost on probe rows", language)
+    log.warning("XGBoost predicts every batch")
+    return None
 
 
 def _inplace_predict(booster: xgboost.Booster, rows: Matrix, margin: bool) -> np.ndarray:

@@ -62,6 +62,7 @@ class TreeWalk:
     thresholds: np.ndarray  # float32 threshold at each inner slot
     missing_right: np.ndarray  # True where a missing value goes right
     leaves: np.ndarray  # float32 value at each bottom slot
+    link: str  # "identity" or "logistic": how a margin becomes the model's output
     transform: Transform
 
     @property
@@ -111,7 +112,8 @@ def build(model: dict[str, Any]) -> TreeWalk:
     objective = learner["objective"]["name"]
     if objective not in OBJECTIVES:
         raise Unsupported(f"objective {objective}")
-    base_margin, transform = OBJECTIVES[objective]()
+    link = OBJECTIVES[objective]
+    base_margin, transform = LINKS[link]()
     trees = booster["model"]["trees"]
     if any(any(kind != 0 for kind in tree["split_type"]) for tree in trees):
         raise Unsupported("categorical splits")
@@ -119,10 +121,10 @@ def build(model: dict[str, Any]) -> TreeWalk:
     if (len(trees) + 1) * (2 ** (depth + 1) - 1) > MAX_SLOTS:
         raise Unsupported(f"{len(trees)} trees {depth} deep (too large to lay out complete)")
     stump = {"left_children": [-1], "split_conditions": [float(base_margin(float(params["base_score"])))]}
-    return _layout([stump, *trees], depth, transform)
+    return _layout([stump, *trees], depth, link, transform)
 
 
-def _layout(trees: list[dict[str, Any]], depth: int, transform: Transform) -> TreeWalk:
+def _layout(trees: list[dict[str, Any]], depth: int, link: str, transform: Transform) -> TreeWalk:
     block = 2 ** (depth + 1) - 1  # first laid out tree by tree, each in heap order (children 2i+1, 2i+2)
     features = np.zeros((len(trees), block), dtype=np.intp)
     thresholds = np.zeros((len(trees), block), dtype=F32)
@@ -155,6 +157,7 @@ def _layout(trees: list[dict[str, Any]], depth: int, transform: Transform) -> Tr
         np.concatenate([thresholds[:, level].ravel() for level in inner]),
         np.concatenate([missing_right[:, level].ravel() for level in inner]),
         leaves[:, 2**depth - 1 :].ravel(),
+        link,
         transform,
     )
 
@@ -231,11 +234,15 @@ def _libm() -> Any:
     return libm
 
 
-OBJECTIVES: dict[str, Callable[[], tuple[Callable[[float], F32], Transform]]] = {
-    "reg:squarederror": _identity_objective,
-    "reg:absoluteerror": _identity_objective,
-    "reg:pseudohubererror": _identity_objective,
-    "binary:logistic": _logistic_objective,
-    "reg:logistic": _logistic_objective,
-    "binary:logitraw": _identity_objective,
+LINKS: dict[str, Callable[[], tuple[Callable[[float], F32], Transform]]] = {
+    "identity": _identity_objective,
+    "logistic": _logistic_objective,
+}
+OBJECTIVES = {
+    "reg:squarederror": "identity",
+    "reg:absoluteerror": "identity",
+    "reg:pseudohubererror": "identity",
+    "binary:logistic": "logistic",
+    "reg:logistic": "logistic",
+    "binary:logitraw": "identity",
 }
