@@ -215,8 +215,10 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     def accept_the_backlog(self) -> None:
         """Accept every connection waiting on the listeners; each is then read as usual."""
         for listener in self.sockets:
-            if not refuse_new_handshakes(listener):
-                self.log.warning("cannot stop new handshakes; connections arriving now may be reset")
+            if not refuse_new_handshakes(listener):  # refused in Docker without CAP_NET_ADMIN
+                self.log.info(
+                    "worker %s cannot stop new handshakes: a connection arriving now may be reset", self.pid
+                )
             listener.setblocking(False)
             while True:
                 before = self.nr_conns
