@@ -11,10 +11,10 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import client
 import load
@@ -50,6 +50,7 @@ WRK_CONNECTIONS = 16
 HEY_CONNECTIONS = 8
 LOW_RATE = 100  # req/s on one connection: the unloaded round trip
 CONTENTION = 0.10  # CPU 0 used by others (or stolen) above this share of a run is reported
+Result = TypeVar("Result")
 PAYLOAD_BUDGET = 5 * 1024 * 1024  # under the reference's 5m and our 6 MiB limits
 TRIVIAL_POST = "trivial POST handler (1-row body)"  # bench/trivial.py: the ceiling of /invocations
 
@@ -70,37 +71,63 @@ QUICK = Plan("quick", seconds=3, runs=1, warmup_s=1, sequential=3, cold_starts=1
 
 
 @dataclass(frozen=True)
-class Measured:
-    """A wrk run and how CPU 0 was used during it (shares of its wall time; 1.0 = the whole core)."""
+class CpuUse:
+    """How CPU 0 was used during a run (shares of its wall time; 1.0 = the whole core)."""
 
-    wrk: load.WrkResult
-    server_cpu: float  # CPU time of the server's processes (master, workers; nginx for the sample)
-    cpu_busy: float  # CPU 0 busy, whoever used it: above server_cpu means something else ran there
+    server: float  # CPU time of the server's processes (master, workers; nginx for the sample)
+    busy: float  # CPU 0 busy, whoever used it: above `server` means something else ran there
     steal: float  # CPU 0 time the hypervisor gave to someone else
 
+    @property
+    def contended(self) -> bool:
+        return self.busy - self.server > CONTENTION or self.steal > CONTENTION
+
+    def percentages(self) -> str:
+        return f"{100 * self.server:.0f}/{100 * self.busy:.0f}"
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            **self.wrk.to_json(),
-            "server_cpu": self.server_cpu,
-            "cpu0_busy": self.cpu_busy,
-            "cpu0_steal": self.steal,
-        }
+        return {"server_cpu": self.server, "cpu0_busy": self.busy, "cpu0_steal": self.steal}
 
 
-def measured_wrk(server: Server, url: str, seconds: float, script: Path | None) -> Measured:
+@dataclass(frozen=True)
+class Measured:
+    """A wrk run and how CPU 0 was used during it."""
+
+    wrk: load.WrkResult
+    cpu: CpuUse
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.wrk.to_json(), **self.cpu.to_json()}
+
+
+@dataclass(frozen=True)
+class OpenLoopRun:
+    """A `byom loadtest` run and how CPU 0 was used during it."""
+
+    result: load.OpenLoopResult
+    cpu: CpuUse
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.result.to_json(), **self.cpu.to_json()}
+
+
+def measuring_cpu(server: Server, run: Callable[[], Result]) -> tuple[Result, CpuUse]:
+    """run()'s result, and how CPU 0 was used while it ran."""
     pids = [process.pid for process in server.processes]
     busy_before, steal_before = cpu_busy_seconds(load.SERVER_CPU)
     own_before = tree_cpu_seconds(pids)
     started = time.monotonic()
-    result = load.wrk(url, seconds, WRK_CONNECTIONS, script)
+    result = run()
     wall = time.monotonic() - started
     busy, steal = cpu_busy_seconds(load.SERVER_CPU)
-    return Measured(
-        result,
-        server_cpu=(tree_cpu_seconds(pids) - own_before) / wall,
-        cpu_busy=(busy - busy_before) / wall,
-        steal=(steal - steal_before) / wall,
+    own = tree_cpu_seconds(pids) - own_before
+    return result, CpuUse(
+        server=own / wall, busy=(busy - busy_before) / wall, steal=(steal - steal_before) / wall
     )
+
+
+def measured_wrk(server: Server, url: str, seconds: float, script: Path | None) -> Measured:
+    return Measured(*measuring_cpu(server, lambda: load.wrk(url, seconds, WRK_CONNECTIONS, script)))
 
 
 def saturate(targets: dict[str, tuple[Server, str, Path | None]], plan: Plan) -> dict[str, list[Measured]]:
@@ -123,9 +150,9 @@ def middle(results: list[Measured]) -> Measured:
     return sorted(results, key=lambda result: result.wrk.requests_per_s)[len(results) // 2]
 
 
-def cpu_use(results: list[Measured]) -> str:
+def cpu_use(results: Sequence[Measured | OpenLoopRun]) -> str:
     """Server CPU and CPU 0 busy, run by run, as "server/busy" percentages."""
-    return " / ".join(f"{100 * r.server_cpu:.0f}/{100 * r.cpu_busy:.0f}" for r in results)
+    return " / ".join(r.cpu.percentages() for r in results)
 
 
 def dirty_runs(results: dict[str, list[Measured]]) -> list[str]:
@@ -137,14 +164,15 @@ def dirty_runs(results: dict[str, list[Measured]]) -> list[str]:
     ]
 
 
-def contention(results: dict[str, list[Measured]]) -> list[str]:
+def contention(results: Mapping[str, Sequence[Measured | OpenLoopRun]]) -> list[str]:
     """Runs where CPU 0 was busy with something other than the server, or stolen by the hypervisor."""
     return [
-        f"WARNING: {name}, run {index}: CPU 0 was {100 * r.cpu_busy:.0f}% busy but the server used"
-        f" {100 * r.server_cpu:.0f}% (steal {100 * r.steal:.0f}%): it shared its core; its rate is not comparable."
+        f"WARNING: {name}, run {index}: CPU 0 was {100 * r.cpu.busy:.0f}% busy but the server used"
+        f" {100 * r.cpu.server:.0f}% (steal {100 * r.cpu.steal:.0f}%): it shared its core; its figures are not"
+        " comparable."
         for name, found in results.items()
         for index, r in enumerate(found, 1)
-        if r.cpu_busy - r.server_cpu > CONTENTION or r.steal > CONTENTION
+        if r.cpu.contended
     ]
 
 
@@ -208,7 +236,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
         section.commands = [*ours.commands, *ref.commands, *trivial.commands]
     section.commands += [middle(found).wrk.command for found in results.values()]
     section.commands += [result.command for result in fixed.values()]
-    section.commands += [found[0].command for found in open_loop.values()]
+    section.commands += [found[0].result.command for found in open_loop.values()]
 
     saturation = Table(
         ["Server", "/invocations req/s", "runs", "CPU %", "p50 ms", "p99 ms", "/ping req/s", "/ping runs",
@@ -254,7 +282,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             ms(result.p99_ms), ms(result.slowest_ms), f"{result.non_200} / {result.errors}",
         )  # fmt: skip
     section.tables = [saturation, fixed_table, open_loop_table(open_loop)]
-    summary["ours"]["open_loop_half_p99_ms"] = median([r.p99_ms for r in open_loop[OPEN_HALF]])
+    summary["ours"]["open_loop_half_p99_ms"] = median([r.result.p99_ms for r in open_loop[OPEN_HALF]])
     same = answers["iris-ours"].body == answers["iris-reference"].body
     section.notes = [
         f"Both answer `{IRIS_ROW.decode()}` with {answers['iris-ours'].body!r} (ours) and"
@@ -286,11 +314,12 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             if not r.clean
         ],
         *[
-            f"WARNING: open loop on {n}: errors {r.errors}"
+            f"WARNING: open loop on {n}: errors {r.result.errors}"
             for n, found in open_loop.items()
             for r in found
-            if not r.clean
+            if not r.result.clean
         ],
+        *contention(open_loop),
     ]
     section.data = {
         "summary": summary,
@@ -325,7 +354,7 @@ OPEN_LOOP_NOTE = (
 
 def open_loop_runs(
     plan: Plan, work: Path, row: Path, ours: Server, capacity: float, ref: Server, reference_capacity: float
-) -> dict[str, list[load.OpenLoopResult]]:
+) -> dict[str, list[OpenLoopRun]]:
     """Open-loop runs: ours at half its capacity (plan.runs times), ours at LOW_RATE, the sample at half its own."""
     loads = [
         (OPEN_HALF, "half", ours, capacity / 2, plan.runs),
@@ -334,16 +363,20 @@ def open_loop_runs(
     ]
     return {
         name: [
-            load.open_loop(
-                server.url, plan.seconds, rate, row, CSV, work / f"open-loop-{server.name}-{key}-{i}"
-            )
+            _open_loop(plan, server, rate, row, work / f"open-loop-{server.name}-{key}-{i}")
             for i in range(times)
         ]
         for name, key, server, rate, times in loads
     }
 
 
-def open_loop_table(found: dict[str, list[load.OpenLoopResult]]) -> Table:
+def _open_loop(plan: Plan, server: Server, rate: float, row: Path, out_prefix: Path) -> OpenLoopRun:
+    return OpenLoopRun(
+        *measuring_cpu(server, lambda: load.open_loop(server.url, plan.seconds, rate, row, CSV, out_prefix))
+    )
+
+
+def open_loop_table(found: dict[str, list[OpenLoopRun]]) -> Table:
     table = Table(
         [
             "Open loop",
@@ -352,16 +385,19 @@ def open_loop_table(found: dict[str, list[load.OpenLoopResult]]) -> Table:
             "p50 ms",
             "p99 ms",
             "p99 ms, each run",
+            "CPU % (server/CPU 0 busy), each run",
             "generator CPU %",
             "errors",
         ]
     )
-    for name, results in found.items():
+    for name, runs_ in found.items():
+        results = [run.result for run in runs_]
         typical = sorted(results, key=lambda result: result.p99_ms)[len(results) // 2]
         errors = ", ".join(f"{code}: {n}" for r in results for code, n in r.errors.items()) or "none"
         table.add(
             name, count(typical.offered_per_s), count(typical.requests), ms(typical.p50_ms), ms(typical.p99_ms),
-            " / ".join(ms(r.p99_ms) for r in results), f"{typical.generator_cpu_percent:.0f}", errors,
+            " / ".join(ms(r.p99_ms) for r in results), cpu_use(runs_), f"{typical.generator_cpu_percent:.0f}",
+            errors,
         )  # fmt: skip
     return table
 
