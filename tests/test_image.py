@@ -335,7 +335,7 @@ def test_xgboost_single_rows_walk_the_trees_in_c_in_the_image(image: str, tmp_pa
             for row in case.rows[:20]
         ]  # fmt: skip
         logs = running.logs()
-    assert "small batches walk the model's 20 trees in C" in logs
+    assert "the model's 20 trees are walked in C for every dense batch" in logs
     assert [reply.status_code for reply in answers] == [200] * 20
     got = np.asarray([float(reply.text) for reply in answers], dtype=np.float32)
     np.testing.assert_array_equal(got, np.asarray(case.native[:20], dtype=np.float32))

@@ -69,6 +69,7 @@ def test_the_compiled_walk_is_preferred_and_the_numpy_walk_serves_without_it(
     with caplog.at_level(logging.INFO, logger="byom"):
         assert isinstance(verified_walk(booster, booster.num_features()), tree_walk.TreeWalk)
     assert "the compiled tree walk is not available" in caplog.text
+    assert "the model's 30 trees are walked in numpy for dense batches of up to 103 rows" in caplog.text
 
 
 def test_a_compiled_walk_that_differs_leaves_the_numpy_walk(

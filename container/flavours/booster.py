@@ -124,11 +124,19 @@ def verified_walk(booster: xgboost.Booster, n_features: int, whole_batches: bool
             continue
         language = "C" if candidate is compiled else "numpy"
         if all(np.array_equal(candidate.predict(probes, margin), want) for margin, want in expected.items()):
-            log.info("small batches walk the model's %d trees in %s", walk.n_trees - 1, language)
+            log.info(
+                "the model's %d trees are walked in %s for %s", walk.n_trees - 1, language, _scope(candidate)
+            )
             return candidate
         log.warning("the tree walk in %s differs from XGBoost on probe rows", language)
     log.warning("XGBoost predicts every batch")
     return None
+
+
+def _scope(walk: Walk) -> str:
+    if isinstance(walk, CompiledWalk) and walk.whole_batches:
+        return "every dense batch"
+    return f"dense batches of up to {max(1, tree_walk.MAX_ROW_TREES // walk.n_trees)} rows"
 
 
 def _inplace_predict(booster: xgboost.Booster, rows: Matrix, margin: bool) -> np.ndarray:

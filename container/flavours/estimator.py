@@ -2,9 +2,9 @@
 
 Owns: skops loading with an explicit list of trusted types (and importing skops without its own
 default list), limiting `n_jobs` to one thread, and the estimator's labels, probabilities and
-margins. Any object with the scikit-learn estimator API
-(including XGBClassifier from a trusted pickle) is served through EstimatorModel. Sparse input is
-densified: to scikit-learn an absent entry means 0.
+margins. Any object with the scikit-learn estimator API (including XGBClassifier from a trusted
+pickle) is served through EstimatorModel. Sparse input is densified: to scikit-learn an absent
+entry means 0.
 """
 
 from __future__ import annotations
