@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import client
 import load
@@ -50,7 +50,6 @@ WRK_CONNECTIONS = 16
 HEY_CONNECTIONS = 8
 LOW_RATE = 100  # req/s on one connection: the unloaded round trip
 CONTENTION = 0.10  # CPU 0 used by others (or stolen) above this share of a run is reported
-Result = TypeVar("Result")
 PAYLOAD_BUDGET = 5 * 1024 * 1024  # under the reference's 5m and our 6 MiB limits
 TRIVIAL_POST = "trivial POST handler (1-row body)"  # bench/trivial.py: the ceiling of /invocations
 
@@ -68,6 +67,13 @@ class Plan:
 
 FULL = Plan("full", seconds=10, runs=3, warmup_s=3, sequential=10, cold_starts=3, long_request_s=3.0)
 QUICK = Plan("quick", seconds=3, runs=1, warmup_s=1, sequential=3, cold_starts=1, long_request_s=1.0)
+
+
+class LoadResult(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+Result = TypeVar("Result", bound=LoadResult)
 
 
 @dataclass(frozen=True)
@@ -90,25 +96,18 @@ class CpuUse:
 
 
 @dataclass(frozen=True)
-class Measured:
-    """A wrk run and how CPU 0 was used during it."""
+class Measured(Generic[Result]):
+    """A load generator's run (wrk's, or byom loadtest's) and how CPU 0 was used during it."""
 
-    wrk: load.WrkResult
-    cpu: CpuUse
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.wrk.to_json(), **self.cpu.to_json()}
-
-
-@dataclass(frozen=True)
-class OpenLoopRun:
-    """A `byom loadtest` run and how CPU 0 was used during it."""
-
-    result: load.OpenLoopResult
+    result: Result
     cpu: CpuUse
 
     def to_json(self) -> dict[str, Any]:
         return {**self.result.to_json(), **self.cpu.to_json()}
+
+
+Wrk = Measured[load.WrkResult]
+OpenLoopRun = Measured[load.OpenLoopResult]
 
 
 def measuring_cpu(server: Server, run: Callable[[], Result]) -> tuple[Result, CpuUse]:
@@ -126,45 +125,45 @@ def measuring_cpu(server: Server, run: Callable[[], Result]) -> tuple[Result, Cp
     )
 
 
-def measured_wrk(server: Server, url: str, seconds: float, script: Path | None) -> Measured:
+def measured_wrk(server: Server, url: str, seconds: float, script: Path | None) -> Wrk:
     return Measured(*measuring_cpu(server, lambda: load.wrk(url, seconds, WRK_CONNECTIONS, script)))
 
 
-def saturate(targets: dict[str, tuple[Server, str, Path | None]], plan: Plan) -> dict[str, list[Measured]]:
+def saturate(targets: dict[str, tuple[Server, str, Path | None]], plan: Plan) -> dict[str, list[Wrk]]:
     """wrk on each target: a warm-up, then `plan.runs` rounds with the targets interleaved."""
     for _, url, script in targets.values():
         load.wrk(url, plan.warmup_s, WRK_CONNECTIONS, script)
-    results: dict[str, list[Measured]] = {name: [] for name in targets}
+    results: dict[str, list[Wrk]] = {name: [] for name in targets}
     for _ in range(plan.runs):
         for name, (server, url, script) in targets.items():
             results[name].append(measured_wrk(server, url, plan.seconds, script))
     return results
 
 
-def rates(results: list[Measured]) -> list[float]:
-    return [result.wrk.requests_per_s for result in results]
+def rates(results: list[Wrk]) -> list[float]:
+    return [result.result.requests_per_s for result in results]
 
 
-def middle(results: list[Measured]) -> Measured:
+def middle(results: list[Wrk]) -> Wrk:
     """The run with the median rate (the upper median for an even count)."""
-    return sorted(results, key=lambda result: result.wrk.requests_per_s)[len(results) // 2]
+    return sorted(results, key=lambda result: result.result.requests_per_s)[len(results) // 2]
 
 
-def cpu_use(results: Sequence[Measured | OpenLoopRun]) -> str:
+def cpu_use(results: Sequence[Measured[Any]]) -> str:
     """Server CPU and CPU 0 busy, run by run, as "server/busy" percentages."""
     return " / ".join(r.cpu.percentages() for r in results)
 
 
-def dirty_runs(results: dict[str, list[Measured]]) -> list[str]:
+def dirty_runs(results: dict[str, list[Wrk]]) -> list[str]:
     return [
-        f"WARNING: {name}: a run had {r.wrk.non_2xx} non-2xx answers and {r.wrk.socket_errors} socket errors"
+        f"WARNING: {name}: a run had {r.result.non_2xx} non-2xx answers and {r.result.socket_errors} socket errors"
         for name, found in results.items()
         for r in found
-        if not r.wrk.clean
+        if not r.result.clean
     ]
 
 
-def contention(results: Mapping[str, Sequence[Measured | OpenLoopRun]]) -> list[str]:
+def contention(results: Mapping[str, Sequence[Measured[Any]]]) -> list[str]:
     """Runs where CPU 0 was busy with something other than the server, or stolen by the hypervisor."""
     return [
         f"WARNING: {name}, run {index}: CPU 0 was {100 * r.cpu.busy:.0f}% busy but the server used"
@@ -234,7 +233,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
         open_loop = open_loop_runs(plan, work, row, ours, capacity, ref, reference_capacity)
         reference_memory = process_memory(ref)
         section.commands = [*ours.commands, *ref.commands, *trivial.commands]
-    section.commands += [middle(found).wrk.command for found in results.values()]
+    section.commands += [middle(found).result.command for found in results.values()]
     section.commands += [result.command for result in fixed.values()]
     section.commands += [found[0].result.command for found in open_loop.values()]
 
@@ -253,15 +252,15 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
             else f"AWS sample (nginx -> {ref_env.worker_class}, {WORKERS} workers)"
         )
         saturation.add(
-            label, count(inv_rate), runs(rates(inv)), cpu_use(inv), ms(typical.wrk.p50_ms),
-            ms(typical.wrk.p99_ms), count(ping_rate), runs(rates(ping)), percent(ratio(inv_rate, ping_rate)),
+            label, count(inv_rate), runs(rates(inv)), cpu_use(inv), ms(typical.result.p50_ms),
+            ms(typical.result.p99_ms), count(ping_rate), runs(rates(ping)), percent(ratio(inv_rate, ping_rate)),
         )  # fmt: skip
         summary[name] = {"invocations_rps": inv_rate, "ping_rps": ping_rate}
     trivial_rate = median(rates(results[TRIVIAL_POST]))
     typical = middle(results[TRIVIAL_POST])
     saturation.add(
         f"{TRIVIAL_POST}, on our gunicorn command line", count(trivial_rate), runs(rates(results[TRIVIAL_POST])),
-        cpu_use(results[TRIVIAL_POST]), ms(typical.wrk.p50_ms), ms(typical.wrk.p99_ms), "", "", "",
+        cpu_use(results[TRIVIAL_POST]), ms(typical.result.p50_ms), ms(typical.result.p99_ms), "", "", "",
     )  # fmt: skip
     summary["ours"]["trivial_post_rps"] = trivial_rate
     summary["ours"]["fraction_of_trivial_post"] = ratio(summary["ours"]["invocations_rps"], trivial_rate)
@@ -371,7 +370,7 @@ def open_loop_runs(
 
 
 def _open_loop(plan: Plan, server: Server, rate: float, row: Path, out_prefix: Path) -> OpenLoopRun:
-    return OpenLoopRun(
+    return Measured(
         *measuring_cpu(server, lambda: load.open_loop(server.url, plan.seconds, rate, row, CSV, out_prefix))
     )
 
@@ -429,7 +428,7 @@ def section_xgboost(plan: Plan, work: Path) -> list[Section]:
         throughput.commands = [
             *server.commands,
             *trivial.commands,
-            *(middle(found).wrk.command for found in results.values()),
+            *(middle(found).result.command for found in results.values()),
         ]
         end_to_end = section_end_to_end(plan, server, model)
         end_to_end.commands = [*server.commands]
@@ -437,7 +436,7 @@ def section_xgboost(plan: Plan, work: Path) -> list[Section]:
 
 
 def _xgboost_table(
-    plan: Plan, model: BoosterModel, results: dict[str, list[Measured]], statuses: dict[str, int]
+    plan: Plan, model: BoosterModel, results: dict[str, list[Wrk]], statuses: dict[str, int]
 ) -> Section:
     section = Section(
         "xgboost", f"2. XGBoost, {model.n_trees} trees of depth 6, 30 features: CSV requests/s on our server"
@@ -453,7 +452,7 @@ def _xgboost_table(
         typical = middle(found)
         table.add(
             name if rows or name == TRIVIAL_POST else "/ping (GET, trivial)", count(rate), runs(rates(found)),
-            cpu_use(found), count(rate * rows) if rows else "", ms(typical.wrk.p50_ms), ms(typical.wrk.p99_ms),
+            cpu_use(found), count(rate * rows) if rows else "", ms(typical.result.p50_ms), ms(typical.result.p99_ms),
             percent(ratio(rate, trivial_rate)), percent(ratio(rate, ping_rate)),
         )  # fmt: skip
         summary[name] = {
@@ -533,19 +532,18 @@ def section_end_to_end(plan: Plan, server: Server, model: BoosterModel) -> Secti
         " after one warm-up; median. The answer is text/csv, one probability per row.",
         f"XGBoost predict: xgboost.Booster.inplace_predict on the parsed float64 array, nthread=1, on CPU 1,"
         f" median of {plan.sequential} calls after one warm-up; the same booster file the server loads.",
-        f"Our predict: the server's own path for the same array in this process ({type(served.walk).__name__}"
-        " when it is the compiled tree walk, which the server takes for every dense batch with one model"
-        " thread), same median. End to end ÷ our predict is the server's own overhead: HTTP, parsing,"
-        " checks and writing the answer.",
+        "Our predict: the server's own predict path (container.flavours, one model thread) on the same array"
+        f" in this process, here {type(served.walk).__name__}; same median. End to end ÷ our predict is the"
+        " server's own overhead: HTTP, parsing, checks and writing the answer.",
     ]
     section.data = data
     return section
 
 
-def _timed(times_: int, call: Callable[[], object]) -> list[float]:
+def _timed(repeats: int, call: Callable[[], object]) -> list[float]:
     call()  # warm-up
     seconds = []
-    for _ in range(times_):
+    for _ in range(repeats):
         started = time.perf_counter()
         call()
         seconds.append(time.perf_counter() - started)
