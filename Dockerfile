@@ -13,8 +13,9 @@ RUN python3 -m venv /opt/venv \
       --no-deps --require-hashes -r /tmp/runtime.lock \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
  && find /opt/venv -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
- && rm -rf /opt/venv/lib/python3.11/site-packages/sklearn/datasets/data \
-           /opt/venv/lib/python3.11/site-packages/sklearn/datasets/images
+ && cd /opt/venv/lib/python3.11/site-packages \
+ && rm -rf sklearn/datasets/data sklearn/datasets/images \
+           simdjson/simdjson.cpp simdjson/simdjson.h simdjson/util.cpp simdjson/csimdjson.pyx
 
 # The XGBoost tree walk in C (container/flavours/compiled_walk.py), compiled on the runtime base
 # so it links against the same C library; the compiler stays behind in this stage.

@@ -28,9 +28,11 @@ agree, bit for bit.
   into one bare array (newlines made commas) for `fast_json_rows`; anything else goes strict.
 - `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
   nulls, whose only string is that one key (so no duplicate keys, no string values) and with no
-  true/false, parsed by orjson (RFC 8259, correctly rounded floats). Values of magnitude 1e308 or
-  more go strict, which reads an integer beyond float64 as infinite (refused later, 422) where
-  orjson fails.
+  true/false. Without a null, simdjson writes the numbers straight into a float64 buffer (RFC
+  8259, correctly rounded; 3x faster than a Python float per number on 10,000 rows); with one, or
+  an integer beyond 64 bits, orjson parses (also correctly rounded) and numpy converts. Values of
+  magnitude 1e308 or more go strict, which reads an integer beyond float64 as infinite (refused
+  later, 422) where orjson fails.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import scipy.sparse
+import simdjson
 
 from container.errors import InvalidData, MalformedRequest, UnsupportedMediaType
 
@@ -283,6 +286,43 @@ def fast_json_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
     matrix_start = _json_matrix_start(data)
     if matrix_start is None or data.find(b"t", matrix_start) >= 0 or data.find(b"f", matrix_start) >= 0:
         return None  # another string (a duplicate key, a string value...) or true/false
+    rows = None if data.find(b"n", matrix_start) >= 0 else _simdjson_number_rows(data, matrix_start)
+    return rows if rows is not None else _orjson_number_rows(data, matrix_start)
+
+
+def _simdjson_number_rows(data: bytes, matrix_start: int) -> np.ndarray | None:
+    """The rows of a matrix of numbers only, written as float64 by simdjson without a Python
+    object per number; None for anything else (a null, a ragged or nested matrix, an integer
+    beyond 64 bits, a number beyond float64, invalid JSON)."""
+    if data.startswith(UTF8_BOM):
+        return None  # simdjson skips a BOM: a second one, which JSON refuses
+    try:  # a parser per call: no state shared between a worker's threads, no memory kept
+        document = simdjson.Parser().parse(data)
+        items = document if matrix_start == 0 else _instances_value(document)
+        if not isinstance(items, simdjson.Array) or not items:
+            return None
+        values = np.frombuffer(items.as_buffer(of_type="d"), dtype=np.float64)
+        shape = _simdjson_shape(items, data.count(b"[", matrix_start))
+    except (ValueError, TypeError, RuntimeError):  # simdjson's errors, or len() of a number
+        return None
+    if shape is None or values.size != shape[0] * shape[1]:
+        return None
+    return _finite_enough(values.reshape(shape))
+
+
+def _simdjson_shape(items: Any, brackets: int) -> tuple[int, int] | None:
+    """(rows, width) of an array of equally long rows, or of one flat row. as_buffer flattens
+    any nesting, so the bracket count rules it out: one for the outer array and one per row."""
+    rows = len(items)
+    if brackets == 1:
+        return 1, rows
+    if brackets != rows + 1:
+        return None  # a row holds an array
+    widths = set(map(len, items))  # TypeError for a number among the rows
+    return (rows, widths.pop()) if len(widths) == 1 and 0 not in widths else None
+
+
+def _orjson_number_rows(data: bytes, matrix_start: int) -> np.ndarray | None:
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:  # the strict path finds and words the error
@@ -314,7 +354,7 @@ def _json_matrix_start(data: bytes) -> int | None:
 
 
 def _instances_value(document: Any) -> Any:
-    return document.get("instances") if isinstance(document, dict) else None
+    return document.get("instances") if isinstance(document, dict | simdjson.Object) else None
 
 
 def _json_number_rows(items: list[Any]) -> np.ndarray | None:
@@ -334,9 +374,12 @@ def _json_number_rows(items: list[Any]) -> np.ndarray | None:
         matrix = np.fromiter(values, dtype=np.float64, count=len(items) * width).reshape(-1, width)
     except (TypeError, ValueError):
         return None
-    if (np.abs(matrix) >= OVERLONG_INTEGER_MAGNITUDE).any():
-        return None  # near float64's end: the strict path decides
-    return matrix
+    return _finite_enough(matrix)
+
+
+def _finite_enough(matrix: np.ndarray) -> np.ndarray | None:
+    """The matrix, or None when a value is near float64's end: the strict path decides those."""
+    return None if (np.abs(matrix) >= OVERLONG_INTEGER_MAGNITUDE).any() else matrix
 
 
 def _declares_utf8(params: Mapping[str, str]) -> bool:

@@ -5,6 +5,8 @@ answer the very same array, bit for bit (NaN positions, -0.0 and last bits inclu
 public decoders, with the fast path forced on, every body must end exactly as in the strict path:
 the same array, or the same error class and message. Bodies: valid ones with many rows, in the
 plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
+JSON's fast path has two routes, simdjson (numbers only) then orjson (numbers and nulls); the
+JSON properties run each route alone, as well as both as served.
 """
 
 from __future__ import annotations
@@ -95,6 +97,20 @@ def assert_fast_agrees(fast_path: FastPath, strict: Decoder, body: bytes, params
     assert expected[0] == "rows", f"the fast path accepted a body the strict path refuses: {expected}"
     assert same_bits(rows, expected[1]), (rows, expected[1])
     return True
+
+
+# Each JSON route run alone: the other one is made to decline.
+JSON_ROUTES = {"simdjson": "_orjson_number_rows", "orjson": "_simdjson_number_rows", "both": None}
+
+
+@contextmanager
+def json_route(route: str) -> Iterator[None]:
+    declining = JSON_ROUTES[route]
+    if declining is None:
+        yield
+        return
+    with mock.patch.object(decoders, declining, return_value=None):
+        yield
 
 
 @contextmanager
@@ -386,16 +402,38 @@ def test_fast_json_takes_every_plain_body_but_huge_numbers(body: bytes) -> None:
 
 
 @bounded
+@given(body=PLAIN_JSON)
+def test_simdjson_takes_every_plain_body_of_numbers_that_fit_64_bits(body: bytes) -> None:
+    with json_route("simdjson"):
+        answered = assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+
+    numbers = re.findall(rb"-?[0-9][0-9.eE+-]*|null", body.removeprefix(b"\xef\xbb\xbf"))
+    declined = b"null" in numbers or any(_beyond_64_bits(n) for n in numbers)
+    huge = (np.abs(decode_json_strict(body, {}).rows) >= 1e308).any()
+    assert answered != (declined or huge)
+
+
+def _beyond_64_bits(number: bytes) -> bool:
+    """An integer simdjson cannot hold: it declines those rather than round them."""
+    return number.lstrip(b"-").isdigit() and not -(2**63) <= int(number) < 2**64
+
+
+@bounded
+@pytest.mark.parametrize("route", JSON_ROUTES)
 @given(body=HOSTILE_JSON)
-def test_fast_json_never_disagrees_on_hostile_bodies(body: bytes) -> None:
-    answered = assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+def test_fast_json_never_disagrees_on_hostile_bodies(route: str, body: bytes) -> None:
+    with json_route(route):
+        answered = assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
     event(f"fast path answered: {answered}")
 
 
 @bounded
+@pytest.mark.parametrize("route", JSON_ROUTES)
 @given(body=st.one_of(PLAIN_JSON, HOSTILE_JSON), params=CSV_PARAMS)
-def test_decode_json_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
-    assert_same_outcome(outcome(decode_json, body, params), outcome(decode_json_strict, body, params))
+def test_decode_json_ends_as_the_strict_path(route: str, body: bytes, params: dict[str, str]) -> None:
+    with json_route(route):
+        fast = outcome(decode_json, body, params)
+    assert_same_outcome(fast, outcome(decode_json_strict, body, params))
 
 
 # --- JSON examples ---------------------------------------------------------------------------
@@ -406,12 +444,24 @@ def test_a_large_json_body_takes_the_fast_path(separators: tuple[str, str]) -> N
     values = np.round(np.random.default_rng(13).normal(size=(2_000, 30)), 4)
     body = json.dumps({"instances": values.tolist()}, separators=separators).encode()
 
-    with mock.patch.object(
-        decoders, "decode_json_strict", side_effect=AssertionError("took the strict path")
+    with (
+        mock.patch.object(decoders, "decode_json_strict", side_effect=AssertionError("took the strict path")),
+        mock.patch.object(decoders, "_orjson_number_rows", side_effect=AssertionError("took orjson")),
     ):
         table = decode_json(body, {})
 
     assert same_bits(table.rows, values)
+
+
+def test_a_large_json_body_with_nulls_takes_orjson_without_trying_simdjson() -> None:
+    values = np.round(np.random.default_rng(13).normal(size=(2_000, 30)), 4)
+    values[::7, 3] = np.nan
+    body = json.dumps({"instances": values.tolist()}).replace("NaN", "null").encode()
+
+    with mock.patch.object(decoders, "_simdjson_number_rows", side_effect=AssertionError("tried simdjson")):
+        rows = fast_json_rows(body, {})
+
+    assert rows is not None and same_bits(rows, values)
 
 
 @pytest.mark.parametrize(
@@ -452,12 +502,23 @@ def test_json_hard_numbers_are_rounded_like_the_strict_path() -> None:
         b'{"instances": [[]]}',
         b"[[1], 2]",
         b"\xef\xbb\xbf\xef\xbb\xbf[[1]]",
+        b"[[1, 2], [[3]]]",
+        b"[[[1]], [2]]",
+        b"[[[1, 2]], [[3, 4]]]",
+        b"[1, [2]]",
+        b"[[1], {}]",
+        b"[[1, {}]]",
+        b"[[18446744073709551615, -9223372036854775808]]",
+        b"[[18446744073709551616]]",
+        b"[[1e-400, -0, 0e0]]",
     ],
     ids=lambda body: repr(body[:24]),
 )
-def test_decode_json_ends_as_the_strict_path_on_tricky_bodies(body: bytes) -> None:
-    assert_same_outcome(outcome(decode_json, body), outcome(decode_json_strict, body))
-    assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
+@pytest.mark.parametrize("route", JSON_ROUTES)
+def test_decode_json_ends_as_the_strict_path_on_tricky_bodies(route: str, body: bytes) -> None:
+    with json_route(route):
+        assert_same_outcome(outcome(decode_json, body), outcome(decode_json_strict, body))
+        assert_fast_agrees(fast_json_rows, decode_json_strict, body, {})
 
 
 @pytest.mark.parametrize(
