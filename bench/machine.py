@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import platform
 import shutil
+import statistics
 import subprocess
+import time
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 SERVER_FILES = ("container", "serve", "pyproject.toml", "requirements")
+YARDSTICK_LOOP = 10**7
+YARDSTICK_REPEATS = 5
 
 
 def _output(argv: list[str], timeout: float = 20) -> tuple[int, str]:
@@ -35,6 +40,26 @@ def nproc() -> int:
 def load_average() -> str:
     """The 1, 5 and 15-minute load averages (this benchmark's own processes count too)."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def yardstick() -> str:
+    """A fixed pure-Python loop, `sum(range(10**7))`, timed on each CPU (median of 5): the scale
+    against which to read this run's absolute figures (cold start, p99) beside another day's or
+    another machine's, when the same VM kind is sometimes half as fast."""
+    allowed = os.sched_getaffinity(0)
+    medians = {}
+    try:
+        for cpu in range(os.cpu_count() or 1):
+            os.sched_setaffinity(0, {cpu})
+            seconds = []
+            for _ in range(YARDSTICK_REPEATS):
+                started = time.perf_counter()
+                sum(range(YARDSTICK_LOOP))
+                seconds.append(time.perf_counter() - started)
+            medians[cpu] = statistics.median(seconds)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    return ", ".join(f"CPU {cpu} {seconds * 1000:.0f} ms" for cpu, seconds in medians.items())
 
 
 def now() -> str:

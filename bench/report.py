@@ -102,6 +102,7 @@ def render(meta: dict[str, Any], sections: list[Section]) -> str:
         f"| CPU model | {meta['cpu_model']} |",
         f"| checkout | {meta['checkout']} |",
         f"| load average (1, 5, 15 min) | {meta['load_average']} |",
+        f"| Python speed: `sum(range(10**7))`, median of 5 | {meta['yardstick']} |",
         *[f"| {name} | {version} |" for name, version in meta["versions"].items()],
         "",
         *[f"- {line}" for line in meta["method"]],

@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
     began = time.monotonic()
     plan = sections.QUICK if args.quick else sections.FULL
     nproc, cpu_model, load_before = machine.nproc(), machine.cpu_model(), machine.load_average()
+    yardstick_before = machine.yardstick()
     server_before = machine.server_digest()
     os.sched_setaffinity(0, {load.LOAD_CPU})
     signal.signal(signal.SIGTERM, terminate)
@@ -116,6 +117,7 @@ def main(argv: list[str]) -> int:
         "checkout": machine.checkout()
         + (" (WARNING: the server's files changed during the run)" if server_changed else ""),
         "load_average": f"{load_before} at the start, {machine.load_average()} at the end",
+        "yardstick": f"{yardstick_before} at the start, {machine.yardstick()} at the end",
         "versions": machine.tool_versions(ref_env.python),
         "seconds_per_measurement": plan.seconds,
         "runs": plan.runs,
