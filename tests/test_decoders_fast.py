@@ -5,12 +5,14 @@ answer the very same array, bit for bit (NaN positions, -0.0 and last bits inclu
 public decoders, with the fast path forced on, every body must end exactly as in the strict path:
 the same array, or the same error class and message. Bodies: valid ones with many rows, in the
 plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
-JSON's fast path has two routes, simdjson (numbers only) then orjson (numbers and nulls); the
-JSON properties run each route alone, as well as both as served.
+Each fast path has two routes: simdjson first, for bodies whose every value is a JSON number,
+then pandas (CSV) or orjson (JSON, with nulls); the properties run each route alone, as well as
+both as served.
 """
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import json
 import re
@@ -99,13 +101,15 @@ def assert_fast_agrees(fast_path: FastPath, strict: Decoder, body: bytes, params
     return True
 
 
-# Each JSON route run alone: the other one is made to decline.
+# Each route of a fast path run alone: the function of the other one is made to decline.
+CSV_ROUTES = {"simdjson": "_pandas_csv_rows", "pandas": "_simdjson_csv_rows", "both": None}
 JSON_ROUTES = {"simdjson": "_orjson_number_rows", "orjson": "_simdjson_number_rows", "both": None}
+ROUTES = CSV_ROUTES | JSON_ROUTES
 
 
 @contextmanager
-def json_route(route: str) -> Iterator[None]:
-    declining = JSON_ROUTES[route]
+def only_route(route: str, routes: Mapping[str, str | None]) -> Iterator[None]:
+    declining = routes[route]
     if declining is None:
         yield
         return
@@ -113,10 +117,19 @@ def json_route(route: str) -> Iterator[None]:
         yield
 
 
+def json_route(route: str) -> contextlib.AbstractContextManager[None]:
+    return only_route(route, JSON_ROUTES)
+
+
+def csv_route(route: str) -> contextlib.AbstractContextManager[None]:
+    return only_route(route, CSV_ROUTES)
+
+
 @contextmanager
 def fast_csv_for_any_size() -> Iterator[None]:
     """decode_csv tries the fast path on every body of more than one line."""
     with (
+        mock.patch.object(decoders, "SIMDJSON_CSV_FIELDS", 0),
         mock.patch.object(decoders, "FAST_CSV_CALL_FIELDS", 0),
         mock.patch.object(decoders, "FAST_CSV_COLUMN_ROWS", 0),
     ):
@@ -200,15 +213,17 @@ CSV_PARAMS = st.sampled_from([{}, {"charset": "utf-8"}, {"charset": "US-ASCII"},
 
 
 @bounded
+@pytest.mark.parametrize("route", ["pandas", "both"])
 @given(body=PLAIN_CSV)
-def test_fast_csv_takes_every_plain_body_and_matches_float(body: bytes) -> None:
-    answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+def test_fast_csv_takes_every_plain_body_and_matches_float(route: str, body: bytes) -> None:
+    with csv_route(route):
+        answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+        rows = fast_csv_rows(body, {})
 
     plus_sign = re.search(rb"(^|[^eE])\+", body) is not None  # left to the strict path on purpose
     assert answered != plus_sign
     if plus_sign:
         return
-    rows = fast_csv_rows(body, {})
     assert rows is not None
     lines = body.decode().removeprefix("\ufeff").rstrip("\r\n").split("\n")
     expected = [[float(f) if f.strip() else np.nan for f in line.rstrip("\r").split(",")] for line in lines]
@@ -216,16 +231,42 @@ def test_fast_csv_takes_every_plain_body_and_matches_float(body: bytes) -> None:
 
 
 @bounded
+@given(body=PLAIN_CSV)
+def test_simdjson_takes_every_plain_csv_body_of_json_numbers(body: bytes) -> None:
+    with csv_route("simdjson"):
+        answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+
+    lines = body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b"\n")
+    fields = [field for line in lines for field in line.rstrip(b"\r").split(b",")]
+    json_numbers = all(JSON_NUMBER.fullmatch(field.strip(b" ")) for field in fields)
+    declined = any(field.strip(b" ") == b"-0" or _beyond_float64_or_64_bits(field) for field in fields)
+    assert answered == (json_numbers and not declined)
+    event(f"simdjson answered: {answered}")
+
+
+JSON_NUMBER = re.compile(rb"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def _beyond_float64_or_64_bits(field: bytes) -> bool:
+    """A number simdjson refuses rather than round: an integer beyond 64 bits, or beyond float64."""
+    number = field.strip(b" ")
+    return _beyond_64_bits(number) or (number != b"" and abs(float(number)) == np.inf)
+
+
+@bounded
+@pytest.mark.parametrize("route", CSV_ROUTES)
 @given(body=HOSTILE_CSV, params=CSV_PARAMS)
-def test_fast_csv_never_disagrees_on_hostile_bodies(body: bytes, params: dict[str, str]) -> None:
-    answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, params)
+def test_fast_csv_never_disagrees_on_hostile_bodies(route: str, body: bytes, params: dict[str, str]) -> None:
+    with csv_route(route):
+        answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, params)
     event(f"fast path answered: {answered}")
 
 
 @bounded
+@pytest.mark.parametrize("route", CSV_ROUTES)
 @given(body=st.one_of(PLAIN_CSV, HOSTILE_CSV), params=CSV_PARAMS)
-def test_decode_csv_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
-    with fast_csv_for_any_size():
+def test_decode_csv_ends_as_the_strict_path(route: str, body: bytes, params: dict[str, str]) -> None:
+    with fast_csv_for_any_size(), csv_route(route):
         fast = outcome(decode_csv, body, params)
     assert_same_outcome(fast, outcome(decode_csv_strict, body, params))
 
@@ -234,9 +275,11 @@ CSV_BYTES_FROM_ANY = bytes((b'0123456789+-.eE, \r\n\t;"a\x00\xef' * 16)[:256])  
 
 
 @bounded
+@pytest.mark.parametrize("route", CSV_ROUTES)
 @given(body=st.binary(max_size=300).map(lambda b: b.translate(CSV_BYTES_FROM_ANY)))
-def test_fast_csv_never_disagrees_on_random_csv_bytes(body: bytes) -> None:
-    answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
+def test_fast_csv_never_disagrees_on_random_csv_bytes(route: str, body: bytes) -> None:
+    with csv_route(route):
+        answered = assert_fast_agrees(fast_csv_rows, decode_csv_strict, body, {})
     event(f"fast path answered: {answered}")
 
 
@@ -251,17 +294,41 @@ def bench_csv(rows: int, width: int = 30) -> tuple[bytes, np.ndarray]:
 def test_a_large_csv_body_takes_the_fast_path() -> None:
     body, values = bench_csv(2_000)
 
-    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+    with (
+        mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
+        mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
+    ):
         table = decode_csv(body, {})
 
     assert same_bits(table.rows, values)
     assert table.rows.flags.c_contiguous
 
 
-@pytest.mark.parametrize("body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\n", bench_csv(20)[0]])
+@pytest.mark.parametrize("body", [b"1,-0\n2,3", b"1,-0 \n2,3", b"1,2\n3,-0", b"-0,1", b"1,\n2,3", b".5,1"])
+def test_what_simdjson_declines_pandas_reads_like_float(body: bytes) -> None:
+    with fast_csv_for_any_size(), csv_route("simdjson"):
+        assert fast_csv_rows(body, {}) is None
+    with fast_csv_for_any_size():
+        assert_same_outcome(outcome(decode_csv, body), outcome(decode_csv_strict, body))
+
+
+@pytest.mark.parametrize("body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\n", bench_csv(2)[0]])
 def test_small_csv_bodies_skip_the_fast_path(body: bytes) -> None:
     with mock.patch.object(decoders, "fast_csv_rows", side_effect=AssertionError("took the fast path")):
         decode_csv(body, {})
+
+
+@pytest.mark.parametrize("rows", [5, 20, 90])
+def test_middling_csv_bodies_take_simdjson_but_never_pandas(rows: int) -> None:
+    body, values = bench_csv(rows)
+    with (
+        mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
+        mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
+    ):
+        assert same_bits(decode_csv(body, {}).rows, values)
+
+    with mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")):
+        assert same_bits(decode_csv(body.replace(b"0.", b".", 1), {}).rows, values)
 
 
 def test_a_csv_body_across_pandas_chunks_matches_the_strict_path() -> None:
