@@ -20,8 +20,8 @@ is the strict path's by construction; tests/test_decoders_fast.py checks that th
 agree, bit for bit.
 - `fast_csv_rows`: only the CSV bytes above (CRLF normalised first), every line with as many
   fields as the first, no `+` sign (an exponent's is fine). When every field is a JSON number,
-  simdjson reads the lines as the rows of one JSON array (10,000 x 30: ~5 ms against pandas'
-  ~11); an integer `-0` is left to pandas, since simdjson drops its sign. Otherwise pandas' C
+  simdjson reads the lines as the rows of one JSON array (10,000 x 30: 5-7 ms against pandas'
+  10-11); an integer `-0` is left to pandas, since simdjson drops its sign. Otherwise pandas' C
   reader, whose float parser (fast_float) rounds correctly, like float(); but pandas 3.1 still
   reads a `+`-signed number beside a space with its legacy parser, which does not. A field of
   spaces only, or a one-column body with an empty line, goes strict. A body of one line is read
