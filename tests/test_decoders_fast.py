@@ -104,7 +104,6 @@ def assert_fast_agrees(fast_path: FastPath, strict: Decoder, body: bytes, params
 # Each route of a fast path run alone: the function of the other one is made to decline.
 CSV_ROUTES = {"simdjson": "_pandas_csv_rows", "pandas": "_simdjson_csv_rows", "both": None}
 JSON_ROUTES = {"simdjson": "_orjson_number_rows", "orjson": "_simdjson_number_rows", "both": None}
-ROUTES = CSV_ROUTES | JSON_ROUTES
 
 
 @contextmanager
