@@ -37,10 +37,11 @@ def on_starting(server: Any) -> None:
 
 
 def _import_and_preload() -> None:
-    importlib.import_module("container.app")
     try:
         settings = Settings.from_env(os.environ)
+        # The model's library before the web app's (pandas): see estimator.import_skops_io.
         importlib.import_module(FLAVOUR_MODULES[check_artifact(settings).flavour])
+        importlib.import_module("container.app")
         preload(settings)
     except StartupError:
         pass  # the workers report it, with gunicorn's "app failed to load"

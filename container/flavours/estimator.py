@@ -18,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+import scipy.special  # isort: skip  (first of SciPy and scikit-learn: see import_skops_io)
 import scipy.sparse
 import sklearn.utils
 from sklearn.base import is_classifier
@@ -98,6 +100,12 @@ def import_skops_io() -> ModuleType:
     module: 0.3-0.45 s of the demo model's ~1.65 s cold start. This server does not use the list:
     it trusts what `_trusted` accepts and hands skops every type it approved, so the list is left
     empty and skops flags scikit-learn's estimators too, for `_trusted` to accept.
+
+    skops also names the module of each of SciPy's 232 special-function ufuncs, which carry no
+    `__module__`, by searching sys.modules in import order until one holds it. This module imports
+    scipy.special before scikit-learn, and the gunicorn master imports this module before the web
+    app (pandas), so each search stops after ~300 modules instead of ~1,000: 75,000 getattr calls
+    instead of 234,000, and skops.io's import in the master went from 0.35-0.65 s to 0.21-0.24 s.
     """
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
