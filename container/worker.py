@@ -18,21 +18,27 @@ Why a subclass:
   a client whose connect() returned before the signal gets its answer.
 - Scheduling. The worker runs under SCHED_BATCH (`container.scheduling`): hand-overs between
   its event loop and its threads no longer preempt the thread holding the GIL.
+- Small, quick requests skip the hand-overs: the event loop answers them itself
+  (`container.inline`). One that runs away there stops the loop's heartbeat, so gunicorn's master
+  replaces the worker after the same timeout.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
+from container.inline import InlinePolicy
 from container.listener import refuse_new_handshakes
 from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
 from container.scheduling import prefer_run_to_block
@@ -69,6 +75,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.large: set[Any] = set()  # connections reading a large body: at most one per thread
         self.held_back: deque[Any] = deque()  # large bodies waiting for one of those places
         self.watched: set[Any] = set()  # connections registered with the poller for reading
+        self.inline = InlinePolicy()
         refused = prefer_run_to_block()  # before the pool starts its threads: they inherit it
         if refused:
             self.log.warning("worker %s keeps the default CPU scheduling: %s", self.pid, refused)
@@ -114,9 +121,19 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.unwatch(conn)
             del self.incoming[conn]
             conn.read_ahead = incoming.data  # the parser copies it once, in unread()
-            super().enqueue_req(conn)
+            if self.inline.allows(len(incoming.data)):
+                self.answer_here(conn)
+            else:
+                super().enqueue_req(conn)
         else:
             self.watch(conn)
+
+    def answer_here(self, conn: Any) -> None:
+        """What a pool thread and then gthread's completion callback would do, on the event loop.
+        gthread's `handle` turns every Exception into an answer or a closed connection."""
+        done: Future[Any] = Future()
+        done.set_result(self.handle(conn))
+        self.finish_request(conn, done)
 
     def watch(self, conn: Any) -> None:
         if conn not in self.watched:
@@ -189,10 +206,15 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     def handle_request(self, req: Any, conn: Any) -> Any:
         thread = threading.get_ident()
         self.request_started[thread] = time.monotonic()
+        ahead = getattr(conn, "read_ahead", None)
+        counted = ahead is not None and self.inline.counts(len(ahead), req.path)
+        cpu_started = time.thread_time()
         try:
             return super().handle_request(req, conn)
         finally:
             self.request_started.pop(thread, None)
+            if counted:
+                self.inline.observe(time.thread_time() - cpu_started)
 
     def notify(self) -> None:
         super().notify()
@@ -220,8 +242,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
                     "worker %s cannot stop new handshakes: a connection arriving now may be reset", self.pid
                 )
             listener.setblocking(False)
-            while True:
-                before = self.nr_conns
+            # A listener polls readable while a connection waits (the connection count cannot
+            # tell: the event loop may answer and close a connection within accept).
+            while select.select([listener], [], [], 0)[0]:
                 self.accept(listener)  # gthread's: hands the connection to enqueue_req
-                if self.nr_conns == before:  # nothing was waiting
-                    break

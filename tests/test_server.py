@@ -13,11 +13,14 @@ import socket
 import subprocess
 import threading
 import time
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import requests
 
+from container.read_ahead import SMALL_REQUEST
 from container.settings import usable_cpu_count
 from tests.harness import REPO, serving, start_serve, wait_until_ready
 from tests.models import CASES, large_forest, slow_xgboost
@@ -97,6 +100,58 @@ def test_with_one_thread_ping_queues_behind_the_prediction(
     assert answered >= busy.ended - 0.05 * (busy.ended - busy.started)
 
 
+def test_small_quick_requests_are_answered_by_the_event_loop_itself(tmp_path: Path) -> None:
+    """container.inline: once a small request was seen to be quick, the worker's main thread
+    answers the small ones without handing them to its pool."""
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    with serving(REPO / "model", tmp_path, env) as server, requests.Session() as session:
+        post = partial(session.post, server.url + "/invocations", data=b"5.1,3.5,1.4,0.2", headers=CSV)
+        post(timeout=30)  # a pool thread answers the first, and it was quick
+        (pid,) = worker_pids(server.log_path)
+        before = main_and_pool_cpu(pid)
+        for _ in range(2000):
+            assert post(timeout=30).status_code == 200
+        after = main_and_pool_cpu(pid)
+    main, pool = after[0] - before[0], after[1] - before[1]
+    # Handed over, the pool does ~3/4 of the work. Here it does none, unless one request took over
+    # QUICK_SECONDS of CPU (a busy machine) and the next went to the pool for a pause.
+    assert main > 0.3 and pool < main / 2, (main, pool)
+
+
+def test_a_slow_small_request_holds_the_event_loop_once_then_goes_to_the_threads(
+    slow_model: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    model_dir, body = slow_model
+    lines = body.split(b"\n")
+    small = b"\n".join(lines[: (SMALL_REQUEST - 2048) // (len(lines[0]) + 1)])  # ~0.1 s of CPU
+    # One worker per core, so XGBoost predicts on the calling thread only (no OpenMP threads).
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(usable_cpu_count())}
+    with serving(model_dir, tmp_path, env) as server, requests.Session() as session:
+        post = partial(session.post, server.url + "/invocations", headers=CSV, timeout=60)
+        # A small request refused at once (422) is quick, whatever the model's speed on this machine.
+        assert post(data=b"not,a,number").status_code == 422
+        access_lines = [line for line in server.log().splitlines() if line.startswith('{"')]
+        pid = json.loads(access_lines[-1])["pid"]  # the worker holding the session's connection
+        readings = [main_and_pool_cpu(pid)]
+        for _ in range(4):
+            assert post(data=small).status_code == 200
+            readings.append(main_and_pool_cpu(pid))
+    spent = [(main - main0, pool - pool0) for (main0, pool0), (main, pool) in pairwise(readings)]
+    first_main, first_pool = spent[0]
+    assert first_main >= 0.02 and first_pool < first_main / 3, spent  # the first, on the event loop
+    later_main, later_pool = sum(main for main, _ in spent[1:]), sum(pool for _, pool in spent[1:])
+    assert later_main < later_pool / 3, spent  # the slow one paused that: the others, on the pool
+
+
+def main_and_pool_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a worker's main thread (its event loop) and of all its other threads."""
+    threads = {
+        int(task.name): cpu_seconds(pid, int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()
+    }
+    main = threads.pop(pid)
+    return main, sum(threads.values())
+
+
 def send_and_wait_until_predicting(url: str, log_path: Path, body: bytes) -> Timed:
     """Send `body`; return once the workers' CPU time has climbed: the prediction is running."""
     baseline = workers_cpu_seconds(log_path)
@@ -117,9 +172,11 @@ def worker_pids(log_path: Path) -> list[int]:
     return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log_path.read_text())]
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """Of a process, or of one of its threads."""
+    path = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = path.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
