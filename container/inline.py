@@ -4,7 +4,7 @@ Owns: the rule, and why. A request handed to gthread's pool crosses threads thre
 event loop wakes for it and submits it, a pool thread wakes to answer it, and the event loop wakes
 again to put the connection back in its poller. Answered by the event loop itself, it crosses
 none. Measured with one core and 3 workers, in interleaved rounds against the pool (CPU is the
-server's, per request, in an open loop at about half of its capacity):
+server's, per request, under an open-loop load at a fixed rate):
 - iris, 1 row, 1,000 req/s: 613-646 us and 3.1-3.6 context switches with the pool; 532-595 us
   and 0.8-0.9 answered here.
 - XGBoost (200 trees), 1 row, 1,000 req/s: 669-760 us against 585-628 us.
