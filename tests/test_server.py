@@ -16,6 +16,7 @@ import time
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -130,8 +131,7 @@ def test_a_slow_small_request_holds_the_event_loop_once_then_goes_to_the_threads
         post = partial(session.post, server.url + "/invocations", headers=CSV, timeout=60)
         # A small request refused at once (422) is quick, whatever the model's speed on this machine.
         assert post(data=b"not,a,number").status_code == 422
-        access_lines = [line for line in server.log().splitlines() if line.startswith('{"')]
-        pid = json.loads(access_lines[-1])["pid"]  # the worker holding the session's connection
+        pid = access_records(server.log())[-1]["pid"]  # the worker holding the session's connection
         readings = [main_and_pool_cpu(pid)]
         for _ in range(4):
             assert post(data=small).status_code == 200
@@ -279,10 +279,15 @@ def pids_answering(url: str, log_path: Path, workers: int) -> set[int]:
             timeout=30,
         )
         log = log_path.read_text()
-        pids = {json.loads(line)["pid"] for line in log.splitlines() if line.startswith('{"')}
+        pids = {record["pid"] for record in access_records(log)}
         if len(pids) == workers:
             return pids
     pytest.fail(f"not every worker answered:\n{log}")
+
+
+def access_records(log: str) -> list[dict[str, Any]]:
+    """The server's access log lines (one JSON object per request), among gunicorn's own."""
+    return [json.loads(line) for line in log.splitlines() if line.startswith('{"')]
 
 
 def private_dirty_bytes(pid: int) -> int:
@@ -298,7 +303,7 @@ def test_each_request_logs_one_json_line(tmp_path: Path) -> None:
         give_up = time.monotonic() + 10
         while '"path":"/nope"' not in server.log() and time.monotonic() < give_up:
             time.sleep(0.05)
-        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        lines = access_records(server.log())
     invocation = next(line for line in lines if line.get("inference_id") == "req-42")
     assert invocation["status"] == 200 and invocation["bytes_in"] == 15 and invocation["bytes_out"] == 7
     assert invocation["method"] == "POST" and invocation["latency_us"] > 0 and invocation["pid"] > 0
