@@ -178,15 +178,15 @@ def start_trivial(name: str, model_dir: Path, log_dir: Path, workers: int, threa
 
 
 def _our_gunicorn(variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The argv and environment `./serve` execs gunicorn with, for these variables."""
+    """The gunicorn command line and environment `./serve` runs, for these variables."""
     if str(CHECKOUT) not in sys.path:
         sys.path.insert(0, str(CHECKOUT))
-    from container.serve import gunicorn_argv, worker_environment
+    from container.serve import gunicorn_argv, thread_limits
     from container.settings import Settings
 
     environment = clean_environment() | variables | {"PYTHONPATH": str(CHECKOUT)}
     settings = Settings.from_env(environment)
-    return gunicorn_argv(settings), worker_environment(environment, settings.model_threads)
+    return gunicorn_argv(settings), environment | thread_limits(settings.model_threads)
 
 
 def start_reference(name: str, model_dir: Path, run_dir: Path, env: ReferenceEnv, workers: int) -> Server:

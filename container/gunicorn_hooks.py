@@ -8,7 +8,8 @@ share its memory; nothing is predicted before fork (XGBoost's OpenMP must not st
 master), and each worker replays the golden rows itself. The garbage collector is off meanwhile;
 then the master's objects are frozen out of it, since its bookkeeping writes would otherwise copy
 their pages into every worker. The server's own log ("byom") is routed through gunicorn's error
-log first, so its lines share gunicorn's format and its --log-level.
+log first, so its lines share gunicorn's format and its --log-level. (`serve` imports the
+library earlier still, before gunicorn; the import here serves gunicorn started any other way.)
 """
 
 from __future__ import annotations

@@ -241,20 +241,13 @@ def test_the_older_worker_variable_is_honoured(tmp_path: Path) -> None:
         assert "with 3 workers" in server.log()
 
 
-def test_workers_cap_math_library_threads(tmp_path: Path) -> None:
-    with serving(REPO / "model", tmp_path) as server:
-        pid = worker_pids(server.log_path)[0]
-        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    assert b"OMP_NUM_THREADS=1" in environment and b"OPENBLAS_NUM_THREADS=1" in environment
-
-
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
 def test_workers_and_their_threads_run_under_sched_batch(tmp_path: Path) -> None:
     with serving(REPO / "model", tmp_path) as server:
         pids = pids_answering(server.url, server.log_path, workers=2)
         threads = [int(task.name) for pid in pids for task in Path(f"/proc/{pid}/task").iterdir()]
         policies = {thread: os.sched_getscheduler(thread) for thread in threads}
-        master = os.sched_getscheduler(server.process.pid)  # ./serve execs gunicorn in place
+        master = os.sched_getscheduler(server.process.pid)  # ./serve's process is gunicorn's master
     assert len(threads) > len(pids)  # the pool threads that answered are there too
     assert set(policies.values()) == {os.SCHED_BATCH}, policies
     assert master == os.sched_getscheduler(0)  # the arbiter keeps the policy it was started with
