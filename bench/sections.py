@@ -302,7 +302,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
         " is bounded by the connection count, not by its queue. hey reports latencies to 0.1 ms.",
         OPEN_LOOP_NOTE.format(runs=plan.runs, seconds=plan.seconds),
         f"The ceilings: /ping, a GET, and the {TRIVIAL_POST} (bench/trivial.py: it reads the body and answers"
-        " one line, run by the gunicorn command line ./serve execs, same worker class, workers, threads and"
+        " one line, run by the gunicorn command line ./serve runs, same worker class, workers, threads and"
         f" access log). Ours reaches {percent(summary['ours']['fraction_of_trivial_post'])} of the trivial"
         " POST handler's rate.",
         CPU_NOTE,
@@ -469,7 +469,7 @@ def _xgboost_table(
         f"Server pinned to CPU 0, {WORKERS} workers x {THREADS} threads; wrk -t1 -c{WRK_CONNECTIONS} on CPU 1,"
         f" {plan.seconds:g} s per run, {plan.runs} run(s) per request kind, interleaved, after a warm-up.",
         f"{TRIVIAL_POST}: bench/trivial.py, which reads the body and answers one line, on the gunicorn command"
-        " line ./serve execs (same workers, threads, worker class and access log): the ceiling of /invocations.",
+        " line ./serve runs (same workers, threads, worker class and access log): the ceiling of /invocations.",
         f"First answers: {statuses}.",
         CPU_NOTE,
         *dirty_runs(results),
