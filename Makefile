@@ -7,12 +7,17 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | c
 # numpy walk serves instead, and the tests that check the C walk say what is missing.
 TREE_WALK := container/flavours/_tree_walk.so
 
-.PHONY: serve test lint demo-model image audit
+.PHONY: serve test lint demo-model image audit bytecode
 
-serve: $(STAMP) $(TREE_WALK)
+serve: $(STAMP) $(TREE_WALK) bytecode
 	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
 
-test: lint $(TREE_WALK)
+# The server package's bytecode, compiled ahead as the image's is: where PYTHONDONTWRITEBYTECODE
+# is set (this project's CI machines), every start would otherwise compile it again (~0.07 s).
+bytecode: $(STAMP)
+	$(PYTHON) -m compileall -q container
+
+test: lint $(TREE_WALK) bytecode
 	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \
 	  else echo "make test: no Docker engine; container tests will skip"; fi; \
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
@@ -45,5 +50,5 @@ $(STAMP): requirements/dev.lock pyproject.toml
 
 # The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
 .PHONY: bench
-bench: $(STAMP) $(TREE_WALK)
+bench: $(STAMP) $(TREE_WALK) bytecode
 	$(PYTHON) bench/run.py
