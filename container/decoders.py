@@ -77,7 +77,10 @@ FLOAT64_INTEGER_DIGITS = 309  # no integer of more digits fits a float64: it is 
 SIMDJSON_CSV_FIELDS = 100
 FAST_CSV_CALL_FIELDS = 1500
 FAST_CSV_COLUMN_ROWS = 48
-FLAT_ARRAY_LINE = rb"[ \t\r]*\[[^\[\]\n]*\][ \t\r]*"
+FLAT_ARRAY = rb"[ \t\r]*\[[^\[\]\n]*\][ \t\r]*"
+# SageMaker's other JSON Lines record: {"features": [...]}, one flat array under that key alone.
+FEATURES_OBJECT = rb'\{[ \t\r]*"features"[ \t\r]*:%s\}' % FLAT_ARRAY
+FLAT_ARRAY_LINE = rb"(?:%s|[ \t\r]*%s[ \t\r]*)" % (FLAT_ARRAY, FEATURES_OBJECT)
 FLAT_ARRAY_LINES = re.compile(rb"(?:%s\n)*%s" % (FLAT_ARRAY_LINE, FLAT_ARRAY_LINE))
 UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 MAX_LIBSVM_INDEX_DIGITS = 9  # indices below 10**9; the model's own width is checked in schema
@@ -386,12 +389,29 @@ def _orjson_number_rows(data: bytes, matrix_start: int) -> np.ndarray | None:
 
 def fast_jsonlines_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
     """The rows of JSON Lines that are each one flat array (a bracket at each end and none
-    inside), joined into one array for fast_json_rows; None when the strict path must decide.
-    With no other bracket, the joined document holds exactly the lines' values, or is invalid."""
+    inside), or `{"features": ...}` around one, joined into one array for fast_json_rows; None
+    when the strict path must decide. With no other bracket, the joined document holds exactly
+    the lines' values, or is invalid."""
     data = body.removeprefix(UTF8_BOM).rstrip(b"\r\n")
     if not FLAT_ARRAY_LINES.fullmatch(data):
         return None
-    return fast_json_rows(b"[" + data.replace(b"\n", b",") + b"]", params)
+    arrays = _unwrapped_features(data) if b"{" in data else data
+    if arrays is None:
+        return None
+    return fast_json_rows(b"[" + arrays.replace(b"\n", b",") + b"]", params)
+
+
+def _unwrapped_features(data: bytes) -> bytes | None:
+    """Lines already matched as flat arrays or `{"features": <flat array>}`, with each object's
+    `{`, `"features"`, `:` and `}` removed; None unless those bytes are only the objects' own
+    (each object at the start of its line), so no array's content is touched. 300,000 such lines
+    of 3 numbers (8.3 MiB), 4 interleaved runs on one core: 2.8-4.8 s parsed one by one by the
+    strict path, 0.29-0.50 s unwrapped."""
+    objects = data.count(b"\n{") + data.startswith(b"{")
+    wrapper_bytes = (data.count(b"{"), data.count(b"}"), data.count(b":"), data.count(b'"features"'))
+    if wrapper_bytes != (objects,) * 4 or data.count(b'"') != 2 * objects:
+        return None
+    return data.replace(b'"features"', b"").translate(None, b"{}:")
 
 
 def _json_matrix_start(data: bytes) -> int | None:

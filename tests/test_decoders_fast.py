@@ -612,18 +612,28 @@ def test_a_long_single_line_takes_the_fast_path() -> None:
 
 @st.composite
 def jsonlines_text(draw: st.DrawFn) -> bytes:
-    """Lines of flat arrays of number tokens, equally long, with JSON whitespace around them."""
+    """Lines of flat arrays of number tokens, equally long, with JSON whitespace around them;
+    some or all of them as SageMaker's `{"features": [...]}` records."""
     width = draw(st.integers(1, 5))
     rows = draw(st.lists(st.lists(JSON_NUMBER_TEXT, min_size=width, max_size=width), min_size=1, max_size=30))
     space = draw(st.sampled_from(["", " ", "\t", " \r"]))
     comma = draw(st.sampled_from([",", ", ", " , "]))
     ending = draw(st.sampled_from(["\n", "\r\n"]))
-    text = ending.join(f"{space}[{comma.join(row)}]{space}" for row in rows)
+    records = draw(st.sampled_from(["arrays", "objects", "both"]))
+    wrap = draw(st.sampled_from(['{{"features": {}}}', '{{ "features" :{} }}', '{{"features":{}}}\t']))
+    arrays = [f"{space}[{comma.join(row)}]{space}" for row in rows]
+    as_object = [records == "objects" or (records == "both" and draw(st.booleans())) for _ in rows]
+    text = ending.join(
+        wrap.format(array) if wrapped else array for array, wrapped in zip(arrays, as_object, strict=True)
+    )
     return (("\ufeff" if draw(st.booleans()) else "") + text + draw(st.sampled_from(["", ending]))).encode()
 
 
 PLAIN_JSONL = jsonlines_text()
-JSONL_HOSTILE_BYTES = [*JSON_HOSTILE_BYTES, b"\n", b"\r\n", b"\n\n", b"],[", b"][", b"\r", b" \n "]
+JSONL_HOSTILE_BYTES = [
+    *JSON_HOSTILE_BYTES, b"\n", b"\r\n", b"\n\n", b"],[", b"][", b"\r", b" \n ",
+    b"{", b"}", b":", b'"features"', b'{"features":', b'"feature"', b'"x": 1, ', b"\\u0066",
+]  # fmt: skip
 HOSTILE_JSONL = PLAIN_JSONL.flatmap(lambda body: mutated(body, JSONL_HOSTILE_BYTES))
 
 
