@@ -18,11 +18,10 @@ from pathlib import Path
 
 from client import NotReady, wait_until_ready
 from load import SERVER_CPU
-from servers import free_port
+from servers import BENCH, CHECKOUT, free_port
 
-BENCH = Path(__file__).resolve().parent
-CHECKOUT = BENCH.parent
-CLOCK = BENCH / "start_clock.py"
+# Mounted into the holder container: the clock, and the readiness poll it shares with the host.
+CLOCK_FILES = ("start_clock.py", "client.py")
 DEADLINE_S = 120
 # The same digest of the server's Python files, run by the image's python3 and by this one.
 CODE_DIGEST = (
@@ -51,15 +50,19 @@ def image_starts(image: str, model_dir: Path, workers: int, count: int) -> Image
     pinned = ["--cpuset-cpus", str(SERVER_CPU)]
     model = ["-v", f"{model_dir}:/opt/ml/model:ro"]
     found = ImageStarts(image, "")
+    clock = [option for name in CLOCK_FILES for option in ("-v", f"{BENCH / name}:/bench/{name}:ro")]
     holder = _output([
-        docker, "run", "-d", "--rm", *pinned, *model, "-v", f"{CLOCK}:/start_clock.py:ro",
-        "--entrypoint", "sleep", image, "infinity",
+        docker, "run", "-d", "--rm", *pinned, *model, *clock, "--entrypoint", "sleep", image, "infinity",
     ])  # fmt: skip
     try:
         found.note = _same_code(docker, holder)
         for _ in range(count):
             found.inside.append(
-                float(_output([docker, "exec", holder, "python3", "/start_clock.py", "8080", str(workers)]))
+                float(
+                    _output(
+                        [docker, "exec", holder, "python3", "/bench/start_clock.py", "8080", str(workers)]
+                    )
+                )
             )
             found.docker_run.append(_docker_run_to_ready(docker, [*pinned, *model], image, workers))
             started = time.monotonic()
@@ -68,8 +71,9 @@ def image_starts(image: str, model_dir: Path, workers: int, count: int) -> Image
     finally:
         _run([docker, "rm", "-f", holder])
     found.commands = [
-        f"docker run -d --rm --cpuset-cpus {SERVER_CPU} -v MODEL:/opt/ml/model:ro -v bench/start_clock.py:/start_clock.py:ro"
-        f" --entrypoint sleep {image} infinity; docker exec HOLDER python3 /start_clock.py 8080 {workers}",
+        f"docker run -d --rm --cpuset-cpus {SERVER_CPU} -v MODEL:/opt/ml/model:ro -v bench/start_clock.py:/bench/start_clock.py:ro"
+        f" -v bench/client.py:/bench/client.py:ro --entrypoint sleep {image} infinity;"
+        f" docker exec HOLDER python3 /bench/start_clock.py 8080 {workers}",
         f"docker run -d --rm --cpuset-cpus {SERVER_CPU} -p 127.0.0.1:PORT:8080 -v MODEL:/opt/ml/model:ro"
         f" -e SAGEMAKER_MODEL_SERVER_WORKERS={workers} {image} serve  (timed to the first 200 on /ping)",
         f"docker run --rm --cpuset-cpus {SERVER_CPU} {image} true",
