@@ -208,7 +208,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.request_started[thread] = time.monotonic()
         ahead = getattr(conn, "read_ahead", None)
         counted = ahead is not None and self.inline.counts(len(ahead), req.path)
-        cpu_started = time.thread_time()
+        cpu_started = time.thread_time() if counted else 0.0  # a system call: only when it is used
         try:
             return super().handle_request(req, conn)
         finally:
