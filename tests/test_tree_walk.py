@@ -58,6 +58,11 @@ def test_walk_is_bit_identical_to_xgboost(objective: str, language: str) -> None
     np.testing.assert_array_equal(walk.margins(rows), booster.inplace_predict(rows, predict_type="margin"))
     np.testing.assert_array_equal(walk.predict(rows), booster.inplace_predict(rows))
     np.testing.assert_array_equal(walk.predict(rows[:1]), booster.inplace_predict(rows[:1]))
+    for size in (1, 2, 3, 4, 33):  # the C walk takes fewer than 4 rows one way, more another
+        batches = [walk.margins(rows[start : start + size]) for start in range(0, 99, size)]
+        np.testing.assert_array_equal(
+            np.concatenate(batches)[:99], booster.inplace_predict(rows[:99], predict_type="margin")
+        )
 
 
 def test_the_compiled_walk_is_preferred_and_the_numpy_walk_serves_without_it(
@@ -86,6 +91,24 @@ def test_a_compiled_walk_that_differs_leaves_the_numpy_walk(
     with caplog.at_level(logging.WARNING, logger="byom"):
         assert isinstance(verified_walk(booster, booster.num_features()), tree_walk.TreeWalk)
     assert "the tree walk in C differs from XGBoost on probe rows" in caplog.text
+
+
+def test_a_compiled_walk_that_differs_only_on_single_rows_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    booster, _ = train("reg:squarederror")
+
+    class OffForFewRows(CompiledWalk):
+        def predict(self, rows: np.ndarray, margin: bool = False) -> np.ndarray:
+            outputs = super().predict(rows, margin)
+            return outputs * np.float32(1.001) if len(rows) < 4 else outputs
+
+    def off_for_few_rows(walk: tree_walk.TreeWalk, whole_batches: bool) -> CompiledWalk:
+        right = compiled(walk, whole_batches)
+        return OffForFewRows(walk, (right._holding_gil, right._releasing_gil), whole_batches)
+
+    monkeypatch.setattr(booster_flavour, "compile_walk", off_for_few_rows)
+    assert isinstance(verified_walk(booster, booster.num_features()), tree_walk.TreeWalk)
 
 
 def test_probe_rows_sit_on_thresholds_and_include_missing_values() -> None:
