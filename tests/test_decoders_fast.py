@@ -35,6 +35,7 @@ from container.decoders import (
     decode_json_strict,
     decode_jsonlines,
     decode_jsonlines_strict,
+    fast_csv_row,
     fast_csv_rows,
     fast_json_rows,
     fast_jsonlines_rows,
@@ -153,9 +154,11 @@ CSV_NUMBERS = st.one_of(
     st.integers(-(10**30), 10**30).map(str),
     st.decimals(allow_nan=False, allow_infinity=False, places=6).map(str),
     st.sampled_from([*HARD_NUMBERS, "+1", "+.5", "5.", ".5", "-.5", "1E5", "1e+5", "1e400", "-1e400", "007"]),
+    st.sampled_from(["-0", "-0.0", "1e-0", "-0e1"]),
     st.from_regex(r"\A[+-]?[0-9]{1,30}(\.[0-9]{0,30})?([eE][+-]?[0-9]{1,3})?\Z"),
 )
 PADDING = st.sampled_from(["", "", "", " ", "  "])
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 @st.composite
@@ -166,11 +169,11 @@ def plain_csv_field(draw: st.DrawFn, allow_empty: bool) -> str:
 
 
 @st.composite
-def plain_csv_rows(draw: st.DrawFn) -> list[list[str]]:
+def plain_csv_rows(draw: st.DrawFn, max_rows: int = 60) -> list[list[str]]:
     """Rows of equal width, fields plain numbers or empty (never spaces only, never a blank line)."""
     width = draw(st.integers(1, 8))
     field = plain_csv_field(allow_empty=width > 1)
-    return draw(st.lists(st.lists(field, min_size=width, max_size=width), min_size=1, max_size=60))
+    return draw(st.lists(st.lists(field, min_size=width, max_size=width), min_size=1, max_size=max_rows))
 
 
 def csv_text(rows: list[list[str]], newline: str, trailing: str, bom: bool) -> bytes:
@@ -185,6 +188,17 @@ PLAIN_CSV = st.builds(
     st.sampled_from(["", "\n", "\r\n", "\n\n", "\r\n\r\n\n"]),
     st.booleans(),
 )
+PLAIN_CSV_LINE = st.builds(
+    csv_text, plain_csv_rows(max_rows=1), st.just("\n"), st.sampled_from(["", "\n", "\r\n"]), st.booleans()
+)
+# One line of up to 40 fields that are all JSON numbers (-0 and numbers beyond float64 included).
+JSON_NUMBERS_LINE = st.lists(
+    st.builds(
+        lambda pad, number: pad + number, PADDING, CSV_NUMBERS.filter(lambda n: JSON_NUMBER.fullmatch(n))
+    ),
+    min_size=1,
+    max_size=40,
+).map(lambda fields: ",".join(fields).encode())
 # Bytes that matter to a CSV reader, and some that must never pass.
 CSV_HOSTILE_BYTES = [
     b"", b",", b"\n", b"\r", b"\r\n", b"\n\n", b" ", b"  \n", b"\t", b";", b'"', b"'", b"#", b"\x00",
@@ -205,6 +219,7 @@ def mutated(draw: st.DrawFn, body: bytes, inserts: list[bytes]) -> bytes:
 
 
 HOSTILE_CSV = PLAIN_CSV.flatmap(lambda body: mutated(body, CSV_HOSTILE_BYTES))
+HOSTILE_CSV_LINE = PLAIN_CSV_LINE.flatmap(lambda body: mutated(body, CSV_HOSTILE_BYTES))
 CSV_PARAMS = st.sampled_from([{}, {"charset": "utf-8"}, {"charset": "US-ASCII"}, {"charset": "latin-1"}])
 
 
@@ -237,13 +252,35 @@ def test_simdjson_takes_every_plain_csv_body_of_json_numbers(body: bytes) -> Non
 
     lines = body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b"\n")
     fields = [field for line in lines for field in line.rstrip(b"\r").split(b",")]
-    json_numbers = all(JSON_NUMBER.fullmatch(field.strip(b" ")) for field in fields)
+    json_numbers = all(JSON_NUMBER.fullmatch(field.strip(b" ").decode()) for field in fields)
     declined = any(field.strip(b" ") == b"-0" or _beyond_float64_or_64_bits(field) for field in fields)
     assert answered == (json_numbers and not declined)
     event(f"simdjson answered: {answered}")
 
 
-JSON_NUMBER = re.compile(rb"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+@bounded
+@given(body=st.one_of(PLAIN_CSV_LINE, JSON_NUMBERS_LINE))
+def test_the_one_line_route_takes_every_line_of_json_numbers(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
+
+    fields = body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b",")
+    json_numbers = all(JSON_NUMBER.fullmatch(field.strip(b" ").decode()) for field in fields)
+    declined = any(field.strip(b" ") == b"-0" or _beyond_float64_or_64_bits(field) for field in fields)
+    assert answered == (json_numbers and not declined)
+    event(f"the one-line route answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(HOSTILE_CSV_LINE, HOSTILE_CSV, PLAIN_CSV), params=CSV_PARAMS)
+def test_the_one_line_route_never_disagrees(body: bytes, params: dict[str, str]) -> None:
+    answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, params)
+    event(f"the one-line route answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(PLAIN_CSV_LINE, HOSTILE_CSV_LINE), params=CSV_PARAMS)
+def test_decode_csv_of_one_line_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
+    assert_same_outcome(outcome(decode_csv, body, params), outcome(decode_csv_strict, body, params))
 
 
 def _beyond_float64_or_64_bits(field: bytes) -> bool:
@@ -315,6 +352,21 @@ def test_what_simdjson_declines_pandas_reads_like_float(body: bytes) -> None:
 def test_small_csv_bodies_skip_the_fast_path(body: bytes) -> None:
     with mock.patch.object(decoders, "fast_csv_rows", side_effect=AssertionError("took the fast path")):
         decode_csv(body, {})
+
+
+@pytest.mark.parametrize(
+    "body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\r\n", bench_csv(1)[0], b"-0.0,1e-0,-0e1"]
+)
+def test_a_line_of_few_fields_takes_the_one_line_route(body: bytes) -> None:
+    expected = decode_csv_strict(body, {}).rows
+    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+        assert same_bits(decode_csv(body, {}).rows, expected)
+
+
+@pytest.mark.parametrize("body", [b"1,-0", b"-0 ,1", b"1,,2", b".5,1", b"+1,2", b"1e400,1", b"1,2\n3,4"])
+def test_the_one_line_route_leaves_the_rest_to_the_strict_path(body: bytes) -> None:
+    assert fast_csv_row(body, {}) is None
+    assert_same_outcome(outcome(decode_csv, body), outcome(decode_csv_strict, body))
 
 
 @pytest.mark.parametrize("rows", [5, 20, 90])
