@@ -8,7 +8,10 @@ while clients keep connecting, since it refills; so a stopping worker first atta
 filter that drops every packet addressed to the listener (new SYNs go unanswered: the client
 retries and then finds the port closed, never a half-served request), then accepts what is
 queued. Connections already queued keep working: each has its own socket, created before the
-filter, which filters nothing.
+filter, which filters nothing. Where the filter is refused (Docker's default seccomp profile
+answers EPERM), the queue's length at that moment says how many connections to accept: the queue
+is first in, first out, so those accepts take every connection queued before, while clients that
+keep connecting cannot keep a stopping worker accepting until it is killed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import struct
 SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux <asm-generic/socket.h>
 RETURN_CONSTANT = 0x06  # classic BPF: BPF_RET | BPF_K; returning 0 bytes drops the packet
 DROP_EVERY_PACKET = struct.pack("HBBI", RETURN_CONSTANT, 0, 0, 0)  # struct sock_filter
+# struct tcp_info: 8 one-byte fields, then u32s; on a listener, tcpi_unacked is the accept queue's
+# length (Linux tcp_get_info), the fifth u32.
+TCP_INFO_SIZE = 32
+QUEUE_LENGTH_OFFSET = 24
 
 
 def refuse_new_handshakes(listener: socket.socket) -> bool:
@@ -31,3 +38,15 @@ def refuse_new_handshakes(listener: socket.socket) -> bool:
     except OSError:
         return False
     return True
+
+
+def queued_connections(listener: socket.socket) -> int | None:
+    """How many completed connections wait on a listening TCP socket; None where not known."""
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+    except (OSError, AttributeError):  # not TCP (a Unix socket), or no TCP_INFO on this platform
+        return None
+    if len(info) < QUEUE_LENGTH_OFFSET + 4:
+        return None
+    queued: int = struct.unpack_from("I", info, QUEUE_LENGTH_OFFSET)[0]
+    return queued

@@ -15,7 +15,8 @@ Why a subclass:
   request must also have arrived whole within that timeout, or its connection is closed.
 - SIGTERM. It accepts every connection the kernel had already accepted for it, after stopping
   new handshakes (`container.listener`), instead of letting gunicorn close the listener on them:
-  a client whose connect() returned before the signal gets its answer.
+  a client whose connect() returned before the signal gets its answer. Where handshakes cannot
+  be stopped (Docker), it accepts as many as were queued at the signal, then stops.
 - Scheduling. The worker runs under SCHED_BATCH (`container.scheduling`): hand-overs between
   its event loop and its threads no longer preempt the thread holding the GIL.
 - Small, quick requests skip the hand-overs: the event loop answers them itself
@@ -39,7 +40,7 @@ from typing import Any
 from gunicorn.workers.gthread import ThreadWorker
 
 from container.inline import InlinePolicy
-from container.listener import refuse_new_handshakes
+from container.listener import queued_connections, refuse_new_handshakes
 from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
 from container.scheduling import prefer_run_to_block
 from container.settings import Settings
@@ -237,12 +238,25 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     def accept_the_backlog(self) -> None:
         """Accept every connection waiting on the listeners; each is then read as usual."""
         for listener in self.sockets:
-            if not refuse_new_handshakes(listener):  # refused in Docker without CAP_NET_ADMIN
-                self.log.info(
-                    "worker %s cannot stop new handshakes: a connection arriving now may be reset", self.pid
-                )
+            limit = None if refuse_new_handshakes(listener) else self.queued_now(listener)
             listener.setblocking(False)
             # A listener polls readable while a connection waits (the connection count cannot
             # tell: the event loop may answer and close a connection within accept).
-            while select.select([listener], [], [], 0)[0]:
+            accepted = 0
+            while (limit is None or accepted < limit) and select.select([listener], [], [], 0)[0]:
                 self.accept(listener)  # gthread's: hands the connection to enqueue_req
+                accepted += 1
+
+    def queued_now(self, listener: Any) -> int:
+        """How many connections to accept from a listener that still completes handshakes (in
+        Docker): those queued now, or as many as its backlog holds where that cannot be read."""
+        queued = queued_connections(listener)
+        limit = self.cfg.backlog if queued is None else queued
+        self.log.info(
+            "worker %s cannot stop new handshakes: it accepts the %s connections queued%s; one "
+            "arriving later may be reset",
+            self.pid,
+            limit,
+            " now" if queued is not None else " at most (the backlog)",
+        )
+        return limit
