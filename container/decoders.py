@@ -15,9 +15,9 @@ CSV, JSON and JSON Lines each have two routes and one behaviour. The strict path
 checks field by field in Python, and it alone refuses and words the refusal. Every JSON and JSON
 Lines body, each CSV body with enough fields to repay the fast route's checks, and each CSV body of
 one line with fewer, first tries a fast path: it takes only a plainly well-formed subset and
-returns None on anything else or any error, and the strict path then decides. So what is accepted or refused, with which error and message,
-is the strict path's by construction; tests/test_decoders_fast.py checks that the two routes
-agree, bit for bit.
+returns None on anything else or any error, and the strict path then decides. So what is
+accepted or refused, with which error and message, is the strict path's by construction;
+tests/test_decoders_fast.py checks that the two routes agree, bit for bit.
 - `fast_csv_rows`: only the CSV bytes above (CRLF normalised first), every line with as many
   fields as the first, no `+` sign (an exponent's is fine). When every field is a JSON number,
   simdjson reads the lines as the rows of one JSON array (10,000 x 30: 5-7 ms against pandas'
