@@ -8,10 +8,10 @@ while clients keep connecting, since it refills; so a stopping worker first atta
 filter that drops every packet addressed to the listener (new SYNs go unanswered: the client
 retries and then finds the port closed, never a half-served request), then accepts what is
 queued. Connections already queued keep working: each has its own socket, created before the
-filter, which filters nothing. Where the filter is refused (Docker's default seccomp profile
-answers EPERM), the queue's length at that moment says how many connections to accept: the queue
-is first in, first out, so those accepts take every connection queued before, while clients that
-keep connecting cannot keep a stopping worker accepting until it is killed.
+filter, which filters nothing. Where the filter is refused (inside Docker: EPERM), the queue's
+length at that moment says how many connections to accept: the queue is first in, first out, so
+those accepts take every connection queued before, while clients that keep connecting cannot
+keep a stopping worker accepting until it is killed.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ run before `make`) the numpy walk serves instead, which answers the same bits mo
 
 Why: the numpy walk of 200 trees of depth 6 spends ~40 us per row on numpy's per-call costs (a
 dozen `take`s per level); in C one row takes ~4 us (8 us from `predict`, the call's set-up
-included), and 10,000 rows 16-19 ms against XGBoost's 33 ms on one thread. So with one model thread (the default: a worker per core
-and more) it takes every dense batch; with more, XGBoost's threads take the big ones.
+included), and 10,000 rows 16-19 ms against XGBoost's 33 ms on one thread. So with one model
+thread (the default: a worker per core and more) it takes every dense batch; with more,
+XGBoost's threads take the big ones.
 
 Small batches are walked with the GIL held (ctypes.PyDLL): releasing it for microseconds would
 hand it to another of the worker's threads, a thread switch per request. Big ones release it
