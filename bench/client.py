@@ -11,6 +11,7 @@ import http.client
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 HOST = "127.0.0.1"
@@ -79,9 +80,16 @@ def wait_until_ready(port: int, deadline_seconds: float, processes: list[subproc
 
 
 def timed_sequence(
-    port: int, path: str, body: bytes, content_type: str, count: int, timeout: float = 120.0
+    port: int,
+    path: str,
+    body: bytes,
+    content_type: str,
+    count: int,
+    timeout: float = 120.0,
+    after_each: Callable[[], object] | None = None,
 ) -> tuple[list[float], list[Response]]:
-    """Send `body` `count` times, one after the other, on one keep-alive connection."""
+    """Send `body` `count` times, one after the other, on one keep-alive connection; `after_each`
+    is called after each answer, outside its timing (another measurement, interleaved)."""
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     seconds: list[float] = []
     responses: list[Response] = []
@@ -94,6 +102,8 @@ def timed_sequence(
             elapsed = time.perf_counter() - started
             seconds.append(elapsed)
             responses.append(Response(response.status, data, elapsed))
+            if after_each is not None:
+                after_each()
     finally:
         connection.close()
     return seconds, responses
