@@ -253,13 +253,10 @@ def fast_csv_row(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
     data = _plain_csv_bytes(body, params)
     if data is None or b"\n" in data or NEGATIVE_INTEGER_ZERO.search(data):
         return None
-    try:
-        parsed = simdjson.Parser().parse(b"[" + data + b"]")
-        buffer = parsed.as_buffer(of_type="d") if isinstance(parsed, simdjson.Array) else b""
-    except (ValueError, TypeError, RuntimeError):  # not JSON, or beyond float64 or 64-bit integers
+    values = _simdjson_array_numbers(b"[" + data + b"]")
+    if values is None or values.size != data.count(b",") + 1:
         return None
-    values = np.frombuffer(buffer, dtype=np.float64)
-    return values.reshape(1, -1) if values.size == data.count(b",") + 1 else None
+    return values.reshape(1, -1)
 
 
 def fast_csv_rows(body: bytes, params: Mapping[str, str], with_pandas: bool = True) -> np.ndarray | None:
@@ -281,16 +278,23 @@ def _simdjson_csv_rows(data: bytes, codes: np.ndarray, shape: tuple[int, int]) -
     (the alphabet check left no bracket, letter or quote to make it anything else), which
     simdjson writes straight into float64. An empty field, `.5`, `1.` or `01` is not JSON and
     fails here (pandas reads those)."""
-    document = b"[[" + data.replace(b"\n", b"],[") + b"]]"
-    try:
-        parsed = simdjson.Parser().parse(document)
-        buffer = parsed.as_buffer(of_type="d") if isinstance(parsed, simdjson.Array) else b""
-    except (ValueError, TypeError, RuntimeError):  # not JSON, or beyond float64 or 64-bit integers
-        return None
-    values = np.frombuffer(buffer, dtype=np.float64)
-    if values.size != shape[0] * shape[1] or _has_negative_integer_zero(codes, values):
+    values = _simdjson_array_numbers(b"[[" + data.replace(b"\n", b"],[") + b"]]")
+    if values is None or values.size != shape[0] * shape[1] or _has_negative_integer_zero(codes, values):
         return None
     return values.reshape(shape)
+
+
+def _simdjson_array_numbers(document: bytes) -> np.ndarray | None:
+    """The numbers of a JSON array, nested arrays flattened, written by simdjson straight into
+    float64; None when the document is not such an array (not JSON, a number beyond float64, an
+    integer beyond 64 bits)."""
+    try:
+        parsed = simdjson.Parser().parse(document)
+        if not isinstance(parsed, simdjson.Array):
+            return None
+        return np.frombuffer(parsed.as_buffer(of_type="d"), dtype=np.float64)
+    except (ValueError, TypeError, RuntimeError):
+        return None
 
 
 def _has_negative_integer_zero(codes: np.ndarray, values: np.ndarray) -> bool:
