@@ -10,6 +10,8 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -46,20 +48,27 @@ def yardstick() -> str:
     """A fixed pure-Python loop, `sum(range(10**7))`, timed on each CPU (median of 5): the scale
     against which to read this run's absolute figures (cold start, p99) beside another day's or
     another machine's, when the same VM kind is sometimes half as fast."""
-    allowed = os.sched_getaffinity(0)
     medians = {}
-    try:
-        for cpu in range(os.cpu_count() or 1):
-            os.sched_setaffinity(0, {cpu})
-            seconds = []
+    for cpu in range(os.cpu_count() or 1):
+        seconds = []
+        with on_cpu(cpu):
             for _ in range(YARDSTICK_REPEATS):
                 started = time.perf_counter()
                 sum(range(YARDSTICK_LOOP))
                 seconds.append(time.perf_counter() - started)
-            medians[cpu] = statistics.median(seconds)
+        medians[cpu] = statistics.median(seconds)
+    return ", ".join(f"CPU {cpu} {seconds * 1000:.0f} ms" for cpu, seconds in medians.items())
+
+
+@contextmanager
+def on_cpu(cpu: int) -> Iterator[None]:
+    """This process pinned to `cpu` for the duration."""
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
     finally:
         os.sched_setaffinity(0, allowed)
-    return ", ".join(f"CPU {cpu} {seconds * 1000:.0f} ms" for cpu, seconds in medians.items())
 
 
 def now() -> str:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -554,20 +552,9 @@ class InterleavedPredicts:
     ours_s: list[float] = field(default_factory=list)
 
     def __call__(self) -> None:
-        with on_cpu(load.SERVER_CPU):
+        with machine.on_cpu(load.SERVER_CPU):
             self.xgboost_s.append(_timed_once(lambda: self.booster.inplace_predict(self.array)))
             self.ours_s.append(_timed_once(lambda: self.served.native(self.array)))
-
-
-@contextmanager
-def on_cpu(cpu: int) -> Iterator[None]:
-    """This process pinned to `cpu` for the duration."""
-    allowed = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, allowed)
 
 
 def _timed_once(call: Callable[[], object]) -> float:
