@@ -236,7 +236,8 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         super().set_accept_enabled(enabled)
 
     def accept_the_backlog(self) -> None:
-        """Accept every connection waiting on the listeners; each is then read as usual."""
+        """Accept the connections waiting on the listeners, all of them once new handshakes are
+        refused, else those queued now (`queued_now`); each is then read as usual."""
         for listener in self.sockets:
             limit = None if refuse_new_handshakes(listener) else self.queued_now(listener)
             listener.setblocking(False)
