@@ -1,15 +1,16 @@
 """gunicorn server hooks, loaded with `-c python:container.gunicorn_hooks`.
 
-Owns: what the master does before it forks workers. It imports the web app and the library of
-the model directory's flavour (scikit-learn, XGBoost), so every worker starts from a fork that
-already has them instead of importing them itself: on one core, three workers each importing
-scikit-learn took 6.3 s to the first /ping. A scikit-learn model is also loaded here, so workers
-share its memory; nothing is predicted before fork (XGBoost's OpenMP must not start in the
-master), and each worker replays the golden rows itself. The garbage collector is off meanwhile;
-then the master's objects are frozen out of it, since its bookkeeping writes would otherwise copy
-their pages into every worker. The server's own log ("byom") is routed through gunicorn's error
-log first, so its lines share gunicorn's format and its --log-level. (`serve` imports the
-library earlier still, before gunicorn; the import here serves gunicorn started any other way.)
+Owns: what the master does before it forks workers. It imports the web app and the module that
+serves the model directory's artifact, with its library (scikit-learn, XGBoost; numpy alone for
+an exported tree), so every worker starts from a fork that already has them instead of importing
+them itself: on one core, three workers each importing scikit-learn took 6.3 s to the first
+/ping. A scikit-learn model (or its export) is also loaded here, so workers share its memory; an
+XGBoost model is not (its OpenMP must not start in the master: forked workers would hang on it),
+and each worker replays the golden rows itself. The garbage collector is off meanwhile; then the
+master's objects are frozen out of it, since its bookkeeping writes would otherwise copy their
+pages into every worker. The server's own log ("byom") is routed through gunicorn's error log
+first, so its lines share gunicorn's format and its --log-level. (`serve` imports the library
+earlier still, before gunicorn; the import here serves gunicorn started any other way.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 from typing import Any
 
 from container.errors import StartupError
-from container.flavours import FLAVOUR_MODULES, check_artifact, preload
+from container.flavours import check_artifact, preload
 from container.settings import Settings
 
 
@@ -41,7 +42,7 @@ def _import_and_preload() -> None:
     try:
         settings = Settings.from_env(os.environ)
         # The model's library before the web app's (pandas): see estimator.import_skops_io.
-        importlib.import_module(FLAVOUR_MODULES[check_artifact(settings).flavour])
+        importlib.import_module(check_artifact(settings).module)
         importlib.import_module("container.app")
         preload(settings)
     except StartupError:

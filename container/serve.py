@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from container.errors import StartupError
-from container.flavours import FLAVOUR_MODULES, check_artifact
+from container.flavours import check_artifact
 from container.settings import Settings
 
 GRACEFUL_TIMEOUT_SECONDS = 20  # SageMaker sends SIGKILL 30 s after SIGTERM
@@ -67,18 +67,19 @@ def thread_limits(model_threads: int) -> dict[str, str]:
     return {name: str(model_threads) for name in THREAD_VARIABLES}
 
 
-def import_model_library(flavour: str) -> None:
-    """Import the flavour's module (and its library) before gunicorn's, with the collector off.
+def import_model_library(module: str) -> None:
+    """Import the module that serves the model (and its library) before gunicorn's, with the
+    collector off.
 
     skops names SciPy's ufuncs by searching sys.modules in import order (see
     estimator.import_skops_io): the fewer modules before SciPy's, the shorter each search. The
     collector stays off until the gunicorn master has loaded the model and frozen what it holds
-    (gunicorn_hooks.on_starting). Counted with callgrind, the demo model's start (the master's
-    instructions, up to serving) took 6.37 G with gunicorn exec'd in a second interpreter and the
-    library imported from the master's hook, 5.99 G this way.
+    (gunicorn_hooks.on_starting). Counted with callgrind, the demo model's start from its skops
+    file (the master's instructions, up to serving) took 6.37 G with gunicorn exec'd in a second
+    interpreter and the library imported from the master's hook, 5.99 G this way.
     """
     gc.disable()
-    importlib.import_module(FLAVOUR_MODULES[flavour])
+    importlib.import_module(module)
 
 
 def run_gunicorn(options: list[str]) -> None:
@@ -104,7 +105,7 @@ def main(args: list[str]) -> None:
         flush=True,
     )
     os.environ.update(thread_limits(settings.model_threads))  # before any library loads
-    import_model_library(artifact.flavour)
+    import_model_library(artifact.module)
     run_gunicorn(gunicorn_options(settings))
 
 

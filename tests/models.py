@@ -27,7 +27,10 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier,
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from container.flavours.estimator import EstimatorModel
+from container.flavours.exported_tree import write_export
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IRIS_NAMES = ("setosa", "versicolor", "virginica")
@@ -67,6 +70,24 @@ def _skops(directory: Path, estimator: Any, rows: np.ndarray) -> ModelCase:
 def decision_tree(directory: Path) -> ModelCase:
     features, labels = iris()
     return _skops(directory, DecisionTreeClassifier(random_state=0).fit(features, labels), features)
+
+
+def exported(directory: Path, estimator: Any, rows: np.ndarray) -> ModelCase:
+    """A scikit-learn tree saved as training saves it: the skops file and its export beside it."""
+    case = _skops(directory, estimator, rows)
+    write_export(estimator, EstimatorModel(estimator).schema, directory / "model.skops")
+    return case
+
+
+def exported_tree(directory: Path) -> ModelCase:
+    features, labels = iris()
+    return exported(directory, DecisionTreeClassifier(random_state=0).fit(features, labels), features)
+
+
+def exported_tree_regressor(directory: Path) -> ModelCase:
+    features, labels = synthetic(n_classes=2)
+    tree = DecisionTreeRegressor(max_depth=8, random_state=0).fit(features, features[:, 0] * 3 + labels)
+    return exported(directory, tree, features)
 
 
 def random_forest(directory: Path) -> ModelCase:
@@ -207,6 +228,8 @@ CASES: dict[str, Callable[[Path], ModelCase]] = {
     "sklearn-gradient-boosting": gradient_boosting,
     "sklearn-pipeline": pipeline,
     "sklearn-forest-regressor": forest_regressor,
+    "sklearn-exported-tree": exported_tree,
+    "sklearn-exported-tree-regressor": exported_tree_regressor,
     "xgboost-binary-json": xgboost_binary_json,
     "xgboost-multi-ubj": xgboost_multi_ubj,
     "xgboost-softmax-xgboost-model": xgboost_softmax_named,

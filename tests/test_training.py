@@ -17,7 +17,8 @@ import skops.io
 import xgboost
 
 from container.errors import ModelLoadError
-from container.flavours import load_model
+from container.flavours import find_artifact, load_model
+from container.flavours.exported_tree import ExportedTree
 from container.settings import Settings
 from tests.conftest import InProcessEndpoint
 from tests.harness import DEMO_MODEL, REPO, serving
@@ -92,7 +93,7 @@ JOBS: dict[str, Callable[[Path], tuple[OptMl, np.ndarray]]] = {
 
 def reference_predictions(model_dir: Path, rows: np.ndarray) -> np.ndarray:
     """The library's own answer, loading the artifact without any of our code."""
-    artifact = next(path for path in model_dir.iterdir() if path.name != "manifest.json")
+    artifact = find_artifact(model_dir).path
     if artifact.suffix == ".skops":
         estimator = skops.io.load(artifact, trusted=skops.io.get_untrusted_types(file=artifact))
         return np.asarray(estimator.predict(rows))
@@ -112,7 +113,9 @@ def trained(
 def test_training_writes_one_model_and_its_manifest(trained: tuple[str, OptMl, np.ndarray, str]) -> None:
     name, job, rows, _ = trained
     files = sorted(path.name for path in job.model.iterdir())
-    assert len(files) == 2 and "manifest.json" in files
+    artifact = find_artifact(job.model).path.name
+    exported = [f"{artifact}.tree.npz"] if name == "decision_tree" else []  # exported_tree
+    assert files == sorted([artifact, *exported, "manifest.json"])
     recorded = json.loads((job.model / "manifest.json").read_text())
     assert recorded["n_features"] == rows.shape[1] and len(recorded["golden_rows"]) == 5
     assert set(recorded["library_versions"]) >= {"python", "numpy", "scikit-learn", "xgboost-cpu"}
@@ -313,6 +316,16 @@ def test_serving_refuses_a_model_that_no_longer_reproduces_its_golden_rows(tmp_p
     path.write_text(json.dumps(recorded))
     with pytest.raises(ModelLoadError, match="no longer reproduces its training-time probabilities"):
         load_model(Settings(model_dir=job.model))
+
+
+def test_a_decision_tree_is_served_from_its_export_and_a_stale_export_is_removed(tmp_path: Path) -> None:
+    job, _ = iris_job(tmp_path, {"algorithm": "decision_tree"})
+    assert run_train(job).returncode == 0
+    assert isinstance(load_model(Settings(model_dir=job.model)), ExportedTree)
+    hyperparameters = job.base / "input" / "config" / "hyperparameters.json"
+    hyperparameters.write_text(json.dumps({"algorithm": "random_forest", "n_estimators": "3"}))
+    assert run_train(job).returncode == 0
+    assert sorted(path.name for path in job.model.iterdir()) == ["manifest.json", "random-forest-model.skops"]
 
 
 def test_a_trained_model_serves_from_real_gunicorn(tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ rules of discovery: top-level files only, dotfiles ignored (macOS `._` entries i
 `preload` loads a scikit-learn model in the gunicorn master, and `load_model` completes it in
 each worker after fork (loading anything not preloaded). When training left a manifest, the
 artifact's checksum is verified before loading and its golden rows are replayed after, so every
-worker proves it computes what training computed before /ping says ready.
+worker proves it computes what training computed before /ping says ready. A scikit-learn tree
+with an export beside it (`<artifact>.tree.npz`, see exported_tree) is served from the export,
+without importing scikit-learn, unless the export fails its proof.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,9 @@ if TYPE_CHECKING:  # not at run time: `serve` imports this module and must stay 
 
 MANIFEST_NAME = "manifest.json"
 PICKLE_OPT_IN = "BYOM_ALLOW_PICKLE"
+EXPORT_SUFFIX = ".tree.npz"
+EXPORT_MODULE = "container.flavours.exported_tree"
+log = logging.getLogger("byom")
 
 # flavour name by exact file name, then by suffix
 ARTIFACT_NAMES = {"xgboost-model": "xgboost"}
@@ -57,6 +63,18 @@ FLAVOUR_MODULES = {
 class Artifact:
     path: Path
     flavour: str
+
+    @property
+    def module(self) -> str:
+        """The module that will serve it, to import before fork: the export's when one is beside it."""
+        if self.flavour == "sklearn" and export_path(self.path).is_file():
+            return EXPORT_MODULE
+        return FLAVOUR_MODULES[self.flavour]
+
+
+def export_path(artifact: Path) -> Path:
+    """Where training writes a scikit-learn tree's export: beside the artifact (exported_tree)."""
+    return artifact.with_name(artifact.name + EXPORT_SUFFIX)
 
 
 def find_artifact(model_dir: Path) -> Artifact:
@@ -133,6 +151,15 @@ def _load_xgboost(path: Path, settings: Settings, recorded: Manifest | None) -> 
 
 
 def _load_sklearn(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
+    if export_path(path).is_file():
+        from container.flavours.exported_tree import ExportRejected, load_export
+
+        try:
+            return load_export(export_path(path), path)
+        except ExportRejected as reason:
+            log.warning(
+                "%s is not used, %s; scikit-learn loads %s", export_path(path).name, reason, path.name
+            )
     from container.flavours.estimator import load_skops
 
     return load_skops(path, settings.skops_trusted_types)

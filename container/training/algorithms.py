@@ -3,7 +3,9 @@
 Owns: turning labels into what each library trains on, XGBoost's rounds, early stopping and
 per-iteration metric lines, stopping at the next round on SIGTERM, and the metrics printed at the
 end. A TrainedModel wraps its in-memory model in the serving flavour (BoosterModel or
-EstimatorModel), so metrics and the manifest's golden outputs come from the code that serves it.
+EstimatorModel), so metrics and the manifest's golden outputs come from the code that serves it
+from its artifact; a decision tree is also exported (exported_tree), to be served without
+scikit-learn when the export reproduces it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sklearn import ensemble, metrics, tree
 from container.errors import TrainingError
 from container.flavours.booster import BoosterModel
 from container.flavours.estimator import EstimatorModel
+from container.flavours.exported_tree import ExportRejected, write_export
 from container.outputs import Predictor
 from container.settings import usable_cpu_count
 from container.training.data import Channels, Dataset, class_labels, numeric_targets
@@ -148,7 +151,18 @@ def _train_estimator(
         raise TrainingError(f"{hp.algorithm} could not fit the train channel: {error}") from None
     name = f"{hp.algorithm.replace('_', '-')}-model.skops"
     predictor = EstimatorModel(estimator)  # serving's own wrapper: one thread, as it will serve
-    return TrainedModel(name, lambda path: skops.io.dump(estimator, path), predictor, targets.classes, None)
+    return TrainedModel(
+        name, lambda path: _save_estimator(estimator, predictor, path), predictor, targets.classes, None
+    )
+
+
+def _save_estimator(estimator: Any, predictor: EstimatorModel, path: Path) -> None:
+    """The skops file, and beside it a tree's export, which serves it without scikit-learn."""
+    skops.io.dump(estimator, path)
+    try:
+        write_export(estimator, predictor.schema, path)
+    except ExportRejected as reason:
+        print(f"byom: the tree is not exported, {reason}; it will be served with scikit-learn", flush=True)
 
 
 def _scores(trained: TrainedModel, dataset: Dataset, truth: np.ndarray) -> dict[str, float]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from container import manifest
 from container.errors import TrainingError
-from container.flavours import MANIFEST_NAME, flavour_of
+from container.flavours import EXPORT_SUFFIX, MANIFEST_NAME, flavour_of
 from container.settings import TrainingPaths
 from container.training.algorithms import StopFlag, TrainedModel, evaluate, fit, targets_for
 from container.training.data import Channels, load_channels, sample_rows
@@ -91,7 +91,7 @@ def _save(
 def _clear_previous_model(model_dir: Path) -> None:
     """A model directory holds one model: remove what an earlier run left, so serving finds one."""
     for path in model_dir.iterdir():
-        if path.name == MANIFEST_NAME or flavour_of(path) is not None:
+        if path.name == MANIFEST_NAME or flavour_of(path) is not None or path.name.endswith(EXPORT_SUFFIX):
             path.unlink()
 
 
