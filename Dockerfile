@@ -2,6 +2,7 @@
 #   docker build -t byom .
 #   docker run -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" byom serve
 #   docker run -v "$PWD/opt_ml:/opt/ml" byom train
+#   docker run -v "$PWD/model:/opt/ml/model" byom export-tree   (a scikit-learn tree's export: README)
 # BASE_IMAGE may be any Debian-family image with python3.11 and its venv module
 # (CI builds on a local bookworm base because it cannot reach Docker Hub).
 ARG BASE_IMAGE=python:3.11-slim
@@ -40,7 +41,7 @@ RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
 COPY --from=tree-walk /build/_tree_walk.so /opt/byom/container/flavours/
-COPY serve train /usr/local/bin/
+COPY serve train export-tree /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080
 CMD ["serve"]

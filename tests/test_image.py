@@ -184,10 +184,22 @@ def test_train_then_serve_in_the_image(image: str, tmp_path: Path, mode: str, na
     with container(image, job.model, run_as=run_as) as running:
         headers = {"Content-Type": "text/csv", "Accept": "application/json"}
         reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
+        logs = running.logs()
+    exported = "decision-tree-model.skops is served from its export" in logs
+    assert exported == (name == "decision_tree"), logs
     served, expected = np.asarray(reply.json()["predictions"]), reference_predictions(job.model, rows)
     if expected.dtype.kind == "f":
         served, expected = served.astype(np.float32), expected.astype(np.float32)
     np.testing.assert_array_equal(served, expected)
+
+
+def test_export_tree_in_the_image_exports_a_tree_saved_elsewhere(image: str, tmp_path: Path) -> None:
+    CASES["sklearn-decision-tree"](tmp_path)  # model.skops, saved with skops, without an export
+    done = docker("run", "--rm", "-v", f"{tmp_path}:/opt/ml/model", image, "export-tree")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "byom: wrote /opt/ml/model/model.skops.tree.npz\n"
+    with container(image, tmp_path) as running:
+        assert "model.skops is served from its export" in running.logs()
 
 
 def test_a_failing_job_in_the_image_writes_its_failure_file(

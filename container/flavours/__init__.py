@@ -155,7 +155,11 @@ def _load_sklearn(path: Path, settings: Settings, recorded: Manifest | None) -> 
         from container.flavours.exported_tree import ExportRejected, load_export
 
         try:
-            return load_export(export_path(path), path)
+            tree = load_export(export_path(path), path)
+            log.info(
+                "%s is served from its export %s, without scikit-learn", path.name, export_path(path).name
+            )
+            return tree
         except ExportRejected as reason:
             log.warning(
                 "%s is not used, %s; scikit-learn loads %s", export_path(path).name, reason, path.name

@@ -44,7 +44,7 @@ F32 = np.float32
 
 
 class ExportRejected(Exception):
-    """The export cannot stand in for its artifact; the reason says why."""
+    """No export can stand in for this artifact, or this one cannot; the reason says why."""
 
 
 class ExportedTree:
