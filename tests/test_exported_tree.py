@@ -240,3 +240,16 @@ def test_the_demo_model_is_served_without_importing_scikit_learn_scipy_stats_or_
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines() == ["ExportedTree ['setosa']", "[]"]
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_the_probes_reach_every_leaf_by_its_two_edges(name: str, tmp_path: Path) -> None:
+    features, score = training_data(seed=len(name), missing=True)
+    estimator = ESTIMATORS[name](features, score)
+    artifact, _ = saved(tmp_path, estimator)
+    with np.load(export_path(artifact)) as stored:
+        probes = stored["probes"]
+    leaves = np.flatnonzero(estimator.tree_.children_left == -1)
+    reached = estimator.apply(probes[: 2 * len(leaves)].astype(np.float32), check_input=False)
+    assert reached[0::2].tolist() == reached[1::2].tolist()  # each pair lands on one leaf
+    assert sorted(reached[0::2].tolist()) == leaves.tolist()  # and every leaf has its pair

@@ -66,7 +66,8 @@ class Artifact:
 
     @property
     def module(self) -> str:
-        """The module that will serve it, to import before fork: the export's when one is beside it."""
+        """The module that serves it, to import before fork: the export's when one is beside it
+        (should the export be refused, the estimator flavour is imported when it loads instead)."""
         if self.flavour == "sklearn" and export_path(self.path).is_file():
             return EXPORT_MODULE
         return FLAVOUR_MODULES[self.flavour]
@@ -151,19 +152,17 @@ def _load_xgboost(path: Path, settings: Settings, recorded: Manifest | None) -> 
 
 
 def _load_sklearn(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
-    if export_path(path).is_file():
+    export = export_path(path)
+    if export.is_file():
         from container.flavours.exported_tree import ExportRejected, load_export
 
         try:
-            tree = load_export(export_path(path), path)
-            log.info(
-                "%s is served from its export %s, without scikit-learn", path.name, export_path(path).name
-            )
-            return tree
+            tree = load_export(export, path)
         except ExportRejected as reason:
-            log.warning(
-                "%s is not used, %s; scikit-learn loads %s", export_path(path).name, reason, path.name
-            )
+            log.warning("%s is not used, %s; scikit-learn loads %s", export.name, reason, path.name)
+        else:
+            log.info("%s is served from its export %s, without scikit-learn", path.name, export.name)
+            return tree
     from container.flavours.estimator import load_skops
 
     return load_skops(path, settings.skops_trusted_types)

@@ -5,16 +5,17 @@ Owns: the export file that training writes beside a single-output scikit-learn d
 probe rows with scikit-learn's own answers to them), the model served from it, and the proof
 that loading it runs before serving.
 
-Why: importing scikit-learn, which imports SciPy and pandas, is most of a cold start: 1.6 of the
-demo model's ~1.9 s to its first /ping on this machine. A tree needs none of it to predict.
+Why: importing the estimator flavour (scikit-learn, which imports SciPy and pandas) took 1.4-1.7 s
+(`python -X importtime`), most of the demo model's 1.5-2.2 s cold start; this module's imports
+took 0.46 s, and a tree needs no more to predict.
 
 Exactness, by doing scikit-learn's arithmetic: the row is cast to float32, and a split sends a
 value left when it is `<=` the float64 threshold (the float32 value widened, as scikit-learn's C
 compares them); a missing value goes its node's recorded way. The answer is the leaf's row of
 scikit-learn's `tree_.value`: probabilities as they are, labels `classes_[argmax]`, a regression's
 value. The probes reach every leaf (up to MAX_LEAF_PROBES) at both float32 edges of each split on
-its path, plus random rows drawn from every threshold's float32 neighbours (and missing values,
-where the model takes them). Loading replays them one row at a time and as one batch; any bit
+its path (or with a missing value, where only one gets there), plus random rows drawn from every
+threshold's float32 neighbours (and missing values, where the model takes them). Loading replays them one row at a time and as one batch; any bit
 that differs, a checksum that does not match the artifact, or a file this module cannot read
 raises ExportRejected, and the server loads the artifact with scikit-learn instead.
 """
@@ -41,6 +42,7 @@ MAX_LEAF_PROBES = 2048
 RANDOM_PROBES = 512
 SMALL_BATCH = 8  # up to this many rows are walked in Python, node by node; more, in numpy
 F32 = np.float32
+F32_MAX = float(np.finfo(F32).max)
 
 
 class ExportRejected(Exception):
@@ -271,27 +273,36 @@ def _probe_rows(arrays: dict[str, np.ndarray], schema: Schema) -> np.ndarray:
 
 
 def _leaf_rows(arrays: dict[str, np.ndarray], n_features: int) -> np.ndarray:
-    """For each leaf (up to MAX_LEAF_PROBES, evenly chosen), two float32 rows that reach it: one
-    with every feature on its path at the highest value that still goes left at its bounds, one
-    at the lowest that goes right."""
-    left, right, feature, threshold = (arrays[name] for name in ("left", "right", "feature", "threshold"))
-    paths: list[dict[int, tuple[float, float]]] = []  # per leaf: feature -> (lower, upper] bounds
-    pending: list[tuple[int, dict[int, tuple[float, float]]]] = [(0, {})]
+    """For each leaf (up to MAX_LEAF_PROBES, evenly chosen), two float32 rows that reach it: the
+    splits on its path bound each of their features to an interval (low, high], and one row sits
+    at the top of every interval (the largest float32 <= high), the other at its bottom (the
+    smallest > low), finite both. A feature whose interval holds no finite float32 (a split of
+    missing values from the rest has threshold +inf) is missing in both, if every split on it
+    sends missing values this way. Other features are 0."""
+    left, right, feature, threshold, missing_left = (
+        arrays[name] for name in ("left", "right", "feature", "threshold", "missing_left")
+    )
+    paths: list[dict[int, tuple[float, float, bool]]] = []  # per leaf: feature -> (low, high, missing ok)
+    pending: list[tuple[int, dict[int, tuple[float, float, bool]]]] = [(0, {})]
     while pending:
         node, bounds = pending.pop()
         if left[node] == node:
             paths.append(bounds)
             continue
-        f, cut = int(feature[node]), float(threshold[node])
-        low, high = bounds.get(f, (-np.inf, np.inf))
-        pending.append((int(left[node]), {**bounds, f: (low, min(high, cut))}))
-        pending.append((int(right[node]), {**bounds, f: (max(low, cut), high)}))
+        f, cut, missing_goes_left = int(feature[node]), float(threshold[node]), bool(missing_left[node])
+        low, high, missing = bounds.get(f, (-np.inf, np.inf, True))
+        pending.append((int(left[node]), {**bounds, f: (low, min(high, cut), missing and missing_goes_left)}))
+        pending.append(
+            (int(right[node]), {**bounds, f: (max(low, cut), high, missing and not missing_goes_left)})
+        )
     chosen = [paths[i] for i in np.linspace(0, len(paths) - 1, min(len(paths), MAX_LEAF_PROBES)).astype(int)]
     rows = np.zeros((2 * len(chosen), n_features), dtype=F32)
     for index, bounds in enumerate(chosen):
-        for f, (low, high) in bounds.items():
-            rows[2 * index, f] = _highest_at_most(high) if high < np.inf else _lowest_above(low)
-            rows[2 * index + 1, f] = _lowest_above(low) if low > -np.inf else _highest_at_most(high)
+        for f, (low, high, missing) in bounds.items():
+            top, bottom = _highest_at_most(min(high, F32_MAX)), _lowest_above(low)
+            if missing and not bottom <= top:  # no finite float32 gets there, a missing value does
+                top = bottom = F32(np.nan)
+            rows[2 * index, f], rows[2 * index + 1, f] = top, bottom
     return rows
 
 

@@ -63,7 +63,8 @@ def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest:
     saved = _save(paths, trained, channels, hp, raw, scores, stop.requested)
     (paths.output / "data").mkdir(parents=True, exist_ok=True)
     (paths.output / "data" / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
-    _say(f"wrote {paths.model / saved.artifact} and {MANIFEST_NAME}")
+    written = sorted(path.name for path in paths.model.iterdir() if path.name != MANIFEST_NAME)
+    _say(f"wrote {', '.join(written)} and {MANIFEST_NAME} in {paths.model}")
     return saved
 
 
