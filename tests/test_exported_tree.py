@@ -44,7 +44,7 @@ def training_data(seed: int, missing: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 ESTIMATORS = {
-    "classifier, string classes, missing values": lambda f, s: DecisionTreeClassifier(random_state=0).fit(
+    "classifier, string classes": lambda f, s: DecisionTreeClassifier(random_state=0).fit(
         f, np.asarray(["low", "mid", "high"])[np.digitize(s, [-0.5, 0.5])]
     ),
     "classifier, integer classes, random splits": lambda f, s: DecisionTreeClassifier(
@@ -68,8 +68,9 @@ def saved(directory: Path, estimator: Any) -> tuple[Path, ExportedTree]:
 
 
 def hostile_rows(estimator: Any, features: np.ndarray, accepts_missing: bool) -> np.ndarray:
-    """Training rows, and rows whose values sit on each threshold, one float32 step either side,
-    as float64 values that round to them, huge (inf once float32), -0.0, and missing."""
+    """Training rows, and rows whose values sit on each float64 threshold (which float32 rounds
+    to either side), one float32 step above it, 1e-12 above it, huge (inf once float32), -0.0 and
+    missing."""
     rng = np.random.default_rng(7)
     cuts = estimator.tree_.threshold[estimator.tree_.feature >= 0]
     near = np.concatenate([cuts, np.nextafter(cuts.astype(np.float32), np.float32(np.inf)), cuts + 1e-12])
