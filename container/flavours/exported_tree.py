@@ -22,8 +22,8 @@ raises ExportRejected, and the server loads the artifact with scikit-learn inste
 
 from __future__ import annotations
 
-import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ import numpy as np
 
 from container.errors import UnsupportedOutput
 from container.flavours import export_path
+from container.flavours.tree_walk import threshold_probes
+from container.manifest import file_sha256
 from container.outputs import offered_outputs
 from container.schema import Schema
 
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 MAX_LEAF_PROBES = 2048
-RANDOM_PROBES = 512
 SMALL_BATCH = 8  # up to this many rows are walked in Python, node by node; more, in numpy
 F32 = np.float32
 F32_MAX = float(np.finfo(F32).max)
@@ -139,7 +140,7 @@ def load_export(path: Path, artifact: Path) -> ExportedTree:
             raise ExportRejected(
                 f"format version {meta.get('format_version')}, this server reads {FORMAT_VERSION}"
             )
-        if meta["artifact_sha256"] != _sha256(artifact):
+        if meta["artifact_sha256"] != file_sha256(artifact):
             raise ExportRejected(f"it was exported from another {artifact.name} (checksums differ)")
         tree = ExportedTree(arrays, _schema(meta["schema"]))
         _prove(tree, arrays)
@@ -193,11 +194,6 @@ def _schema(fields: dict[str, Any]) -> Schema:
     )
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 # --- writing, at training time (the estimator is a fitted scikit-learn tree)
 
 
@@ -228,14 +224,8 @@ def write_export(estimator: Any, schema: Schema, artifact: Path) -> Path | None:
         answers = {"probabilities": probabilities, "label_index": label_index.astype(np.intp)}
     meta = {
         "format_version": FORMAT_VERSION,
-        "artifact_sha256": _sha256(artifact),
-        "schema": {
-            "task": schema.task,
-            "n_features": schema.n_features,
-            "feature_names": list(schema.feature_names) if schema.feature_names is not None else None,
-            "classes": list(schema.classes) if schema.classes is not None else None,
-            "accepts_missing": schema.accepts_missing,
-        },
+        "artifact_sha256": file_sha256(artifact),
+        "schema": asdict(schema),
     }
     path = export_path(artifact)
     meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -267,9 +257,10 @@ def _node_arrays(tree: Any) -> dict[str, np.ndarray]:
 
 def _probe_rows(arrays: dict[str, np.ndarray], schema: Schema) -> np.ndarray:
     n_features = schema.n_features or 0
-    return np.concatenate(
-        [_leaf_rows(arrays, n_features), _near_threshold_rows(arrays, n_features, schema.accepts_missing)]
-    ).astype(np.float64)
+    inner = arrays["left"] != np.arange(len(arrays["left"]))
+    at_most = np.array([_highest_at_most(cut) for cut in arrays["threshold"][inner]], dtype=F32)
+    near = threshold_probes(arrays["feature"][inner], at_most, n_features, schema.accepts_missing)
+    return np.concatenate([_leaf_rows(arrays, n_features), near]).astype(np.float64)
 
 
 def _leaf_rows(arrays: dict[str, np.ndarray], n_features: int) -> np.ndarray:
@@ -303,20 +294,6 @@ def _leaf_rows(arrays: dict[str, np.ndarray], n_features: int) -> np.ndarray:
             if missing and not bottom <= top:  # no finite float32 gets there, a missing value does
                 top = bottom = F32(np.nan)
             rows[2 * index, f], rows[2 * index + 1, f] = top, bottom
-    return rows
-
-
-def _near_threshold_rows(arrays: dict[str, np.ndarray], n_features: int, missing: bool) -> np.ndarray:
-    random = np.random.default_rng(0)
-    rows = random.standard_normal((RANDOM_PROBES, n_features)).astype(F32)
-    inner = arrays["left"] != np.arange(len(arrays["left"]))
-    for f in np.unique(arrays["feature"][inner]):
-        cuts = np.unique(arrays["threshold"][inner & (arrays["feature"] == f)])
-        at_most = np.array([_highest_at_most(cut) for cut in cuts], dtype=F32)
-        near = [at_most, np.nextafter(at_most, F32(np.inf)), np.nextafter(at_most, F32(-np.inf))]
-        if missing:
-            near.append(np.array([np.nan], dtype=F32))
-        rows[:, f] = random.choice(np.concatenate(near), size=RANDOM_PROBES)
     return rows
 
 

@@ -184,12 +184,21 @@ def _depth(tree: dict[str, Any]) -> int:
 
 def probe_rows(walk: TreeWalk, n_features: int, seed: int = 0) -> np.ndarray:
     """Rows whose values sit on, just below and just above the model's thresholds, or are missing."""
+    return threshold_probes(walk.features, walk.thresholds, n_features, missing=True, seed=seed)
+
+
+def threshold_probes(
+    features: np.ndarray, thresholds: np.ndarray, n_features: int, missing: bool, seed: int = 0
+) -> np.ndarray:
+    """PROBE_ROWS rows in which each split feature takes, at random, one of its float32
+    `thresholds`, a float32 step below or above one, or (with `missing`) a missing value; the
+    other features are standard normal. Also exported_tree's."""
     random = np.random.default_rng(seed)
     rows = random.standard_normal((PROBE_ROWS, n_features)).astype(F32)
-    for feature in np.unique(walk.features):
-        cuts = np.unique(walk.thresholds[walk.features == feature])
-        near = np.concatenate([cuts, np.nextafter(cuts, -np.inf), np.nextafter(cuts, np.inf), [np.nan]])
-        rows[:, feature] = random.choice(near.astype(F32), size=PROBE_ROWS)
+    for feature in np.unique(features):
+        cuts = np.unique(thresholds[features == feature])
+        near = [cuts, np.nextafter(cuts, -np.inf), np.nextafter(cuts, np.inf), [np.nan] if missing else []]
+        rows[:, feature] = random.choice(np.concatenate(near).astype(F32), size=PROBE_ROWS)
     return rows.astype(np.float64)
 
 
