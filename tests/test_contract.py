@@ -97,6 +97,20 @@ def test_accept_is_negotiated(endpoint, accept: str | None, content_type: str, b
     assert reply.headers["Content-Type"].startswith(content_type)
 
 
+def test_repeated_headers_are_answered_alike_and_refused_alike(endpoint) -> None:  # type: ignore[no-untyped-def]
+    """Each combination of headers is planned once and the plan reused: interleaved combinations
+    keep their own, and a refused one is refused every time."""
+    for _ in range(3):
+        assert_error(invoke(endpoint, SETOSA, Accept="image/png"), 406, "not_acceptable")
+        assert_error(
+            invoke(endpoint, SETOSA, "text/csv", Content_Encoding="gzip"), 415, "unsupported_media_type"
+        )
+        assert invoke(endpoint, SETOSA).body == b"setosa\n"
+        assert invoke(endpoint, SETOSA, Accept="application/json").body == b'{"predictions":["setosa"]}'
+        reply = invoke(endpoint, VIRGINICA, "text/csv; charset=utf-8", Accept="application/json")
+        assert reply.body == b'{"predictions":["virginica"]}'
+
+
 def test_an_empty_field_is_a_missing_value_for_a_tree(endpoint) -> None:  # type: ignore[no-untyped-def]
     reply = invoke(endpoint, b"5.1,3.5,,0.2\n,,,")
     assert reply.status == 200 and reply.body.count(b"\n") == 2
