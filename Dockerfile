@@ -18,11 +18,14 @@ RUN python3 -m venv /opt/venv \
  && rm -rf sklearn/datasets/data sklearn/datasets/images \
            simdjson/simdjson.cpp simdjson/simdjson.h simdjson/util.cpp simdjson/csimdjson.pyx
 
-# The XGBoost tree walk in C (container/flavours/compiled_walk.py), compiled on the runtime base
-# so it links against the same C library; the compiler stays behind in this stage.
+# The XGBoost tree walk in C, an extension module (container/flavours/compiled_walk.py), compiled on
+# the runtime base against its Python's headers (python:3.11-slim has them; a Debian python3 gets
+# them from python3-dev); the compiler and headers stay behind in this stage.
 FROM ${BASE_IMAGE} AS tree-walk
-RUN apt-get update \
+RUN headers=$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))') \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
+      $(test -f "$headers/Python.h" || echo python3-dev) \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/build-tree-walk container/flavours/tree_walk.c /build/
 RUN /build/build-tree-walk /build/tree_walk.c /build/_tree_walk.so

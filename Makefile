@@ -3,8 +3,9 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
-# The XGBoost tree walk in C (container/flavours/compiled_walk.py); without a C compiler the
-# numpy walk serves instead, and the tests that check the C walk say what is missing.
+# The XGBoost tree walk in C, an extension module (container/flavours/compiled_walk.py); without a
+# C compiler or Python's headers the numpy walk serves instead, and the tests that check the C walk
+# say what is missing.
 TREE_WALK := container/flavours/_tree_walk.so
 
 .PHONY: serve test lint demo-model image audit bytecode
@@ -34,9 +35,9 @@ audit: $(STAMP)
 demo-model: $(STAMP)
 	$(PYTHON) scripts/make_demo_model.py model
 
-$(TREE_WALK): container/flavours/tree_walk.c scripts/build-tree-walk
-	@scripts/build-tree-walk $< $@ && echo "built $@ (the XGBoost tree walk in C)" \
-	  || echo "$@ not built (no C compiler?): XGBoost models get the slower numpy walk"
+$(TREE_WALK): container/flavours/tree_walk.c scripts/build-tree-walk $(STAMP)
+	@PYTHON=$(PYTHON) scripts/build-tree-walk $< $@ && echo "built $@ (the XGBoost tree walk in C)" \
+	  || echo "$@ not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk"
 
 image:
 	docker build -t byom:latest .

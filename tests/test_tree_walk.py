@@ -104,11 +104,57 @@ def test_a_compiled_walk_that_differs_only_on_single_rows_is_not_used(
             return outputs * np.float32(1.001) if len(rows) < 4 else outputs
 
     def off_for_few_rows(walk: tree_walk.TreeWalk, whole_batches: bool) -> CompiledWalk:
-        right = compiled(walk, whole_batches)
-        return OffForFewRows(walk, (right._holding_gil, right._releasing_gil), whole_batches)
+        return OffForFewRows(walk, compiled_walk.load_module(compiled_walk.LIBRARY), whole_batches)
 
     monkeypatch.setattr(booster_flavour, "compile_walk", off_for_few_rows)
     assert isinstance(verified_walk(booster, booster.num_features()), tree_walk.TreeWalk)
+
+
+@pytest.mark.parametrize("layout", ["float32", "int64", "fortran", "strided"])
+def test_the_c_walk_reads_rows_of_any_dtype_and_layout_as_xgboost_does(layout: str) -> None:
+    """The C walk reads C-contiguous float64; other rows are cast to float32 first, as XGBoost
+    casts them, then widened exactly."""
+    booster, features = train("binary:logistic")
+    walk = compiled(tree_walk.build(json.loads(booster.save_raw("json"))))
+    dense = np.nan_to_num(features[:40]) * 1000
+    rows = {
+        "float32": dense.astype(np.float32),
+        "int64": dense.astype(np.int64),
+        "fortran": np.asfortranarray(features[:40]),
+        "strided": features[:80:2],
+    }[layout]
+    np.testing.assert_array_equal(walk.predict(rows), booster.inplace_predict(rows))
+
+
+def test_the_c_walk_refuses_arguments_it_cannot_walk_safely() -> None:
+    """Called directly, the extension checks every buffer's type and shape before reading any:
+    it raises instead of reading past an array."""
+    booster, features = train("binary:logistic")
+    walk = tree_walk.build(json.loads(booster.save_raw("json")))
+    module = compiled_walk.load_module(compiled_walk.LIBRARY)
+    model = (
+        np.stack(walk.level_starts).astype(np.int64), walk.features.astype(np.int32), walk.thresholds,
+        walk.missing_right.astype(np.uint8), walk.leaves, walk.depth, int(walk.features.max()) + 1,
+    )  # fmt: skip
+    rows, margins = np.nan_to_num(features[:5]), np.empty(5, np.float32)
+    module.margins(*model, rows, margins, False, False)
+    np.testing.assert_array_equal(margins, booster.inplace_predict(rows, predict_type="margin"))
+    refused = {
+        "rows of float32": ((*model, rows.astype(np.float32), margins, False, False), TypeError),
+        "rows too narrow": ((*model, rows[:, :-1].copy(), margins, False, False), ValueError),
+        "rows not contiguous": ((*model, rows[:, ::2], margins, False, False), ValueError),
+        "rows 1-D": ((*model, rows[0].copy(), np.empty(1, np.float32), False, False), ValueError),
+        "a margin short": ((*model, rows, np.empty(4, np.float32), False, False), ValueError),
+        "margins of float64": ((*model, rows, np.empty(5), False, False), TypeError),
+        "margins read-only": ((*model, rows, np.frombuffer(bytes(20), np.float32), False, False), ValueError),
+        "leaves of another depth": ((*model[:4], walk.leaves[:-1], *model[5:], rows, margins, False, False), ValueError),
+        "a depth of 0": ((*model[:5], 0, *model[6:], rows, margins, False, False), ValueError),
+        "an argument short": ((*model, rows, margins, False), TypeError),
+    }  # fmt: skip
+    for case, (arguments, error) in refused.items():
+        with pytest.raises(error):
+            module.margins(*arguments)
+            pytest.fail(f"{case} was walked")
 
 
 def test_probe_rows_sit_on_thresholds_and_include_missing_values() -> None:
