@@ -64,18 +64,20 @@ class ExportedTree:
         _check_nodes(self, schema)
         self._nodes = tuple(a.tolist() for a in (self.left, self.right, self.feature, self.threshold))
         self._missing_left = self.missing_left.tolist()
-        self._classes = np.asarray(schema.classes) if schema.classes is not None else None
-        self.outputs = offered_outputs(schema, has_probabilities=self._classes is not None, has_margins=False)
+        classes = np.asarray(schema.classes) if schema.classes is not None else None
+        # Each node's answer to predict, worked out once: a classifier's label is its leaf's
+        # argmax class (the first of a tie, as scikit-learn's), a regressor's its value.
+        self._labels = (
+            self.values[:, 0] if classes is None else classes.take(self.values.argmax(axis=1), axis=0)
+        )
+        self.outputs = offered_outputs(schema, has_probabilities=classes is not None, has_margins=False)
 
     def native(self, rows: Matrix) -> np.ndarray:
         return self.labels(rows)
 
     def labels(self, rows: Matrix) -> np.ndarray:
         """scikit-learn's predict: a classifier's labels, a regressor's values."""
-        values = self.leaf_values(rows)
-        if self._classes is None:
-            return values[:, 0]
-        return np.asarray(self._classes.take(np.argmax(values, axis=1), axis=0))
+        return self._labels.take(self._leaves(rows), axis=0)
 
     def probabilities(self, rows: Matrix) -> np.ndarray:
         return self.leaf_values(rows)
@@ -84,10 +86,13 @@ class ExportedTree:
         raise UnsupportedOutput("a decision tree has no raw scores")
 
     def leaf_values(self, rows: Matrix) -> np.ndarray:
+        return self.values.take(self._leaves(rows), axis=0)
+
+    def _leaves(self, rows: Matrix) -> list[int] | np.ndarray:
         widened = _widened_float32(rows)
         if len(widened) <= SMALL_BATCH:
-            return self.values.take([self._leaf_of(row) for row in widened.tolist()], axis=0)
-        return self.values.take(self._leaves_of(widened), axis=0)
+            return [self._leaf_of(row) for row in widened.tolist()]
+        return self._leaves_of(widened)
 
     def _leaf_of(self, row: list[float]) -> int:
         left, right, feature, threshold = self._nodes
