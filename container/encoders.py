@@ -37,6 +37,9 @@ def encode_csv(prediction: Prediction) -> bytes:
             array[1:-1].replace(b",", b"\n") if numbers.ndim == 1 else array[2:-2].replace(b"],[", b"\n")
         )
         return records.replace(b"null", b"") + b"\n"
+    labels = _bare_labels(prediction)
+    if labels is not None:
+        return ("\n".join(map(_csv_field, labels)) + "\n").encode()
     columns = [_values(values) for _, values in prediction.columns]
     lines = (",".join(_csv_fields(record)) for record in zip(*columns, strict=True))
     return ("\n".join(lines) + "\n").encode()
@@ -79,6 +82,12 @@ def _bare_numbers(prediction: Prediction) -> np.ndarray | None:
     if prediction.selected or column.dtype.kind not in NUMERIC_KINDS or column.ndim > 2:
         return None
     return np.ascontiguousarray(column)
+
+
+def _bare_labels(prediction: Prediction) -> list[Any] | None:
+    """The framework's own output when it is one label per row (numbers were taken before)."""
+    column = prediction.columns[0][1]
+    return None if prediction.selected or column.ndim != 1 else column.tolist()
 
 
 def _values(column: np.ndarray) -> list[Any]:

@@ -232,6 +232,14 @@ def test_csv_quotes_labels_with_special_characters(label: str, field: str) -> No
     prediction = selected(("predicted_label", np.array([label])), ("probability", np.array([0.5])))
 
     assert encode_csv(prediction) == f"{field},0.5\n".encode()
+    assert encode_csv(native(np.array([label, "plain"]))) == f"{field}\nplain\n".encode()
+
+
+def test_csv_writes_labels_of_mixed_python_types_as_selected_outputs_do() -> None:
+    labels = np.array(["a", None, True, 1.5, 7], dtype=object)
+
+    assert encode_csv(native(labels)) == b"a\n\ntrue\n1.5\n7\n"
+    assert encode_csv(selected(("predicted_label", labels))) == encode_csv(native(labels))
 
 
 def test_json_labels_with_commas_and_quotes_round_trip() -> None:
