@@ -84,6 +84,8 @@ def compile_walk(walk: TreeWalk, whole_batches: bool) -> CompiledWalk | None:
 
 
 def load_module(path: Path) -> ModuleType:
+    """The extension module built at `path`; ImportError when it is missing or not one (a
+    library built before it became a module, say: `make` rebuilds it)."""
     spec = importlib.util.spec_from_file_location("container.flavours._tree_walk", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"{path} is not an extension module")
