@@ -209,13 +209,16 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.request_started[thread] = time.monotonic()
         ahead = getattr(conn, "read_ahead", None)
         counted = ahead is not None and self.inline.counts(len(ahead), req.path)
-        cpu_started = time.thread_time() if counted else 0.0  # a system call: only when it is used
+        by_cpu = counted and self.inline.wants_cpu_time()  # a system call: see container.inline
+        cpu_started = time.thread_time() if by_cpu else 0.0
         try:
             return super().handle_request(req, conn)
         finally:
-            self.request_started.pop(thread, None)
-            if counted:
+            started = self.request_started.pop(thread)
+            if by_cpu:
                 self.inline.observe(time.thread_time() - cpu_started)
+            elif counted:
+                self.inline.observe_wall(time.monotonic() - started)
 
     def notify(self) -> None:
         super().notify()

@@ -86,3 +86,48 @@ def test_ping_and_large_requests_say_nothing_about_the_next_small_ones(clock: Cl
     assert policy.counts(100, "/invocations")
     assert not policy.counts(100, "/ping")
     assert not policy.counts(SMALL_REQUEST, "/invocations")
+
+
+# --- wall time first: CPU time only for a doubtful request's successors --------------------------
+
+
+def test_requests_are_timed_by_the_wall_clock_and_a_quick_one_is_quick(clock: Clock) -> None:
+    policy = InlinePolicy(clock)
+    assert not policy.wants_cpu_time()
+    policy.observe_wall(QUICK)
+    assert policy.allows(100) and not policy.wants_cpu_time()
+
+
+def test_a_request_slow_by_the_wall_clock_is_doubtful_and_the_next_one_decides(clock: Clock) -> None:
+    """Over QUICK_SECONDS of wall time may be a slow request or one that waited for the core: the
+    next small request is CPU-timed, wherever it runs, and decides."""
+    policy = InlinePolicy(clock)
+    policy.observe_wall(QUICK)
+    policy.observe_wall(SLOW)
+    assert policy.wants_cpu_time() and policy.allows(100)
+    policy.observe_wall(QUICK)  # one timed by the wall clock, begun before: it does not decide
+    assert policy.wants_cpu_time()
+    policy.observe(QUICK)  # it only waited: no pause
+    assert policy.allows(100) and not policy.wants_cpu_time()
+    policy.observe_wall(SLOW)
+    policy.observe(SLOW)  # it was slow: the pause, as for any slow request
+    assert not policy.wants_cpu_time() and not policy.allows(100)
+    clock.now += PAUSES[0] + 0.01
+    assert policy.allows(100)
+
+
+def test_a_slow_model_holds_the_event_loop_for_two_requests_per_pause(clock: Clock) -> None:
+    """Inline, a slow request is timed by the wall clock and makes the next one CPU-timed; that
+    one, slow too, starts the pause; after the pause, the same again, with the pause doubled."""
+    policy = InlinePolicy(clock)
+    policy.observe_wall(QUICK)
+    held = 0
+    for _ in range(3):
+        assert policy.allows(100)
+        policy.observe_wall(SLOW)
+        assert policy.allows(100)
+        policy.observe(SLOW)
+        held += 2
+        assert not policy.allows(100)
+        clock.now = policy.resume_at + 0.01
+    assert held == 6 and policy.pause == 8 * PAUSES[0]

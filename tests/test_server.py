@@ -119,9 +119,11 @@ def test_small_quick_requests_are_answered_by_the_event_loop_itself(tmp_path: Pa
     assert main > 0.3 and pool < main / 2, (main, pool)
 
 
-def test_a_slow_small_request_holds_the_event_loop_once_then_goes_to_the_threads(
+def test_slow_small_requests_hold_the_event_loop_twice_then_go_to_the_threads(
     slow_model: tuple[Path, bytes], tmp_path: Path
 ) -> None:
+    """container.inline: the first slow one is timed by the wall clock, which makes the second
+    CPU-timed; that one starts the pause, and the next ones go to the pool."""
     model_dir, body = slow_model
     lines = body.split(b"\n")
     small = b"\n".join(lines[: (SMALL_REQUEST - 2048) // (len(lines[0]) + 1)])  # ~0.1 s of CPU
@@ -133,14 +135,14 @@ def test_a_slow_small_request_holds_the_event_loop_once_then_goes_to_the_threads
         assert post(data=b"not,a,number").status_code == 422
         pid = access_records(server.log())[-1]["pid"]  # the worker holding the session's connection
         readings = [main_and_pool_cpu(pid)]
-        for _ in range(4):
+        for _ in range(5):
             assert post(data=small).status_code == 200
             readings.append(main_and_pool_cpu(pid))
     spent = [(main - main0, pool - pool0) for (main0, pool0), (main, pool) in pairwise(readings)]
-    first_main, first_pool = spent[0]
-    assert first_main >= 0.02 and first_pool < first_main / 3, spent  # the first, on the event loop
-    later_main, later_pool = sum(main for main, _ in spent[1:]), sum(pool for _, pool in spent[1:])
-    assert later_main < later_pool / 3, spent  # the slow one paused that: the others, on the pool
+    for main, pool in spent[:2]:
+        assert main >= 0.02 and pool < main / 3, spent  # the first two, on the event loop
+    later_main, later_pool = sum(main for main, _ in spent[2:]), sum(pool for _, pool in spent[2:])
+    assert later_main < later_pool / 3, spent  # the second paused that: the others, on the pool
 
 
 def main_and_pool_cpu(pid: int) -> tuple[float, float]:
