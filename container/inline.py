@@ -17,19 +17,20 @@ always read at once) and known to be quick: a pool thread must first have answer
 request within QUICK_SECONDS of CPU time. Any small request, wherever it ran, found to take
 longer sends the next ones to the pool for a pause that doubles with each slow one in a row
 (PAUSES): a model whose small requests are slow is tried on the event loop at most twice per
-pause (see below), and not at all while they keep coming slow. /ping's cost says nothing about the model's and is not
-counted.
+pause (see below), and not at all while they keep coming slow. /ping's cost says nothing about
+the model's and is not counted.
 
 Requests are timed by the wall clock, and only a doubtful one has the next one's CPU time read.
 Reading a thread's CPU time is a system call in which the kernel brings the thread's run time up
 to date, and preempts it there when its slice is used up: in the middle of a request. Read at
 both ends of every request, it took 0.25 involuntary context switches per iris request at
-saturation; without it, 0.08, and 3.7% more requests per second (2,852-2,939 against
-2,728-2,821, interleaved rounds; the trivial handler +3.9%). A request done within QUICK_SECONDS
-of wall time was quick in CPU time too. One that took longer may have been slow or may only have
-waited for the core, which at saturation happens to about one request in twenty: the next small
-request's CPU time says which, wherever it runs. So a model whose small requests are slow holds
-the event loop for at most two of them per pause, where reading CPU time throughout held it once.
+saturation; now 0.08, and iris went from 2,784-2,823 to 2,846-2,863 req/s, one XGBoost row from
+2,642-2,660 to 2,796-2,851 (alternating rounds, 3 workers on one core). A request done within
+QUICK_SECONDS of wall time was quick in CPU time too. One that took longer may have been slow or
+may only have waited for the core, as happens at saturation: the next small request's CPU time
+says which, wherever it runs (sending it to the pool while in doubt cost more than it saved). So
+a model whose small requests are slow holds the event loop for at most two of them per pause,
+where reading CPU time throughout held it for one.
 """
 
 from __future__ import annotations
