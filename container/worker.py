@@ -22,6 +22,10 @@ Why a subclass:
 - Small, quick requests skip the hand-overs: the event loop answers them itself
   (`container.inline`). One that runs away there stops the loop's heartbeat, so gunicorn's master
   replaces the worker after the same timeout.
+- Plain ones among them (`container.plain_http`) also skip gunicorn's request parser, environ
+  builder and Response, which took most of the CPU time of a small request: the event loop builds
+  their environ and sends their answer in one send. Where gunicorn does more than parse and frame
+  HTTP/1.1 (TLS, the PROXY protocol, SCRIPT_NAME, request hooks) every request takes its path.
 """
 
 from __future__ import annotations
@@ -34,11 +38,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from functools import partial
 from typing import Any
 
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn import util
+from gunicorn.config import Config
+from gunicorn.http.wsgi import base_environ
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, ThreadWorker
 
+from container import plain_http
 from container.inline import InlinePolicy
 from container.listener import queued_connections, refuse_new_handshakes
 from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
@@ -67,8 +76,36 @@ def honouring_connection_close(app: WSGIApp) -> WSGIApp:
     return application
 
 
+def answers_plain_requests(cfg: Any) -> bool:
+    """Whether plain requests may skip gunicorn's machinery: not where it does more than parse
+    and frame HTTP/1.1 (TLS, the PROXY protocol, a SCRIPT_NAME in the environment, request hooks)."""
+    defaults = Config()
+    return (
+        not cfg.is_ssl
+        and cfg.proxy_protocol in (False, None, "off")
+        and not os.environ.get("SCRIPT_NAME")
+        and cfg.pre_request is defaults.pre_request
+        and cfg.post_request is defaults.post_request
+    )
+
+
+def send_whole(sock: Any, payload: bytes) -> None:
+    """Send on a non-blocking socket; what the send buffer cannot take is sent blocking."""
+    try:
+        sent = sock.send(payload)
+    except BlockingIOError:
+        sent = 0
+    if sent < len(payload):
+        sock.setblocking(True)
+        try:
+            sock.sendall(memoryview(payload)[sent:])
+        finally:
+            sock.setblocking(False)
+
+
 class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     wsgi: WSGIApp  # set by gunicorn's load_wsgi
+    alive: bool  # gunicorn's Worker: False once the worker is to stop
 
     def init_process(self) -> None:
         self.request_started: dict[int, float] = {}
@@ -86,6 +123,9 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         super().load_wsgi()  # a bad configuration stops the server here, with its message
         self.body_limit = Settings.from_env(os.environ).max_body_bytes
         self.wsgi = honouring_connection_close(self.wsgi)
+        self.plain_limits = plain_http.Limits.of(self.cfg) if answers_plain_requests(self.cfg) else None
+        self.base_environ = base_environ(self.cfg)
+        self.date = plain_http.DateHeader()
 
     # --- reading requests whole, in the event loop ---------------------------------------------
 
@@ -130,11 +170,74 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.watch(conn)
 
     def answer_here(self, conn: Any) -> None:
-        """What a pool thread and then gthread's completion callback would do, on the event loop.
-        gthread's `handle` turns every Exception into an answer or a closed connection."""
+        """Answer a small request on the event loop: a plain one directly (`container.plain_http`),
+        any other as a pool thread and then gthread's completion callback would, gthread's `handle`
+        turning every Exception into an answer or a closed connection."""
+        request = plain_http.parse(conn.read_ahead, self.plain_limits) if self.plain_limits else None
+        if request is not None:
+            self.answer_plain(conn, request)
+            return
         done: Future[Any] = Future()
         done.set_result(self.handle(conn))
         self.finish_request(conn, done)
+
+    def answer_plain(self, conn: Any, request: plain_http.PlainRequest) -> None:
+        """What gthread's handle, handle_request and finish_request do for a request, less
+        gunicorn's parser and Response: the answer goes out in one send."""
+        counted = self.inline.counts(len(conn.read_ahead), request.path)
+        del conn.read_ahead
+        self.release(conn)
+        response = plain_http.PlainResponse(request)
+        if not self.count_request():
+            response.force_close()
+        try:
+            payload = self.timed(counted, self.plain_payload, request, response, conn)
+        except Exception:
+            self.log.exception("Error handling request %s %s", request.method, request.uri)
+            with suppress(OSError):
+                util.write_error(conn.sock, 500, "Internal Server Error", "")
+            self.close(conn)
+            return
+        try:
+            send_whole(conn.sock, payload)
+        except OSError as error:
+            self.log.debug("Could not send an answer: %s", error)
+            self.close(conn)
+            return
+        if response.must_close:
+            self.close(conn)
+        else:
+            self.keep_alive(conn)
+
+    def plain_payload(
+        self, request: plain_http.PlainRequest, response: plain_http.PlainResponse, conn: Any
+    ) -> bytes:
+        chunks = self.wsgi(plain_http.environ(request, self.base_environ, conn), response.start_response)
+        try:
+            return response.payload(chunks, self.date.now())
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+
+    def count_request(self) -> bool:
+        """gthread's bookkeeping before a request: whether its connection may be kept alive."""
+        self.nr += 1
+        if self.nr >= self.max_requests and self.alive:
+            self.log.info("Autorestarting worker after current request.")
+            self.alive = False
+        return self.alive and bool(self.cfg.keepalive) and len(self.keepalived_conns) < self.max_keepalived
+
+    def keep_alive(self, conn: Any) -> None:
+        """gthread's finish_request for a connection kept alive."""
+        conn.set_timeout()
+        if not self.alive:
+            conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
+        self.keepalived_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
+
+    def close(self, conn: Any) -> None:
+        self.nr_conns -= 1
+        conn.close(graceful=True)
 
     def watch(self, conn: Any) -> None:
         if conn not in self.watched:
@@ -205,14 +308,19 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     # --- the per-request timeout ---------------------------------------------------------------
 
     def handle_request(self, req: Any, conn: Any) -> Any:
-        thread = threading.get_ident()
-        self.request_started[thread] = time.monotonic()
         ahead = getattr(conn, "read_ahead", None)
         counted = ahead is not None and self.inline.counts(len(ahead), req.path)
+        return self.timed(counted, super().handle_request, req, conn)
+
+    def timed(self, counted: bool, call: Callable[..., Any], *args: Any) -> Any:
+        """Run a request, recording when it began for the timeout and, when `counted`, what it
+        cost for the inline policy."""
+        thread = threading.get_ident()
+        self.request_started[thread] = time.monotonic()
         by_cpu = counted and self.inline.wants_cpu_time()  # a system call: see container.inline
         cpu_started = time.thread_time() if by_cpu else 0.0
         try:
-            return super().handle_request(req, conn)
+            return call(*args)
         finally:
             started = self.request_started.pop(thread)
             if by_cpu:

@@ -1,0 +1,162 @@
+"""The worker answers plain requests on its event loop without gunicorn's request and response
+objects (`container.plain_http`): against a real gunicorn with the worker class, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from gunicorn.config import Config
+
+from container.serve import WORKER_CLASS
+from container.worker import answers_plain_requests
+from tests.harness import REPO, ServeProcess, free_port, wait_until_ready
+from tests.plain_apps import LARGE
+
+TESTS = REPO / "tests"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("plain") / "gunicorn.log"
+    argv = [
+        sys.executable, "-m", "container.gunicorn_main",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
+        "--worker-class", WORKER_CLASS, "--keep-alive", "5", "--error-logfile", "-", "--no-control-socket",
+        "--pythonpath", str(REPO), "tests.plain_apps:application",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    served = ServeProcess(process, port, log_path)
+    try:
+        wait_until_ready(served.url, served.alive, served.log)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            exchange(sock, POST)  # a pool thread answers the first small request: quick, the next are inline
+        yield served
+    finally:
+        served.stop()
+
+
+def exchange(sock: socket.socket, request: bytes) -> tuple[bytes, bytes]:
+    """Send one request, read its Content-Length framed answer: (head, body)."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += receive(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"\r\nContent-Length: (\d+)", head)[1])  # type: ignore[index]
+    while len(body) < length:
+        body += receive(sock)
+    return head, body
+
+
+def receive(sock: socket.socket) -> bytes:
+    chunk = sock.recv(1 << 20)
+    assert chunk, "the server closed the connection"
+    return chunk
+
+
+def closed(sock: socket.socket) -> bool:
+    sock.settimeout(10)
+    return sock.recv(1) == b""
+
+
+POST = b"POST /echo?q=1 HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 3\r\n\r\n1,2"
+
+
+def test_small_requests_are_answered_by_the_plain_path(server: ServeProcess) -> None:
+    """gunicorn frames each chunk of an answer of unknown length on its own; the plain path has
+    the whole answer at once and frames it as one chunk."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET /chunks HTTP/1.1\r\nHost: t\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"\r\n0\r\n\r\n"):
+            answer += receive(sock)
+    assert answer.endswith(b"\r\n\r\n4\r\nabcd\r\n0\r\n\r\n")
+
+
+def described(answer: tuple[bytes, bytes]) -> tuple[bytes, dict[str, object]]:
+    """An answer's head without its Date and Content-Length, and the request the app saw, without
+    what a twin changes on purpose."""
+    head, body = answer
+    seen = json.loads(body)
+    for key in ("CONTENT_LENGTH", "HTTP_CONNECTION", "HTTP_TRANSFER_ENCODING"):
+        seen.pop(key, None)
+    return re.sub(rb"\r\n(Date|Content-Length): [^\r]*", b"", head), seen
+
+
+@pytest.mark.parametrize(
+    "twin",
+    [
+        POST.replace(b"Host: t", b"Host: t\r\nX_Dropped: 1"),  # gunicorn drops the header
+        POST.replace(b"Host: t", b"Host: t\r\nConnection: keep-alive, x"),
+        POST.replace(
+            b"Content-Length: 3\r\n\r\n1,2", b"Transfer-Encoding: chunked\r\n\r\n3\r\n1,2\r\n0\r\n\r\n"
+        ),
+    ],
+    ids=["underscore", "connection-list", "chunked"],
+)
+def test_a_plain_request_is_answered_as_gunicorn_answers_its_twin(server: ServeProcess, twin: bytes) -> None:
+    """The twin is not plain: gunicorn's parser and Response answer it, on the same connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        plain, other, again = (described(exchange(sock, request)) for request in (POST, twin, POST))
+    assert plain == other == again
+    assert plain[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: keep-alive\r\n" in plain[0]
+    assert plain[1]["QUERY_STRING"] == "q=1" and plain[1]["body"] == "1,2"
+
+
+def test_connection_close_is_honoured(server: ServeProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        head, _ = exchange(sock, POST.replace(b"Host: t", b"Host: t\r\nConnection: close"))
+        assert b"\r\nConnection: close\r\n" in head
+        assert closed(sock)
+
+
+def test_an_app_that_raises_answers_500_and_the_server_goes_on(server: ServeProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert "Error handling request GET /boom" in server.log()
+    assert "RuntimeError: the app failed" in server.log()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        assert exchange(sock, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_an_answer_larger_than_the_send_buffer_arrives_whole(server: ServeProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        assert exchange(sock, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # small requests are inline
+        head, body = exchange(sock, b"GET /large HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"x" * LARGE
+        assert exchange(sock, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # still in step
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("certfile", "server.crt"),  # TLS
+        ("proxy_protocol", "v1"),
+        ("pre_request", lambda worker, req: None),
+        ("post_request", lambda worker, req, environ, resp: None),
+    ],
+)
+def test_plain_requests_go_through_gunicorn_where_it_does_more_than_http(setting: str, value: object) -> None:
+    assert answers_plain_requests(Config())
+    cfg = Config()
+    cfg.set(setting, value)
+    assert not answers_plain_requests(cfg)
+
+
+def test_a_script_name_in_the_environment_sends_requests_through_gunicorn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCRIPT_NAME", "/app")
+    assert not answers_plain_requests(Config())
