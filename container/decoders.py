@@ -95,19 +95,21 @@ MAX_LIBSVM_INDEX_DIGITS = 9  # indices below 10**9; the model's own width is che
 
 @dataclass(frozen=True)
 class Table:
-    """Decoded rows (2-D, float64 or CSR) and, when the request named them, column names."""
+    """Decoded rows (2-D, float64 or CSR) and, when the request named them, column names.
+    `finite` says the decoder knows every value is a finite number, so conform need not look."""
 
     rows: Matrix
     columns: tuple[str, ...] | None = None
+    finite: bool = False
 
 
 def decode_csv(body: bytes, params: Mapping[str, str]) -> Table:
     rows, width = _csv_size_estimate(body)
     if rows * width >= SIMDJSON_CSV_FIELDS:
         fast = _fast_csv_any_shape(body, params, _pandas_pays_off(rows, width))
-    else:
-        fast = fast_csv_row(body, params)
-    return Table(fast) if fast is not None else decode_csv_strict(body, params)
+        return Table(fast) if fast is not None else decode_csv_strict(body, params)
+    row = fast_csv_row(body, params)  # simdjson's numbers: it refuses any beyond float64
+    return Table(row, finite=True) if row is not None else decode_csv_strict(body, params)
 
 
 def decode_json(body: bytes, params: Mapping[str, str]) -> Table:

@@ -32,7 +32,8 @@ class Schema:
 def conform(table: Table, schema: Schema) -> Matrix:
     rows = _by_name(table, schema) if table.columns is not None else table.rows
     rows = _fit_width(rows, schema.n_features)
-    _check_values(rows, schema)
+    if not table.finite:  # two numpy passes: 7% of a 1-row XGBoost request's time on the server
+        _check_values(rows, schema)
     return rows
 
 

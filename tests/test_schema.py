@@ -169,3 +169,9 @@ def test_named_columns_are_checked_for_values_after_reordering() -> None:
 
 def test_width_is_checked_before_values() -> None:
     assert refusal(Table(np.array([[INF]])), schema(3)) == "expected 3 features per row, got 1"
+
+
+def test_a_table_its_decoder_says_finite_is_not_checked_again() -> None:
+    """The check costs two numpy passes; decode_csv's one-line route knows its numbers are finite."""
+    table = Table(infinite("dense", INF), finite=True)
+    assert conform(table, schema(3)) is table.rows
