@@ -28,6 +28,7 @@ JSON = "application/json"
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 log = logging.getLogger("byom")
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class Answer(NamedTuple):
@@ -71,13 +72,12 @@ class Application:
                 environ.get("PATH_INFO"),
             )
             answer = error_answer(ContainerError("the server failed to handle this request; see its log"))
-        status = HTTPStatus(answer.status)
         headers = [
             ("Content-Type", answer.content_type),
             ("Content-Length", str(len(answer.body))),
             *answer.headers,
         ]
-        start_response(f"{status.value} {status.phrase}", headers)
+        start_response(STATUS_LINES[answer.status], headers)
         return [answer.body]
 
     def dispatch(self, environ: Environ) -> Answer:
