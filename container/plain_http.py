@@ -97,8 +97,8 @@ def parse(data: bytes | bytearray, limits: Limits) -> PlainRequest | None:
 def _headers(lines: list[str], limits: Limits) -> dict[str, str] | None:
     headers: dict[str, str] = {}
     for line in lines:
-        field = HEADER_LINE.fullmatch(line)
-        if field is None or len(line) + 2 > limits.field_size > 0:
+        field = None if len(line) + 2 > limits.field_size > 0 else HEADER_LINE.fullmatch(line)
+        if field is None:
             return None
         name = field[1].upper()
         if name in headers or name in NOT_PLAIN or name in limits.scheme_headers:
@@ -108,8 +108,9 @@ def _headers(lines: list[str], limits: Limits) -> dict[str, str] | None:
 
 
 def environ(request: PlainRequest, base: dict[str, Any], conn: Any) -> dict[str, Any]:
-    """gunicorn's environ for a plain request on a TCP connection (a gthread TConn); `base` is
-    gunicorn's `base_environ` for the worker's configuration."""
+    """gunicorn's environ for a plain request on a TCP connection (a gthread TConn whose client
+    and server are address tuples); `base` is gunicorn's `base_environ` for the worker's
+    configuration."""
     path, _, query = request.uri.partition("?")  # as urllib.parse.urlsplit splits these
     env = base.copy()
     env["wsgi.input"] = io.BytesIO(request.body)

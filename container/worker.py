@@ -173,7 +173,8 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         """Answer a small request on the event loop: a plain one directly (`container.plain_http`),
         any other as a pool thread and then gthread's completion callback would, gthread's `handle`
         turning every Exception into an answer or a closed connection."""
-        request = plain_http.parse(conn.read_ahead, self.plain_limits) if self.plain_limits else None
+        tcp = isinstance(conn.client, tuple) and isinstance(conn.server, tuple)  # not a Unix socket
+        request = plain_http.parse(conn.read_ahead, self.plain_limits) if self.plain_limits and tcp else None
         if request is not None:
             self.answer_plain(conn, request)
             return

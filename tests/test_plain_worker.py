@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from gunicorn.config import Config
@@ -18,16 +19,19 @@ from container.worker import answers_plain_requests
 from tests.harness import REPO, ServeProcess, free_port, wait_until_ready
 from tests.plain_apps import LARGE
 
-TESTS = REPO / "tests"
+
+@pytest.fixture(scope="module")
+def unix_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("unix") / "gunicorn.sock"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, unix_path: Path) -> Iterator[ServeProcess]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("plain") / "gunicorn.log"
     argv = [
         sys.executable, "-m", "container.gunicorn_main",
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
+        "--bind", f"127.0.0.1:{port}", "--bind", f"unix:{unix_path}", "--workers", "1", "--threads", "2",
         "--worker-class", WORKER_CLASS, "--keep-alive", "5", "--error-logfile", "-", "--no-control-socket",
         "--pythonpath", str(REPO), "tests.plain_apps:application",
     ]  # fmt: skip
@@ -109,6 +113,18 @@ def test_a_plain_request_is_answered_as_gunicorn_answers_its_twin(server: ServeP
     assert plain == other == again
     assert plain[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: keep-alive\r\n" in plain[0]
     assert plain[1]["QUERY_STRING"] == "q=1" and plain[1]["body"] == "1,2"
+
+
+def test_requests_on_a_unix_socket_take_gunicorns_path(server: ServeProcess, unix_path: Path) -> None:
+    """A Unix socket's peer has no address tuple: gunicorn's environ for it is its own."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(30)
+        sock.connect(str(unix_path))
+        answers = [exchange(sock, POST) for _ in range(3)]
+    for head, body in answers:
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        seen = json.loads(body)
+        assert seen["SERVER_NAME"] == "t" and "REMOTE_PORT" not in seen and seen["body"] == "1,2"
 
 
 def test_connection_close_is_honoured(server: ServeProcess) -> None:
