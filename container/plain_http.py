@@ -3,8 +3,8 @@
 Owns: which requests are plain, the WSGI environ of one, and the bytes of its answer. The worker's
 event loop answers small, quick requests itself (`container.inline`); for those, gunicorn's own
 machinery was most of the cost: on one core with 3 workers, a trivial handler (bench/trivial.py)
-served 3,489-3,779 requests/s through its parser, header policy, environ and Response, and
-7,575-7,982 without them; single-row iris 2,783-2,958 and 4,516-5,148 (wrk, alternating runs).
+served 3,665-3,759 requests/s through its parser, header policy, environ and Response, and
+7,693-7,925 without them (wrk -c16, interleaved runs).
 
 A request is plain when it is, exactly and whole: `GET` or `POST`, an origin-form target of
 visible ASCII without a fragment, `HTTP/1.1`, header lines `name: value` of tokens (without `_`)
