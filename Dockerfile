@@ -18,17 +18,19 @@ RUN python3 -m venv /opt/venv \
  && rm -rf sklearn/datasets/data sklearn/datasets/images \
            simdjson/simdjson.cpp simdjson/simdjson.h simdjson/util.cpp simdjson/csimdjson.pyx
 
-# The XGBoost tree walk in C, an extension module (container/flavours/compiled_walk.py), compiled on
-# the runtime base against its Python's headers (python:3.11-slim has them; a Debian python3 gets
-# them from python3-dev); the compiler and headers stay behind in this stage.
-FROM ${BASE_IMAGE} AS tree-walk
+# The C extension modules, the XGBoost tree walk (container/flavours/compiled_walk.py) and the
+# one-line CSV reader (container/decoders.py), compiled on the runtime base against its Python's
+# headers (python:3.11-slim has them; a Debian python3 gets them from python3-dev); the compiler and
+# headers stay behind in this stage.
+FROM ${BASE_IMAGE} AS extensions
 RUN headers=$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))') \
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
       $(test -f "$headers/Python.h" || echo python3-dev) \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/build-tree-walk container/flavours/tree_walk.c /build/
-RUN /build/build-tree-walk /build/tree_walk.c /build/_tree_walk.so
+COPY scripts/build-extension container/flavours/tree_walk.c container/csv_row.c /build/
+RUN /build/build-extension /build/tree_walk.c /build/_tree_walk.so \
+ && /build/build-extension /build/csv_row.c /build/_csv_row.so
 
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
@@ -43,7 +45,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
-COPY --from=tree-walk /build/_tree_walk.so /opt/byom/container/flavours/
+COPY --from=extensions /build/_tree_walk.so /opt/byom/container/flavours/
+COPY --from=extensions /build/_csv_row.so /opt/byom/container/
 COPY serve train export-tree /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080

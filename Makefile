@@ -3,14 +3,16 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
-# The XGBoost tree walk in C, an extension module (container/flavours/compiled_walk.py); without a
-# C compiler or Python's headers the numpy walk serves instead, and the tests that check the C walk
-# say what is missing.
+# The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py) and the
+# one-line CSV reader (container/decoders.py). Without a C compiler or Python's headers the numpy
+# walk and the simdjson route serve instead, and the tests that check the C code say what is missing.
 TREE_WALK := container/flavours/_tree_walk.so
+CSV_ROW := container/_csv_row.so
+EXTENSIONS := $(TREE_WALK) $(CSV_ROW)
 
 .PHONY: serve test lint demo-model image audit bytecode
 
-serve: $(STAMP) $(TREE_WALK) bytecode
+serve: $(STAMP) $(EXTENSIONS) bytecode
 	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
 
 # The server package's bytecode, compiled ahead as the image's is: where PYTHONDONTWRITEBYTECODE
@@ -18,7 +20,7 @@ serve: $(STAMP) $(TREE_WALK) bytecode
 bytecode: $(STAMP)
 	$(PYTHON) -m compileall -q container
 
-test: lint $(TREE_WALK) bytecode
+test: lint $(EXTENSIONS) bytecode
 	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \
 	  else echo "make test: no Docker engine; container tests will skip"; fi; \
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
@@ -35,9 +37,13 @@ audit: $(STAMP)
 demo-model: $(STAMP)
 	$(PYTHON) scripts/make_demo_model.py model
 
-$(TREE_WALK): container/flavours/tree_walk.c scripts/build-tree-walk $(STAMP)
-	@PYTHON=$(PYTHON) scripts/build-tree-walk $< $@ && echo "built $@ (the XGBoost tree walk in C)" \
+$(TREE_WALK): container/flavours/tree_walk.c scripts/build-extension $(STAMP)
+	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the XGBoost tree walk in C)" \
 	  || echo "$@ not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk"
+
+$(CSV_ROW): container/csv_row.c scripts/build-extension $(STAMP)
+	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the one-line CSV reader in C)" \
+	  || echo "$@ not built (no C compiler or Python headers?): one-line CSV bodies take the slower simdjson route"
 
 image:
 	docker build -t byom:latest .
@@ -51,5 +57,5 @@ $(STAMP): requirements/dev.lock pyproject.toml
 
 # The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
 .PHONY: bench
-bench: $(STAMP) $(TREE_WALK) bytecode
+bench: $(STAMP) $(EXTENSIONS) bytecode
 	$(PYTHON) bench/run.py

@@ -7,7 +7,8 @@ the same array, or the same error class and message. Bodies: valid ones with man
 plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
 Each fast path has two routes: simdjson first, for bodies whose every value is a JSON number,
 then pandas (CSV) or orjson (JSON, with nulls); the properties run each route alone, as well as
-both as served.
+both as served. The one-line CSV route is the C reader (container/csv_row.c), or simdjson where
+it was not built; the properties run each.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -125,6 +127,20 @@ def csv_route(route: str) -> contextlib.AbstractContextManager[None]:
     return only_route(route, CSV_ROUTES)
 
 
+ONE_LINE_ROUTES = ["c", "simdjson"]
+
+
+@contextmanager
+def one_line_route(route: str) -> Iterator[None]:
+    """The C reader, which must have been built, or simdjson where it is made to be missing."""
+    if route == "c":
+        assert decoders._csv_row is not None, "container/_csv_row.so is missing: `make` builds it"
+        yield
+        return
+    with mock.patch.object(decoders, "_csv_row", None):
+        yield
+
+
 @contextmanager
 def fast_csv_for_any_size() -> Iterator[None]:
     """decode_csv tries the fast path on every body of more than one line."""
@@ -221,6 +237,7 @@ def mutated(draw: st.DrawFn, body: bytes, inserts: list[bytes]) -> bytes:
 HOSTILE_CSV = PLAIN_CSV.flatmap(lambda body: mutated(body, CSV_HOSTILE_BYTES))
 HOSTILE_CSV_LINE = PLAIN_CSV_LINE.flatmap(lambda body: mutated(body, CSV_HOSTILE_BYTES))
 CSV_PARAMS = st.sampled_from([{}, {"charset": "utf-8"}, {"charset": "US-ASCII"}, {"charset": "latin-1"}])
+CSV_BYTES_FROM_ANY = bytes((b'0123456789+-.eE, \r\n\t;"a\x00\xef' * 16)[:256])  # for bytes.translate
 
 
 # --- CSV properties --------------------------------------------------------------------------
@@ -260,35 +277,71 @@ def test_simdjson_takes_every_plain_csv_body_of_json_numbers(body: bytes) -> Non
 
 @bounded
 @given(body=st.one_of(PLAIN_CSV_LINE, JSON_NUMBERS_LINE))
-def test_the_one_line_route_takes_every_line_of_json_numbers(body: bytes) -> None:
-    answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
+def test_the_c_reader_takes_every_line_of_finite_numbers_and_reads_them_like_float(body: bytes) -> None:
+    with one_line_route("c"):
+        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
+        row = fast_csv_row(body, {})
+
+    numbers = [field.strip(b" ") for field in body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b",")]
+    finite = all(numbers) and all(math.isfinite(float(number)) for number in numbers)
+    assert answered == finite
+    if answered:
+        assert row is not None and same_bits(row, np.array([[float(number) for number in numbers]]))
+    event(f"the C reader answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(PLAIN_CSV_LINE, JSON_NUMBERS_LINE))
+def test_simdjson_takes_every_line_of_json_numbers_without_the_c_reader(body: bytes) -> None:
+    with one_line_route("simdjson"):
+        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
 
     fields = body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b",")
     json_numbers = all(JSON_NUMBER.fullmatch(field.strip(b" ").decode()) for field in fields)
     declined = any(field.strip(b" ") == b"-0" or _beyond_float64_or_64_bits(field) for field in fields)
     assert answered == (json_numbers and not declined)
-    event(f"the one-line route answered: {answered}")
+    event(f"simdjson answered: {answered}")
 
 
 @bounded
+@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
 @given(body=st.one_of(HOSTILE_CSV_LINE, HOSTILE_CSV, PLAIN_CSV), params=CSV_PARAMS)
-def test_the_one_line_route_never_disagrees(body: bytes, params: dict[str, str]) -> None:
-    answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, params)
+def test_the_one_line_route_never_disagrees(route: str, body: bytes, params: dict[str, str]) -> None:
+    with one_line_route(route):
+        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, params)
     event(f"the one-line route answered: {answered}")
 
 
 @bounded
-@given(body=st.one_of(PLAIN_CSV_LINE, HOSTILE_CSV_LINE), params=CSV_PARAMS)
-def test_decode_csv_of_one_line_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
-    assert_same_outcome(outcome(decode_csv, body, params), outcome(decode_csv_strict, body, params))
+@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@given(body=st.binary(max_size=300).map(lambda b: b.translate(CSV_BYTES_FROM_ANY)))
+def test_the_one_line_route_never_disagrees_on_random_csv_bytes(route: str, body: bytes) -> None:
+    with one_line_route(route):
+        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
+    event(f"the one-line route answered: {answered}")
 
 
 @bounded
+@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@given(body=st.one_of(PLAIN_CSV_LINE, HOSTILE_CSV_LINE), params=CSV_PARAMS)
+def test_decode_csv_of_one_line_ends_as_the_strict_path(
+    route: str, body: bytes, params: dict[str, str]
+) -> None:
+    with one_line_route(route):
+        fast = outcome(decode_csv, body, params)
+    assert_same_outcome(fast, outcome(decode_csv_strict, body, params))
+
+
+@bounded
+@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
 @given(body=st.one_of(PLAIN_CSV_LINE, HOSTILE_CSV_LINE, PLAIN_CSV), params=CSV_PARAMS)
-def test_a_table_said_finite_holds_only_finite_numbers(body: bytes, params: dict[str, str]) -> None:
+def test_a_table_said_finite_holds_only_finite_numbers(
+    route: str, body: bytes, params: dict[str, str]
+) -> None:
     """conform skips its checks for such a table: 1e400 must never come through as inf."""
     try:
-        table = decode_csv(body, params)
+        with one_line_route(route):
+            table = decode_csv(body, params)
     except RequestError:
         return
     if table.finite:
@@ -318,9 +371,6 @@ def test_decode_csv_ends_as_the_strict_path(route: str, body: bytes, params: dic
     with fast_csv_for_any_size(), csv_route(route):
         fast = outcome(decode_csv, body, params)
     assert_same_outcome(fast, outcome(decode_csv_strict, body, params))
-
-
-CSV_BYTES_FROM_ANY = bytes((b'0123456789+-.eE, \r\n\t;"a\x00\xef' * 16)[:256])  # for bytes.translate
 
 
 @bounded
@@ -367,19 +417,76 @@ def test_small_csv_bodies_skip_the_fast_path(body: bytes) -> None:
         decode_csv(body, {})
 
 
+ONE_LINE_BODIES = [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\r\n", bench_csv(1)[0], b"-0.0,1e-0,-0e1"]
+ONE_LINE_DECLINED = [b"1,,2", b"1e400,1", b"1,2\n3,4", b"1,2,", b" ,1", b"1 2,3", b"1,\t2", b"1\r,2"]
+# What only the C reader takes: float()'s numbers that are not JSON's.
+NOT_JSON_NUMBERS = [b"1,-0", b"-0 ,1", b".5,1", b"+1,2", b"5.,007", b"-.5E+3,+0"]
+
+
 @pytest.mark.parametrize(
-    "body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\r\n", bench_csv(1)[0], b"-0.0,1e-0,-0e1"]
+    ("route", "body"),
+    [
+        *(("c", body) for body in ONE_LINE_BODIES + NOT_JSON_NUMBERS),
+        *(("simdjson", body) for body in ONE_LINE_BODIES),
+    ],
 )
-def test_a_line_of_few_fields_takes_the_one_line_route(body: bytes) -> None:
+def test_a_line_of_few_fields_takes_the_one_line_route(route: str, body: bytes) -> None:
     expected = decode_csv_strict(body, {}).rows
-    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+    strict = mock.patch.object(
+        decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")
+    )
+    with one_line_route(route), strict:
         assert same_bits(decode_csv(body, {}).rows, expected)
 
 
-@pytest.mark.parametrize("body", [b"1,-0", b"-0 ,1", b"1,,2", b".5,1", b"+1,2", b"1e400,1", b"1,2\n3,4"])
-def test_the_one_line_route_leaves_the_rest_to_the_strict_path(body: bytes) -> None:
-    assert fast_csv_row(body, {}) is None
-    assert_same_outcome(outcome(decode_csv, body), outcome(decode_csv_strict, body))
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        *(("c", body) for body in ONE_LINE_DECLINED),
+        *(("simdjson", body) for body in ONE_LINE_DECLINED + NOT_JSON_NUMBERS),
+    ],
+)
+def test_the_one_line_route_leaves_the_rest_to_the_strict_path(route: str, body: bytes) -> None:
+    with one_line_route(route):
+        assert fast_csv_row(body, {}) is None
+        fast = outcome(decode_csv, body)
+    assert_same_outcome(fast, outcome(decode_csv_strict, body))
+
+
+@st.composite
+def numbers_near_the_exact_limits(draw: st.DrawFn) -> str:
+    """Significands about 2**53 and decimal exponents about 22, where the C reader's exact
+    arithmetic gives way to float()'s parser; leading zeros and the point anywhere."""
+    significand = draw(st.one_of(st.integers(0, 2**54), st.integers(2**53 - 64, 2**53 + 64)))
+    digits = str(significand).zfill(draw(st.integers(1, 24)))
+    point = draw(st.integers(0, len(digits)))
+    if draw(st.booleans()):
+        digits = digits[:point] + "." + digits[point:]
+    exponent = draw(st.one_of(st.just(""), st.integers(-30, 30).map(lambda e: f"e{e}")))
+    return draw(st.sampled_from(["", "-", "+"])) + digits + exponent
+
+
+@bounded
+@given(
+    numbers=st.lists(st.one_of(halfway_numbers(), numbers_near_the_exact_limits()), min_size=1, max_size=30)
+)
+def test_the_c_reader_reads_numbers_near_its_limits_like_float(numbers: list[str]) -> None:
+    with one_line_route("c"):
+        row = fast_csv_row(",".join(numbers).encode(), {})
+    assert row is not None and same_bits(row, np.array([[float(number) for number in numbers]]))
+
+
+def test_the_c_reader_reads_hard_numbers_like_float() -> None:
+    finite = [number for number in HARD_NUMBERS if math.isfinite(float(number))]
+    with one_line_route("c"):
+        row = fast_csv_row(",".join(finite).encode(), {})
+    assert row is not None and same_bits(row, np.array([[float(number) for number in finite]]))
+
+
+def test_the_c_reader_takes_bytes_only() -> None:
+    assert decoders._csv_row is not None, "container/_csv_row.so is missing: `make` builds it"
+    with pytest.raises(TypeError):
+        decoders._csv_row.read_row(bytearray(b"1,2"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("rows", [5, 20, 90])
