@@ -19,7 +19,7 @@ RUN python3 -m venv /opt/venv \
            simdjson/simdjson.cpp simdjson/simdjson.h simdjson/util.cpp simdjson/csimdjson.pyx
 
 # The C extension modules, the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# one-line CSV reader (container/decoders.py), compiled on the runtime base against its Python's
+# one-row CSV and JSON readers (container/decoders.py), compiled on the runtime base against its Python's
 # headers (python:3.11-slim has them; a Debian python3 gets them from python3-dev); the compiler and
 # headers stay behind in this stage.
 FROM ${BASE_IMAGE} AS extensions
@@ -28,9 +28,9 @@ RUN headers=$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
       $(test -f "$headers/Python.h" || echo python3-dev) \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/build-extension container/flavours/tree_walk.c container/csv_row.c /build/
+COPY scripts/build-extension container/flavours/tree_walk.c container/row_reader.c /build/
 RUN /build/build-extension /build/tree_walk.c /build/_tree_walk.so \
- && /build/build-extension /build/csv_row.c /build/_csv_row.so
+ && /build/build-extension /build/row_reader.c /build/_row_reader.so
 
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
@@ -46,7 +46,7 @@ RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
 COPY --from=extensions /build/_tree_walk.so /opt/byom/container/flavours/
-COPY --from=extensions /build/_csv_row.so /opt/byom/container/
+COPY --from=extensions /build/_row_reader.so /opt/byom/container/
 COPY serve train export-tree /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080

@@ -4,11 +4,11 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 # The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# one-line CSV reader (container/decoders.py). Without a C compiler or Python's headers the numpy
-# walk and the simdjson route serve instead, and the tests that check the C code say what is missing.
+# one-row CSV and JSON readers (container/decoders.py). Without a C compiler or Python's headers the
+# numpy walk and the simdjson routes serve instead, and the tests that check the C code say what is missing.
 TREE_WALK := container/flavours/_tree_walk.so
-CSV_ROW := container/_csv_row.so
-EXTENSIONS := $(TREE_WALK) $(CSV_ROW)
+ROW_READER := container/_row_reader.so
+EXTENSIONS := $(TREE_WALK) $(ROW_READER)
 
 .PHONY: serve test lint demo-model image audit bytecode
 
@@ -41,9 +41,9 @@ $(TREE_WALK): container/flavours/tree_walk.c scripts/build-extension $(STAMP)
 	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the XGBoost tree walk in C)" \
 	  || echo "$@ not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk"
 
-$(CSV_ROW): container/csv_row.c scripts/build-extension $(STAMP)
-	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the one-line CSV reader in C)" \
-	  || echo "$@ not built (no C compiler or Python headers?): one-line CSV bodies take the slower simdjson route"
+$(ROW_READER): container/row_reader.c scripts/build-extension $(STAMP)
+	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the one-row CSV and JSON readers in C)" \
+	  || echo "$@ not built (no C compiler or Python headers?): one-row CSV and JSON bodies take the slower simdjson routes"
 
 image:
 	docker build -t byom:latest .

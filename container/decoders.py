@@ -28,13 +28,17 @@ tests/test_decoders_fast.py checks that the two routes agree, bit for bit.
   as one column (its commas made line ends) and reshaped: the same fields, in the direction
   pandas is fast.
 - `fast_csv_row`: a body of one line with fewer fields (the usual real-time request). Where `make`
-  or the Dockerfile built it, the C reader `_csv_row` (container/csv_row.c) takes every line of
-  numbers that float() reads as finite, `.5`, `+1` and `-0` included, and reads each exactly as
-  float() does (30 fields: 1.3 us, the array included). Without it, simdjson reads the line as one
-  JSON array when every field is a JSON number, without the numpy checks above (30 fields: 4.4 us
-  against the strict path's 13.1, which spends 6.5 in float() per field); an integer `-0` goes
-  strict there, as do `.5`, `+1` and what simdjson refuses. Both leave an empty field to the
-  strict path.
+  or the Dockerfile built it, the C reader `_row_reader.csv_row` (container/row_reader.c) takes
+  every line of numbers that float() reads as finite, `.5`, `+1` and `-0` included, and reads each
+  exactly as float() does (30 fields: 1.3 us, the array included). Without it, simdjson reads the
+  line as one JSON array when every field is a JSON number, without the numpy checks above (30
+  fields: 4.4 us against the strict path's 13.1, which spends 6.5 in float() per field); an
+  integer `-0` goes strict there, as do `.5`, `+1` and what simdjson refuses. Both leave an empty
+  field to the strict path.
+- `fast_json_row`: a JSON body of one row of numbers, `[...]`, `[[...]]` or either under
+  `{"instances": ...}` alone, read by the C reader `_row_reader.json_row` where it was built, each
+  number as the json module reads it (30 numbers: 1.9 us, the array included, against fast_json_rows' 9.3); anything else
+  (a null, a second row, another key) goes on to `fast_json_rows`.
 - `fast_jsonlines_rows`: lines that are each one flat array, `[...]` with no bracket inside, turned
   into one bare array (newlines made commas) for `fast_json_rows`; anything else goes strict.
 - `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
@@ -65,10 +69,10 @@ import simdjson
 
 from container.errors import InvalidData, MalformedRequest, UnsupportedMediaType
 
-try:  # the one-line CSV reader in C (container/csv_row.c), built by `make` and the Dockerfile
-    from container import _csv_row
-except ImportError:  # a checkout before `make`: simdjson reads one-line bodies instead
-    _csv_row = None  # type: ignore[assignment]
+try:  # the one-row readers in C (container/row_reader.c), built by `make` and the Dockerfile
+    from container import _row_reader
+except ImportError:  # a checkout before `make`: simdjson reads one-row bodies instead
+    _row_reader = None  # type: ignore[assignment]
 
 Matrix: TypeAlias = np.ndarray | scipy.sparse.csr_matrix
 BOM = "\ufeff"
@@ -122,6 +126,9 @@ def decode_csv(body: bytes, params: Mapping[str, str]) -> Table:
 
 
 def decode_json(body: bytes, params: Mapping[str, str]) -> Table:
+    row = fast_json_row(body, params)  # the C reader's numbers: it refuses any beyond float64
+    if row is not None:
+        return Table(row, finite=True)
     rows = fast_json_rows(body, params)
     return Table(rows) if rows is not None else decode_json_strict(body, params)
 
@@ -260,9 +267,20 @@ def _fast_csv_any_shape(body: bytes, params: Mapping[str, str], with_pandas: boo
 def fast_csv_row(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
     """The row of a one-line body of numbers, the usual real-time request, read by the C reader
     where it was built, else by simdjson; None when the strict path must decide."""
-    if _csv_row is None:
+    if _row_reader is None:
         return _simdjson_csv_row(body, params)
-    values = _csv_row.read_row(body) if _declares_utf8(params) else None
+    return _one_row(_row_reader.csv_row(body)) if _declares_utf8(params) else None
+
+
+def fast_json_row(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The row of a JSON body of one row of numbers, read by the C reader; None where it was not
+    built or when fast_json_rows and the strict path must decide (a null, a second row...)."""
+    if _row_reader is None or not _declares_utf8(params):
+        return None
+    return _one_row(_row_reader.json_row(body))
+
+
+def _one_row(values: bytearray | None) -> np.ndarray | None:
     return None if values is None else np.frombuffer(values, dtype=np.float64).reshape(1, -1)
 
 

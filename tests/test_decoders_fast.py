@@ -7,8 +7,9 @@ the same array, or the same error class and message. Bodies: valid ones with man
 plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
 Each fast path has two routes: simdjson first, for bodies whose every value is a JSON number,
 then pandas (CSV) or orjson (JSON, with nulls); the properties run each route alone, as well as
-both as served. The one-line CSV route is the C reader (container/csv_row.c), or simdjson where
-it was not built; the properties run each.
+both as served. The one-line CSV route is the C reader (container/row_reader.c), or simdjson
+where it was not built; the properties run each. The C reader of one-row JSON bodies comes
+before the JSON fast path, which takes what it declines.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from container.decoders import (
     decode_jsonlines_strict,
     fast_csv_row,
     fast_csv_rows,
+    fast_json_row,
     fast_json_rows,
     fast_jsonlines_rows,
 )
@@ -134,10 +136,10 @@ ONE_LINE_ROUTES = ["c", "simdjson"]
 def one_line_route(route: str) -> Iterator[None]:
     """The C reader, which must have been built, or simdjson where it is made to be missing."""
     if route == "c":
-        assert decoders._csv_row is not None, "container/_csv_row.so is missing: `make` builds it"
+        assert decoders._row_reader is not None, "container/_row_reader.so is missing: `make` builds it"
         yield
         return
-    with mock.patch.object(decoders, "_csv_row", None):
+    with mock.patch.object(decoders, "_row_reader", None):
         yield
 
 
@@ -483,10 +485,12 @@ def test_the_c_reader_reads_hard_numbers_like_float() -> None:
     assert row is not None and same_bits(row, np.array([[float(number) for number in finite]]))
 
 
-def test_the_c_reader_takes_bytes_only() -> None:
-    assert decoders._csv_row is not None, "container/_csv_row.so is missing: `make` builds it"
+def test_the_c_readers_take_bytes_only() -> None:
+    assert decoders._row_reader is not None, "container/_row_reader.so is missing: `make` builds it"
     with pytest.raises(TypeError):
-        decoders._csv_row.read_row(bytearray(b"1,2"))  # type: ignore[arg-type]
+        decoders._row_reader.csv_row(bytearray(b"1,2"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        decoders._row_reader.json_row("[1]")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("rows", [5, 20, 90])
@@ -627,6 +631,20 @@ JSON_HOSTILE_BYTES = [
 HOSTILE_JSON = PLAIN_JSON.flatmap(lambda body: mutated(body, JSON_HOSTILE_BYTES))
 
 
+@st.composite
+def json_row_text(draw: st.DrawFn) -> str:
+    """The text of one row of up to 40 number tokens (null among them), flat or nested once."""
+    comma = draw(SEPARATORS)
+    row = "[" + comma.join(draw(st.lists(JSON_NUMBER_TEXT, min_size=1, max_size=40))) + "]"
+    return f"[{row}]" if draw(st.booleans()) else row
+
+
+ONE_ROW_JSON = st.builds(
+    json_document, json_row_text(), st.booleans(), st.sampled_from(["", " ", "\n", "\r\n\t"]), st.booleans()
+)
+HOSTILE_ONE_ROW_JSON = ONE_ROW_JSON.flatmap(lambda body: mutated(body, JSON_HOSTILE_BYTES))
+
+
 # --- JSON properties -------------------------------------------------------------------------
 
 
@@ -674,7 +692,75 @@ def test_decode_json_ends_as_the_strict_path(route: str, body: bytes, params: di
     assert_same_outcome(fast, outcome(decode_json_strict, body, params))
 
 
+@bounded
+@given(body=ONE_ROW_JSON)
+def test_the_c_reader_takes_every_one_row_json_body_of_finite_numbers(body: bytes) -> None:
+    with one_line_route("c"):
+        answered = assert_fast_agrees(fast_json_row, decode_json_strict, body, {})
+
+    strict = decode_json_strict(body, {}).rows
+    assert answered == bool(np.isfinite(strict).all())  # a null (NaN) or a number beyond float64 is left
+    event(f"the C reader answered: {answered}")
+
+
+@bounded
+@given(body=st.one_of(HOSTILE_ONE_ROW_JSON, HOSTILE_JSON, PLAIN_JSON), params=CSV_PARAMS)
+def test_the_c_json_reader_never_disagrees(body: bytes, params: dict[str, str]) -> None:
+    with one_line_route("c"):
+        answered = assert_fast_agrees(fast_json_row, decode_json_strict, body, params)
+    event(f"the C reader answered: {answered}")
+
+
+@bounded
+@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@given(body=st.one_of(ONE_ROW_JSON, HOSTILE_ONE_ROW_JSON), params=CSV_PARAMS)
+def test_decode_json_of_one_row_ends_as_the_strict_path(
+    route: str, body: bytes, params: dict[str, str]
+) -> None:
+    with one_line_route(route):
+        fast = outcome(decode_json, body, params)
+        table = decode_json(body, params) if fast[0] == "rows" else None
+    assert_same_outcome(fast, outcome(decode_json_strict, body, params))
+    assert table is None or not table.finite or np.isfinite(table.rows).all()
+
+
 # --- JSON examples ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[5.1, 3.5, 1.4, 0.2]", b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', b' { "instances" :[ 1 ,-0, 2e-3 ] }\n',
+     b"\xef\xbb\xbf[[1E+5, -0.0, 0]]", b"[-0]"],
+)  # fmt: skip
+def test_a_json_body_of_one_row_takes_the_c_reader(body: bytes) -> None:
+    expected = decode_json_strict(body, {}).rows
+    fast_path = mock.patch.object(
+        decoders, "fast_json_rows", side_effect=AssertionError("took the fast path")
+    )
+    with one_line_route("c"), fast_path:
+        table = decode_json(body, {})
+    assert same_bits(table.rows, expected) and table.finite
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1, null]", b"[[1], [2]]", b'{"instances": [[1]], "x": 1}', b'{"\\u0069nstances": [1]}', b"[01]", b"[1.]", b"[1., 2]", b"[1.e5, 2]", b"[1e, 2]", b"[-, 2]", b"[1e+]",
+     b"[.5]", b"[+1]", b"[]", b"[[]]", b"[1e400]", b"[1,]", b"[1 2]", b"[[1]", b"[1]]", b"[1]\x00", b"[1]x", b"[1]\x0c",
+     b'{"instances": [1]', b'{"features": [1]}', b"[true]", b'["1"]', b"\xef\xbb\xbf\xef\xbb\xbf[1]", b"1"],
+)  # fmt: skip
+def test_the_c_json_reader_leaves_the_rest_to_the_other_routes(body: bytes) -> None:
+    with one_line_route("c"):
+        assert fast_json_row(body, {}) is None
+        fast = outcome(decode_json, body)
+    assert_same_outcome(fast, outcome(decode_json_strict, body))
+
+
+def test_the_c_json_reader_reads_numbers_like_the_json_module() -> None:
+    tokens = [n for n in HARD_NUMBERS if not n.startswith(("+", ".")) and math.isfinite(float(n))]
+    body = ("[" + ", ".join(tokens) + "]").encode()
+    with one_line_route("c"):
+        row = fast_json_row(body, {})
+    assert row is not None and same_bits(row, np.array([json.loads(body)], dtype=np.float64))
 
 
 @pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])

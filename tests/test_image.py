@@ -353,13 +353,26 @@ def test_xgboost_single_rows_walk_the_trees_in_c_in_the_image(image: str, tmp_pa
     np.testing.assert_array_equal(got, np.asarray(case.native[:20], dtype=np.float32))
 
 
-def test_the_image_reads_one_line_csv_bodies_in_c(image: str) -> None:
-    """The image carries the one-line CSV reader (built in the same stage), and it reads like float()."""
+def test_the_image_reads_one_row_bodies_in_c(image: str) -> None:
+    """The image carries the one-row readers (built in the same stage), and they read like float()."""
     numbers = ["5.1", "+.5", "-0", "1e-400", "9007199254740993", "0.30000000000000004"]
     script = (
-        "import sys; from container import _csv_row; "
-        "print(*memoryview(_csv_row.read_row(sys.argv[1].encode())).cast('d'), sep=',')"
+        "import sys; from container import _row_reader as r; "
+        "csv, json = sys.argv[1].encode(), b'[' + sys.argv[2].encode() + b']'; "
+        "print(*memoryview(r.csv_row(csv)).cast('d'), *memoryview(r.json_row(json)).cast('d'), sep=',')"
     )
-    done = docker("run", "--rm", "--entrypoint", "python3", image, "-c", script, ",".join(numbers))
+    json_numbers = ["5.1", "0.5", "-0", "-0.0", "1e-400", "9007199254740993"]
+    done = docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python3",
+        image,
+        "-c",
+        script,
+        ",".join(numbers),
+        ",".join(json_numbers),
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().split(",") == [repr(float(number)) for number in numbers]  # -0.0 included
+    expected = [float(number) for number in numbers] + json.loads("[" + ",".join(json_numbers) + "]")
+    assert done.stdout.strip().split(",") == [repr(float(value)) for value in expected]  # -0.0 included

@@ -1,3 +1,0 @@
-"""The C extension module built from csv_row.c (see there): the one-line CSV reader."""
-
-def read_row(body: bytes, /) -> bytearray | None: ...
