@@ -306,7 +306,9 @@ def invocations_served(name: str, since_restart: bool = False) -> int:
 
 def test_docker_stop_under_load_answers_every_connection_made_before_it(image: str) -> None:
     """The load runs inside the container (tests/load_inside.py), so every connection it makes
-    reaches gunicorn's own listening socket; `docker stop` sends the SIGTERM."""
+    reaches gunicorn's own listening socket; `docker stop` sends the SIGTERM. The stop is timed
+    from gunicorn's taking the signal: under this load a busy Docker daemon once took ~40 s to
+    deliver it, while the server kept answering."""
     with container(image, REPO / "model") as running:
         client = subprocess.Popen(
             ["docker", "exec", "-i", running.name, "python3", "-", "8080", "6"],
@@ -323,16 +325,18 @@ def test_docker_stop_under_load_answers_every_connection_made_before_it(image: s
         stopped = time.monotonic() - signalled
         lines += [json.loads(line) for line in client.stdout]
         client.wait(30)
+        server_stopped = running.seconds_to_stop()
     connected = {line["id"]: line["connected"] for line in lines if "connected" in line}
     status = {line["id"]: line["status"] for line in lines if "status" in line}
     before = [ident for ident, at in connected.items() if at < signalled]
     lost = [ident for ident in before if status.get(ident) != "200"]
     print(
         f"docker stop under load: {len(before)} connections made before it, {len(lost)} lost; "
-        f"{len(connected) - len(before)} after it; exit {exit_code} after {stopped:.1f} s"
+        f"{len(connected) - len(before)} after it; exit {exit_code}, {server_stopped:.1f} s after gunicorn "
+        f"took the signal ({stopped:.1f} s after `docker stop`)"
     )
     assert lost == []
-    assert exit_code == 0 and stopped < 25
+    assert exit_code == 0 and server_stopped < 25  # SageMaker kills at 30 s
 
 
 def test_xgboost_single_rows_walk_the_trees_in_c_in_the_image(image: str, tmp_path: Path) -> None:
