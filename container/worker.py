@@ -24,8 +24,10 @@ Why a subclass:
   replaces the worker after the same timeout.
 - Plain ones among them (`container.plain_http`) also skip gunicorn's request parser, environ
   builder and Response, which took most of the CPU time of a small request: the event loop builds
-  their environ and sends their answer in one send. Where gunicorn does more than parse and frame
-  HTTP/1.1 (TLS, the PROXY protocol, SCRIPT_NAME, request hooks) every request takes its path.
+  their environ and sends their answer in one send. Where gunicorn does more than parse and
+  frame HTTP/1.1 (TLS, the PROXY protocol, SCRIPT_NAME, request hooks) every request takes its
+  path. What a socket's send buffer cannot take of a plain answer at once, a pool thread sends:
+  a client slow to read holds a thread, as in gthread, not the loop and its other connections.
 """
 
 from __future__ import annotations
@@ -89,18 +91,13 @@ def answers_plain_requests(cfg: Any) -> bool:
     )
 
 
-def send_whole(sock: Any, payload: bytes) -> None:
-    """Send on a non-blocking socket; what the send buffer cannot take is sent blocking."""
+def send_blocking(sock: Any, data: memoryview) -> None:
+    """Send all of data on a non-blocking socket, waiting as long as the client takes to read."""
+    sock.setblocking(True)
     try:
-        sent = sock.send(payload)
-    except BlockingIOError:
-        sent = 0
-    if sent < len(payload):
-        sock.setblocking(True)
-        try:
-            sock.sendall(memoryview(payload)[sent:])
-        finally:
-            sock.setblocking(False)
+        sock.sendall(data)
+    finally:
+        sock.setblocking(False)
 
 
 class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
@@ -199,16 +196,44 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
                 util.write_error(conn.sock, 500, "Internal Server Error", "")
             self.close(conn)
             return
+        self.send_answer(conn, payload, response.must_close)
+
+    def send_answer(self, conn: Any, payload: bytes, must_close: bool) -> None:
+        """Send what the socket's send buffer takes at once; a pool thread sends the rest, as
+        gthread's threads send every answer, so a client slow to read holds a thread, never the
+        event loop and the other connections it serves."""
         try:
-            send_whole(conn.sock, payload)
+            sent = conn.sock.send(payload)
+        except BlockingIOError:
+            sent = 0
         except OSError as error:
-            self.log.debug("Could not send an answer: %s", error)
-            self.close(conn)
+            self.not_sent(conn, error)
             return
-        if response.must_close:
+        if sent == len(payload):
+            self.answered(conn, must_close)
+            return
+        done = self.tpool.submit(send_blocking, conn.sock, memoryview(payload)[sent:])
+        done.add_done_callback(lambda _: self.method_queue.defer(self.sent_in_thread, conn, done, must_close))
+
+    def sent_in_thread(self, conn: Any, done: Future[None], must_close: bool) -> None:
+        """Back on the event loop once a pool thread has sent the rest of an answer, or failed."""
+        try:
+            done.result()
+        except OSError as error:
+            self.not_sent(conn, error)
+            return
+        self.answered(conn, must_close)
+
+    def answered(self, conn: Any, must_close: bool) -> None:
+        """gthread's finish_request once an answer is out: keep the connection alive or close it."""
+        if must_close:
             self.close(conn)
         else:
             self.keep_alive(conn)
+
+    def not_sent(self, conn: Any, error: OSError) -> None:
+        self.log.debug("Could not send an answer: %s", error)
+        self.close(conn)
 
     def plain_payload(
         self, request: plain_http.PlainRequest, response: plain_http.PlainResponse, conn: Any

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -153,6 +154,22 @@ def test_an_answer_larger_than_the_send_buffer_arrives_whole(server: ServeProces
         head, body = exchange(sock, b"GET /large HTTP/1.1\r\nHost: t\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"x" * LARGE
         assert exchange(sock, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # still in step
+
+
+def test_a_client_slow_to_read_a_large_answer_holds_up_no_other_client(server: ServeProcess) -> None:
+    """The event loop sends what the send buffer takes at once, and a pool thread the rest: a
+    client that does not read holds that thread, as in gthread, never the loop (one worker here)."""
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as other,
+    ):
+        assert exchange(slow, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # small requests are inline
+        slow.sendall(b"GET /large HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert select.select([slow], [], [], 10)[0], "the large answer never started"
+        assert exchange(other, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # while slow reads nothing
+        head, body = exchange(slow, b"")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"x" * LARGE
+        assert exchange(slow, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # still in step
 
 
 @pytest.mark.parametrize(
