@@ -27,7 +27,8 @@ Why a subclass:
   their environ and sends their answer in one send. Where gunicorn does more than parse and
   frame HTTP/1.1 (TLS, the PROXY protocol, SCRIPT_NAME, request hooks) every request takes its
   path. What a socket's send buffer cannot take of a plain answer at once, a pool thread sends:
-  a client slow to read holds a thread, as in gthread, not the loop and its other connections.
+  a client slow to read holds a thread, as in gthread, not the loop and its other connections;
+  one that reads nothing for the timeout is disconnected.
 """
 
 from __future__ import annotations
@@ -91,9 +92,10 @@ def answers_plain_requests(cfg: Any) -> bool:
     )
 
 
-def send_blocking(sock: Any, data: memoryview) -> None:
-    """Send all of data on a non-blocking socket, waiting as long as the client takes to read."""
-    sock.setblocking(True)
+def send_blocking(sock: Any, data: memoryview, timeout: float) -> None:
+    """Send all of data on a non-blocking socket, waiting at most `timeout` seconds at a time for
+    the client to read (TimeoutError after that)."""
+    sock.settimeout(timeout)
     try:
         sock.sendall(data)
     finally:
@@ -201,7 +203,8 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     def send_answer(self, conn: Any, payload: bytes, must_close: bool) -> None:
         """Send what the socket's send buffer takes at once; a pool thread sends the rest, as
         gthread's threads send every answer, so a client slow to read holds a thread, never the
-        event loop and the other connections it serves."""
+        event loop and the other connections it serves: for at most the request timeout at a
+        time (gunicorn's `timeout`, SAGEMAKER_MODEL_SERVER_TIMEOUT), then it is disconnected."""
         try:
             sent = conn.sock.send(payload)
         except BlockingIOError:
@@ -212,7 +215,7 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         if sent == len(payload):
             self.answered(conn, must_close)
             return
-        done = self.tpool.submit(send_blocking, conn.sock, memoryview(payload)[sent:])
+        done = self.tpool.submit(send_blocking, conn.sock, memoryview(payload)[sent:], self.cfg.timeout)
         done.add_done_callback(lambda _: self.method_queue.defer(self.sent_in_thread, conn, done, must_close))
 
     def sent_in_thread(self, conn: Any, done: Future[None], must_close: bool) -> None:

@@ -3,12 +3,14 @@ objects (`container.plain_http`): against a real gunicorn with the worker class,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import select
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,11 +30,18 @@ def unix_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, unix_path: Path) -> Iterator[ServeProcess]:
+    with serving_plain_apps(tmp_path_factory.mktemp("plain"), "--bind", f"unix:{unix_path}") as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving_plain_apps(log_dir: Path, *options: str) -> Iterator[ServeProcess]:
+    """tests/plain_apps.py on gunicorn with the worker class: one worker, two threads."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("plain") / "gunicorn.log"
+    log_path = log_dir / "gunicorn.log"
     argv = [
         sys.executable, "-m", "container.gunicorn_main",
-        "--bind", f"127.0.0.1:{port}", "--bind", f"unix:{unix_path}", "--workers", "1", "--threads", "2",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", *options,
         "--worker-class", WORKER_CLASS, "--keep-alive", "5", "--error-logfile", "-", "--no-control-socket",
         "--pythonpath", str(REPO), "tests.plain_apps:application",
     ]  # fmt: skip
@@ -170,6 +179,23 @@ def test_a_client_slow_to_read_a_large_answer_holds_up_no_other_client(server: S
         head, body = exchange(slow, b"")
         assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"x" * LARGE
         assert exchange(slow, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # still in step
+
+
+def test_a_client_that_reads_nothing_for_the_timeout_is_disconnected(tmp_path: Path) -> None:
+    with (
+        serving_plain_apps(tmp_path, "--timeout", "2") as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as stalled,
+    ):
+        assert exchange(stalled, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")  # small requests are inline
+        stalled.sendall(b"GET /large HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(4)  # twice the timeout without reading
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := stalled.recv(1 << 20):
+                received += chunk
+        assert 0 < len(received) < LARGE  # what the buffers held, then the end
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as other:
+            assert exchange(other, POST)[0].startswith(b"HTTP/1.1 200 OK\r\n")
 
 
 @pytest.mark.parametrize(
