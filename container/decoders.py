@@ -37,8 +37,9 @@ tests/test_decoders_fast.py checks that the two routes agree, bit for bit.
   field to the strict path.
 - `fast_json_row`: a JSON body of one row of numbers, `[...]`, `[[...]]` or either under
   `{"instances": ...}` alone, read by the C reader `_row_reader.json_row` where it was built, each
-  number as the json module reads it (30 numbers: 1.9 us, the array included, against fast_json_rows' 9.3); anything else
-  (a null, a second row, another key) goes on to `fast_json_rows`.
+  number as the json module reads it (30 numbers: 1.9 us, the array included, against 9.3 in
+  `fast_json_rows`); anything else (a null, a second row, another key) goes on to
+  `fast_json_rows`.
 - `fast_jsonlines_rows`: lines that are each one flat array, `[...]` with no bracket inside, turned
   into one bare array (newlines made commas) for `fast_json_rows`; anything else goes strict.
 - `fast_json_rows`: `{"instances": ...}` or a bare array, of rows or of one row of numbers and
