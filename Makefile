@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 # The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# one-row CSV and JSON readers (container/decoders.py). Without a C compiler or Python's headers the
+# CSV and one-row JSON readers (container/decoders.py). Without a C compiler or Python's headers the
 # numpy walk and the simdjson routes serve instead, and the tests that check the C code say what is missing.
 TREE_WALK := container/flavours/_tree_walk.so
 ROW_READER := container/_row_reader.so
@@ -42,8 +42,8 @@ $(TREE_WALK): container/flavours/tree_walk.c scripts/build-extension $(STAMP)
 	  || echo "$@ not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk"
 
 $(ROW_READER): container/row_reader.c scripts/build-extension $(STAMP)
-	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the one-row CSV and JSON readers in C)" \
-	  || echo "$@ not built (no C compiler or Python headers?): one-row CSV and JSON bodies take the slower simdjson routes"
+	@PYTHON=$(PYTHON) scripts/build-extension $< $@ && echo "built $@ (the CSV and one-row JSON readers in C)" \
+	  || echo "$@ not built (no C compiler or Python headers?): CSV and one-row JSON bodies take the slower simdjson routes"
 
 image:
 	docker build -t byom:latest .

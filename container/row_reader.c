@@ -1,15 +1,15 @@
-/* decoders.py's one-row routes in C: the extension module _row_reader, which decoders.py imports
- * when `make` or the Dockerfile has built it into container/_row_reader.so (else the slower
- * simdjson routes serve the same bodies). Each function gives the float64 values of a body that
- * holds one row of numbers, as a bytearray, or None when the other routes must decide; what it
- * takes, the strict path takes too, with the very same values, and every value it gives is finite
- * (a number beyond float64 is left to the strict path, which reads it as infinite for
- * schema.conform to refuse).
+/* decoders.py's C routes: the extension module _row_reader, which decoders.py imports when
+ * `make` or the Dockerfile has built it into container/_row_reader.so (else the slower simdjson
+ * and pandas routes serve the same bodies). Each function gives the float64 values of a body, as
+ * a bytearray, or None when the other routes must decide; what it takes, the strict path takes
+ * too, with the very same values, and every number it gives is finite (a number beyond float64 is
+ * left to the strict path, which reads it as infinite for schema.conform to refuse).
  *
- * csv_row(body): an optional UTF-8 BOM, then fields separated by commas, each spaces, a number
- * written with 0-9 + - . e E, spaces; line ends (CR, LF) only at the very end. Not an empty
- * field, any other byte, a line end inside the body, or what float() refuses. Each number is the
- * one float() reads, as in the strict path.
+ * csv_rows(body): an optional UTF-8 BOM, then lines ended by LF or CRLF, each of as many fields
+ * as the first, separated by commas, each spaces, a number written with 0-9 + - . e E or nothing
+ * (a missing value, NaN, as the strict path reads it), spaces; any line ends at the very end. Not
+ * any other byte, a stray CR, a blank line, lines of other widths, or what float() refuses. Each
+ * number is the one float() reads, as in the strict path.
  *
  * json_row(body): an optional UTF-8 BOM, then `[numbers]`, `[[numbers]]`, or either as the value
  * of `{"instances": ...}` alone, with JSON whitespace between tokens; numbers in JSON's grammar.
@@ -25,7 +25,9 @@
  *
  * Why: a CSV row of 30 fields took simdjson's route 4.4 us (the checks around it included) and
  * takes this 0.65 us; PyOS_string_to_double alone for each field would take 5.0 us (Python's dtoa
- * is exact but slow). `{"instances": [[...]]}` of 30 numbers took fast_json_rows 9.3 us and takes
+ * is exact but slow). 5 rows take decode_csv 6.2 us instead of 34. Bodies of more rows gain less,
+ * and from ~300 rows of 30 fields simdjson's SIMD parse is faster: decoders.py sends bodies over
+ * C_CSV_BYTES there. `{"instances": [[...]]}` of 30 numbers took fast_json_rows 9.3 us and takes
  * fast_json_row 1.9, the numpy array included.
  */
 #define PY_SSIZE_T_CLEAN
@@ -137,24 +139,55 @@ static int read_number(const char *start, const char *stop, double *value)
     return 1;
 }
 
-/* Fills values[0..fields) from the line [p, end); 0 at the first field it declines. */
-static int read_csv_fields(const char *p, const char *end, Py_ssize_t fields, double *values)
+/* Where the line that starts at p ends: past its LF or CRLF, or at end; NULL at anything else. */
+static const char *after_line_end(const char *p, const char *end)
 {
-    for (Py_ssize_t i = 0; i < fields; i++) {
-        while (p < end && *p == ' ')
-            p++;
-        const char *start = p;
-        while (p < end && in_number(*p))
-            p++;
-        const char *stop = p;
-        while (p < end && *p == ' ')
-            p++;
-        if (stop == start || (p < end && *p != ',') || !read_number(start, stop, &values[i]) ||
-            !isfinite(values[i]))
-            return 0;
-        p++; /* past the comma */
+    if (p == end)
+        return p;
+    if (*p == '\r' && p + 1 < end)
+        p++;
+    return *p == '\n' ? p + 1 : NULL;
+}
+
+/* Reads one CSV field at *p, moving *p to the byte after it (a comma, a line end or the end):
+ * spaces, a number or nothing (missing: NaN), spaces. 0 when it declines the field. */
+static int read_csv_field(const char **p, const char *end, double *value, int *missing)
+{
+    const char *q = *p;
+    while (q < end && *q == ' ')
+        q++;
+    const char *start = q;
+    while (q < end && in_number(*q))
+        q++;
+    const char *stop = q;
+    while (q < end && *q == ' ')
+        q++;
+    *p = q;
+    if (stop == start) {
+        *value = Py_NAN;
+        *missing = 1;
+        return 1;
     }
-    return 1;
+    return read_number(start, stop, value) && isfinite(*value);
+}
+
+/* Fills values (rows x width, row-major) from the lines in [p, end); 0 at the first thing it
+ * declines: a field, a line of another width, a stray CR, a blank line (one field, empty). */
+static int read_csv_lines(const char *p, const char *end, Py_ssize_t rows, Py_ssize_t width, double *values,
+                          int *missing)
+{
+    for (Py_ssize_t row = 0; row < rows; row++) {
+        for (Py_ssize_t column = 0; column < width; column++) {
+            if (!read_csv_field(&p, end, values++, missing))
+                return 0;
+            if (column + 1 < width && (p == end || *p++ != ','))
+                return 0;
+        }
+        p = after_line_end(p, end);
+        if (p == NULL || (width == 1 && isnan(values[-1])))
+            return 0; /* another field, a stray CR; or a blank line, which the strict path refuses */
+    }
+    return p == end;
 }
 
 /* The body's bytes, after one UTF-8 BOM if it starts with one; 0 (TypeError) if not bytes. */
@@ -173,34 +206,42 @@ static int body_bytes(PyObject *body, const char **start, const char **end)
     return 1;
 }
 
-/* Fills values[0..fields) from [p, end); 0 at the first field it declines. */
-typedef int (*field_reader)(const char *p, const char *end, Py_ssize_t fields, double *values);
-
-/* The values of the comma-separated fields in [p, end), read by read_fields: a new bytearray,
- * None if it declined one, NULL on an error. */
-static PyObject *new_row(const char *p, const char *end, field_reader read_fields)
+/* A new bytearray for `count` float64 values, or NULL (MemoryError). */
+static PyObject *new_values(Py_ssize_t count)
 {
-    Py_ssize_t fields = 1;
-    for (const char *c = p; c < end; c++)
-        fields += *c == ',';
-    PyObject *values = PyByteArray_FromStringAndSize(NULL, fields * (Py_ssize_t)sizeof(double));
-    if (values == NULL)
-        return NULL;
-    if (!read_fields(p, end, fields, (double *)PyByteArray_AS_STRING(values))) {
-        Py_DECREF(values);
-        Py_RETURN_NONE;
-    }
-    return values;
+    return PyByteArray_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(double));
 }
 
-static PyObject *csv_row(PyObject *Py_UNUSED(module), PyObject *body)
+static PyObject *declined(PyObject *values)
+{
+    Py_DECREF(values);
+    Py_RETURN_NONE;
+}
+
+static PyObject *csv_rows(PyObject *Py_UNUSED(module), PyObject *body)
 {
     const char *p, *end;
     if (!body_bytes(body, &p, &end))
         return NULL;
     while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
         end--;
-    return new_row(p, end, read_csv_fields);
+    if (p == end)
+        Py_RETURN_NONE; /* empty: the strict path says so */
+    Py_ssize_t commas = 0, rows = 1;
+    for (const char *c = p; c < end; c++) {
+        commas += *c == ',';
+        rows += *c == '\n';
+    }
+    if ((commas + rows) % rows != 0)
+        Py_RETURN_NONE; /* the lines cannot all have as many fields as the first */
+    const Py_ssize_t width = (commas + rows) / rows;
+    PyObject *values = new_values(commas + rows);
+    if (values == NULL)
+        return NULL;
+    int missing = 0;
+    if (!read_csv_lines(p, end, rows, width, (double *)PyByteArray_AS_STRING(values), &missing))
+        return declined(values);
+    return Py_BuildValue("(Nni)", values, rows, missing);
 }
 
 /* The end of the JSON number at p, or NULL: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
@@ -283,13 +324,22 @@ static PyObject *json_row(PyObject *Py_UNUSED(module), PyObject *body)
     const char *after = after_json_space(close + 1, end);
     if ((nested && !expect(&after, end, "]")) || (wrapped && !expect(&after, end, "}")) || after != end)
         Py_RETURN_NONE;
-    return new_row(p, close, read_json_numbers);
+    Py_ssize_t fields = 1;
+    for (const char *c = p; c < close; c++)
+        fields += *c == ',';
+    PyObject *values = new_values(fields);
+    if (values == NULL)
+        return NULL;
+    if (!read_json_numbers(p, close, fields, (double *)PyByteArray_AS_STRING(values)))
+        return declined(values);
+    return values;
 }
 
 static PyMethodDef METHODS[] = {
-    {"csv_row", csv_row, METH_O,
-     "csv_row(body, /)\n--\n\nThe float64 values of a one-line CSV body of plain numbers, as a "
-     "bytearray; None when the strict path must decide."},
+    {"csv_rows", csv_rows, METH_O,
+     "csv_rows(body, /)\n--\n\n(values, rows, missing) of a CSV body of plain numbers: its float64 "
+     "values, row after row, as a bytearray, its row count, and whether a field was empty (NaN); "
+     "None when the strict path must decide."},
     {"json_row", json_row, METH_O,
      "json_row(body, /)\n--\n\nThe float64 values of a JSON body of one row of numbers, as a "
      "bytearray; None when the other routes must decide."},

@@ -7,9 +7,9 @@ the same array, or the same error class and message. Bodies: valid ones with man
 plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
 Each fast path has two routes: simdjson first, for bodies whose every value is a JSON number,
 then pandas (CSV) or orjson (JSON, with nulls); the properties run each route alone, as well as
-both as served. The one-line CSV route is the C reader (container/row_reader.c), or simdjson
-where it was not built; the properties run each. The C reader of one-row JSON bodies comes
-before the JSON fast path, which takes what it declines.
+both as served. The C readers (container/row_reader.c) come first where they were built: every CSV
+body, and JSON bodies of one row; the properties run them, and the Python routes with the C
+module made missing.
 """
 
 from __future__ import annotations
@@ -125,16 +125,19 @@ def json_route(route: str) -> contextlib.AbstractContextManager[None]:
     return only_route(route, JSON_ROUTES)
 
 
-def csv_route(route: str) -> contextlib.AbstractContextManager[None]:
-    return only_route(route, CSV_ROUTES)
+@contextmanager
+def csv_route(route: str) -> Iterator[None]:
+    """One of the Python CSV routes, as served where the C reader was not built."""
+    with c_reader("python"), only_route(route, CSV_ROUTES):
+        yield
 
 
-ONE_LINE_ROUTES = ["c", "simdjson"]
+C_ROUTES = ["c", "python"]
 
 
 @contextmanager
-def one_line_route(route: str) -> Iterator[None]:
-    """The C reader, which must have been built, or simdjson where it is made to be missing."""
+def c_reader(route: str) -> Iterator[None]:
+    """The C readers, which must have been built, or ("python") the routes that serve without them."""
     if route == "c":
         assert decoders._row_reader is not None, "container/_row_reader.so is missing: `make` builds it"
         yield
@@ -143,10 +146,17 @@ def one_line_route(route: str) -> Iterator[None]:
         yield
 
 
+def c_csv_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
+    """The C reader's rows of a CSV body, or None where it declines."""
+    table = decoders.fast_csv_table(body, params)
+    return None if table is None else table.rows
+
+
 @contextmanager
 def fast_csv_for_any_size() -> Iterator[None]:
-    """decode_csv tries the fast path on every body of more than one line."""
+    """Without the C reader, decode_csv tries the fast path on every body of more than one line."""
     with (
+        c_reader("python"),
         mock.patch.object(decoders, "SIMDJSON_CSV_FIELDS", 0),
         mock.patch.object(decoders, "FAST_CSV_CALL_FIELDS", 0),
         mock.patch.object(decoders, "FAST_CSV_COLUMN_ROWS", 0),
@@ -278,25 +288,26 @@ def test_simdjson_takes_every_plain_csv_body_of_json_numbers(body: bytes) -> Non
 
 
 @bounded
-@given(body=st.one_of(PLAIN_CSV_LINE, JSON_NUMBERS_LINE))
-def test_the_c_reader_takes_every_line_of_finite_numbers_and_reads_them_like_float(body: bytes) -> None:
-    with one_line_route("c"):
-        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
-        row = fast_csv_row(body, {})
+@given(body=st.one_of(PLAIN_CSV, PLAIN_CSV_LINE, JSON_NUMBERS_LINE))
+def test_the_c_reader_takes_every_plain_body_of_finite_numbers_and_reads_them_like_float(body: bytes) -> None:
+    with c_reader("c"):
+        answered = assert_fast_agrees(c_csv_rows, decode_csv_strict, body, {})
+        rows = c_csv_rows(body, {})
 
-    numbers = [field.strip(b" ") for field in body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b",")]
-    finite = all(numbers) and all(math.isfinite(float(number)) for number in numbers)
-    assert answered == finite
+    lines = body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b"\n")
+    fields = [[field.strip(b" ") for field in line.removesuffix(b"\r").split(b",")] for line in lines]
+    finite = all(math.isfinite(float(field)) for line in fields for field in line if field)
+    assert answered == finite  # plain bodies: empty fields only beside others, no blank line
     if answered:
-        assert row is not None and same_bits(row, np.array([[float(number) for number in numbers]]))
+        expected = [[float(field) if field else np.nan for field in line] for line in fields]
+        assert rows is not None and same_bits(rows, np.array(expected, dtype=np.float64))
     event(f"the C reader answered: {answered}")
 
 
 @bounded
 @given(body=st.one_of(PLAIN_CSV_LINE, JSON_NUMBERS_LINE))
-def test_simdjson_takes_every_line_of_json_numbers_without_the_c_reader(body: bytes) -> None:
-    with one_line_route("simdjson"):
-        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
+def test_simdjson_takes_every_line_of_json_numbers(body: bytes) -> None:
+    answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
 
     fields = body.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b",")
     json_numbers = all(JSON_NUMBER.fullmatch(field.strip(b" ").decode()) for field in fields)
@@ -305,44 +316,51 @@ def test_simdjson_takes_every_line_of_json_numbers_without_the_c_reader(body: by
     event(f"simdjson answered: {answered}")
 
 
+ONE_LINE_READERS = {"c": c_csv_rows, "simdjson": fast_csv_row}
+
+
 @bounded
-@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@pytest.mark.parametrize("route", ONE_LINE_READERS)
 @given(body=st.one_of(HOSTILE_CSV_LINE, HOSTILE_CSV, PLAIN_CSV), params=CSV_PARAMS)
-def test_the_one_line_route_never_disagrees(route: str, body: bytes, params: dict[str, str]) -> None:
-    with one_line_route(route):
-        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, params)
-    event(f"the one-line route answered: {answered}")
+def test_the_c_reader_and_the_one_line_route_never_disagree(
+    route: str, body: bytes, params: dict[str, str]
+) -> None:
+    with c_reader("c"):
+        answered = assert_fast_agrees(ONE_LINE_READERS[route], decode_csv_strict, body, params)
+    event(f"{route} answered: {answered}")
 
 
 @bounded
-@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@pytest.mark.parametrize("route", ONE_LINE_READERS)
 @given(body=st.binary(max_size=300).map(lambda b: b.translate(CSV_BYTES_FROM_ANY)))
-def test_the_one_line_route_never_disagrees_on_random_csv_bytes(route: str, body: bytes) -> None:
-    with one_line_route(route):
-        answered = assert_fast_agrees(fast_csv_row, decode_csv_strict, body, {})
-    event(f"the one-line route answered: {answered}")
+def test_the_c_reader_and_the_one_line_route_never_disagree_on_random_csv_bytes(
+    route: str, body: bytes
+) -> None:
+    with c_reader("c"):
+        answered = assert_fast_agrees(ONE_LINE_READERS[route], decode_csv_strict, body, {})
+    event(f"{route} answered: {answered}")
 
 
 @bounded
-@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@pytest.mark.parametrize("route", C_ROUTES)
 @given(body=st.one_of(PLAIN_CSV_LINE, HOSTILE_CSV_LINE), params=CSV_PARAMS)
 def test_decode_csv_of_one_line_ends_as_the_strict_path(
     route: str, body: bytes, params: dict[str, str]
 ) -> None:
-    with one_line_route(route):
+    with c_reader(route):
         fast = outcome(decode_csv, body, params)
     assert_same_outcome(fast, outcome(decode_csv_strict, body, params))
 
 
 @bounded
-@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@pytest.mark.parametrize("route", C_ROUTES)
 @given(body=st.one_of(PLAIN_CSV_LINE, HOSTILE_CSV_LINE, PLAIN_CSV), params=CSV_PARAMS)
 def test_a_table_said_finite_holds_only_finite_numbers(
     route: str, body: bytes, params: dict[str, str]
 ) -> None:
     """conform skips its checks for such a table: 1e400 must never come through as inf."""
     try:
-        with one_line_route(route):
+        with c_reader(route):
             table = decode_csv(body, params)
     except RequestError:
         return
@@ -376,6 +394,14 @@ def test_decode_csv_ends_as_the_strict_path(route: str, body: bytes, params: dic
 
 
 @bounded
+@given(body=st.one_of(PLAIN_CSV, HOSTILE_CSV), params=CSV_PARAMS)
+def test_decode_csv_with_the_c_reader_ends_as_the_strict_path(body: bytes, params: dict[str, str]) -> None:
+    with c_reader("c"):
+        fast = outcome(decode_csv, body, params)
+    assert_same_outcome(fast, outcome(decode_csv_strict, body, params))
+
+
+@bounded
 @pytest.mark.parametrize("route", CSV_ROUTES)
 @given(body=st.binary(max_size=300).map(lambda b: b.translate(CSV_BYTES_FROM_ANY)))
 def test_fast_csv_never_disagrees_on_random_csv_bytes(route: str, body: bytes) -> None:
@@ -392,10 +418,12 @@ def bench_csv(rows: int, width: int = 30) -> tuple[bytes, np.ndarray]:
     return "\n".join(",".join(f"{v:.4f}" for v in row) for row in values).encode(), values
 
 
-def test_a_large_csv_body_takes_the_fast_path() -> None:
+@pytest.mark.parametrize("route", C_ROUTES)
+def test_a_large_csv_body_takes_the_fast_path(route: str) -> None:
     body, values = bench_csv(2_000)
 
     with (
+        c_reader(route),
         mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
         mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
     ):
@@ -415,42 +443,57 @@ def test_what_simdjson_declines_pandas_reads_like_float(body: bytes) -> None:
 
 @pytest.mark.parametrize("body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\n", bench_csv(2)[0]])
 def test_small_csv_bodies_skip_the_fast_path(body: bytes) -> None:
-    with mock.patch.object(decoders, "fast_csv_rows", side_effect=AssertionError("took the fast path")):
+    fast_path = mock.patch.object(decoders, "fast_csv_rows", side_effect=AssertionError("took the fast path"))
+    with c_reader("python"), fast_path:
         decode_csv(body, {})
 
 
 ONE_LINE_BODIES = [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\r\n", bench_csv(1)[0], b"-0.0,1e-0,-0e1"]
-ONE_LINE_DECLINED = [b"1,,2", b"1e400,1", b"1,2\n3,4", b"1,2,", b" ,1", b"1 2,3", b"1,\t2", b"1\r,2"]
-# What only the C reader takes: float()'s numbers that are not JSON's.
-NOT_JSON_NUMBERS = [b"1,-0", b"-0 ,1", b".5,1", b"+1,2", b"5.,007", b"-.5E+3,+0"]
+DECLINED_BY_BOTH = [
+    b"1e400,1",
+    b"1 2,3",
+    b"1,\t2",
+    b"1\r,2",
+    b"1,2\n3",
+    b"1\n\n2",
+    b"1\n \n2",
+    b" \n",
+    b"",
+    b"\r\n",
+]
+# What only the C reader takes: float()'s numbers that are not JSON's, empty fields, many lines.
+NOT_JSON_NUMBERS = [b"1,-0", b"-0 ,1", b".5,1", b"+1,2", b"5.,007", b"-.5E+3,+0", b"1,,2", b"1,2,", b" ,1"]
+MANY_LINES = [b"1,2\n3,4", b"1,2\r\n3,4\r\n\r\n", b"1\n2", b" , \n1,2"]
 
 
 @pytest.mark.parametrize(
     ("route", "body"),
     [
-        *(("c", body) for body in ONE_LINE_BODIES + NOT_JSON_NUMBERS),
-        *(("simdjson", body) for body in ONE_LINE_BODIES),
+        *(("c", body) for body in ONE_LINE_BODIES + NOT_JSON_NUMBERS + MANY_LINES),
+        *(("python", body) for body in ONE_LINE_BODIES),
     ],
 )
-def test_a_line_of_few_fields_takes_the_one_line_route(route: str, body: bytes) -> None:
+def test_small_bodies_take_the_c_reader_or_the_one_line_route(route: str, body: bytes) -> None:
     expected = decode_csv_strict(body, {}).rows
     strict = mock.patch.object(
         decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")
     )
-    with one_line_route(route), strict:
+    with c_reader(route), strict:
         assert same_bits(decode_csv(body, {}).rows, expected)
 
 
 @pytest.mark.parametrize(
     ("route", "body"),
     [
-        *(("c", body) for body in ONE_LINE_DECLINED),
-        *(("simdjson", body) for body in ONE_LINE_DECLINED + NOT_JSON_NUMBERS),
+        *(("c", body) for body in DECLINED_BY_BOTH),
+        *(("python", body) for body in DECLINED_BY_BOTH + NOT_JSON_NUMBERS + MANY_LINES),
     ],
 )
-def test_the_one_line_route_leaves_the_rest_to_the_strict_path(route: str, body: bytes) -> None:
-    with one_line_route(route):
-        assert fast_csv_row(body, {}) is None
+def test_the_c_reader_and_the_one_line_route_leave_the_rest_to_the_strict_path(
+    route: str, body: bytes
+) -> None:
+    with c_reader(route):
+        assert (c_csv_rows if route == "c" else fast_csv_row)(body, {}) is None
         fast = outcome(decode_csv, body)
     assert_same_outcome(fast, outcome(decode_csv_strict, body))
 
@@ -473,22 +516,38 @@ def numbers_near_the_exact_limits(draw: st.DrawFn) -> str:
     numbers=st.lists(st.one_of(halfway_numbers(), numbers_near_the_exact_limits()), min_size=1, max_size=30)
 )
 def test_the_c_reader_reads_numbers_near_its_limits_like_float(numbers: list[str]) -> None:
-    with one_line_route("c"):
-        row = fast_csv_row(",".join(numbers).encode(), {})
+    with c_reader("c"):
+        row = c_csv_rows(",".join(numbers).encode(), {})
     assert row is not None and same_bits(row, np.array([[float(number) for number in numbers]]))
 
 
 def test_the_c_reader_reads_hard_numbers_like_float() -> None:
     finite = [number for number in HARD_NUMBERS if math.isfinite(float(number))]
-    with one_line_route("c"):
-        row = fast_csv_row(",".join(finite).encode(), {})
+    with c_reader("c"):
+        row = c_csv_rows(",".join(finite).encode(), {})
     assert row is not None and same_bits(row, np.array([[float(number) for number in finite]]))
+
+
+def test_csv_bodies_over_the_c_readers_size_take_the_python_routes() -> None:
+    body, values = bench_csv(decoders.C_CSV_BYTES // 200)  # rows of 30 fields: ~225 bytes each
+    within = body[: decoders.C_CSV_BYTES].rpartition(b"\n")[0]  # the whole lines that fit
+    assert len(body) > decoders.C_CSV_BYTES
+    c_route = mock.patch.object(decoders, "fast_csv_table", side_effect=AssertionError("took the C reader"))
+    python_routes = mock.patch.object(
+        decoders, "_csv_size_estimate", side_effect=AssertionError("took the Python routes")
+    )
+
+    with c_reader("c"), c_route:
+        assert same_bits(decode_csv(body, {}).rows, values)
+    with c_reader("c"), python_routes:
+        rows = decode_csv(within, {}).rows
+    assert same_bits(rows, values[: len(rows)])
 
 
 def test_the_c_readers_take_bytes_only() -> None:
     assert decoders._row_reader is not None, "container/_row_reader.so is missing: `make` builds it"
     with pytest.raises(TypeError):
-        decoders._row_reader.csv_row(bytearray(b"1,2"))  # type: ignore[arg-type]
+        decoders._row_reader.csv_rows(bytearray(b"1,2"))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         decoders._row_reader.json_row("[1]")  # type: ignore[arg-type]
 
@@ -497,12 +556,16 @@ def test_the_c_readers_take_bytes_only() -> None:
 def test_middling_csv_bodies_take_simdjson_but_never_pandas(rows: int) -> None:
     body, values = bench_csv(rows)
     with (
+        c_reader("python"),
         mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
         mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
     ):
         assert same_bits(decode_csv(body, {}).rows, values)
 
-    with mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")):
+    with (
+        c_reader("python"),
+        mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
+    ):
         assert same_bits(decode_csv(body.replace(b"0.", b".", 1), {}).rows, values)
 
 
@@ -695,7 +758,7 @@ def test_decode_json_ends_as_the_strict_path(route: str, body: bytes, params: di
 @bounded
 @given(body=ONE_ROW_JSON)
 def test_the_c_reader_takes_every_one_row_json_body_of_finite_numbers(body: bytes) -> None:
-    with one_line_route("c"):
+    with c_reader("c"):
         answered = assert_fast_agrees(fast_json_row, decode_json_strict, body, {})
 
     strict = decode_json_strict(body, {}).rows
@@ -706,18 +769,18 @@ def test_the_c_reader_takes_every_one_row_json_body_of_finite_numbers(body: byte
 @bounded
 @given(body=st.one_of(HOSTILE_ONE_ROW_JSON, HOSTILE_JSON, PLAIN_JSON), params=CSV_PARAMS)
 def test_the_c_json_reader_never_disagrees(body: bytes, params: dict[str, str]) -> None:
-    with one_line_route("c"):
+    with c_reader("c"):
         answered = assert_fast_agrees(fast_json_row, decode_json_strict, body, params)
     event(f"the C reader answered: {answered}")
 
 
 @bounded
-@pytest.mark.parametrize("route", ONE_LINE_ROUTES)
+@pytest.mark.parametrize("route", C_ROUTES)
 @given(body=st.one_of(ONE_ROW_JSON, HOSTILE_ONE_ROW_JSON), params=CSV_PARAMS)
 def test_decode_json_of_one_row_ends_as_the_strict_path(
     route: str, body: bytes, params: dict[str, str]
 ) -> None:
-    with one_line_route(route):
+    with c_reader(route):
         fast = outcome(decode_json, body, params)
         table = decode_json(body, params) if fast[0] == "rows" else None
     assert_same_outcome(fast, outcome(decode_json_strict, body, params))
@@ -737,7 +800,7 @@ def test_a_json_body_of_one_row_takes_the_c_reader(body: bytes) -> None:
     fast_path = mock.patch.object(
         decoders, "fast_json_rows", side_effect=AssertionError("took the fast path")
     )
-    with one_line_route("c"), fast_path:
+    with c_reader("c"), fast_path:
         table = decode_json(body, {})
     assert same_bits(table.rows, expected) and table.finite
 
@@ -749,7 +812,7 @@ def test_a_json_body_of_one_row_takes_the_c_reader(body: bytes) -> None:
      b'{"instances": [1]', b'{"features": [1]}', b"[true]", b'["1"]', b"\xef\xbb\xbf\xef\xbb\xbf[1]", b"1"],
 )  # fmt: skip
 def test_the_c_json_reader_leaves_the_rest_to_the_other_routes(body: bytes) -> None:
-    with one_line_route("c"):
+    with c_reader("c"):
         assert fast_json_row(body, {}) is None
         fast = outcome(decode_json, body)
     assert_same_outcome(fast, outcome(decode_json_strict, body))
@@ -758,7 +821,7 @@ def test_the_c_json_reader_leaves_the_rest_to_the_other_routes(body: bytes) -> N
 def test_the_c_json_reader_reads_numbers_like_the_json_module() -> None:
     tokens = [n for n in HARD_NUMBERS if not n.startswith(("+", ".")) and math.isfinite(float(n))]
     body = ("[" + ", ".join(tokens) + "]").encode()
-    with one_line_route("c"):
+    with c_reader("c"):
         row = fast_json_row(body, {})
     assert row is not None and same_bits(row, np.array([json.loads(body)], dtype=np.float64))
 
