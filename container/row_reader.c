@@ -241,7 +241,7 @@ static PyObject *csv_rows(PyObject *Py_UNUSED(module), PyObject *body)
     int missing = 0;
     if (!read_csv_lines(p, end, rows, width, (double *)PyByteArray_AS_STRING(values), &missing))
         return declined(values);
-    return Py_BuildValue("(Nni)", values, rows, missing);
+    return Py_BuildValue("(NnN)", values, rows, PyBool_FromLong(missing));
 }
 
 /* The end of the JSON number at p, or NULL: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
