@@ -291,10 +291,7 @@ def fast_json_row(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
     built or when fast_json_rows and the strict path must decide (a null, a second row...)."""
     if _row_reader is None or not _declares_utf8(params):
         return None
-    return _one_row(_row_reader.json_row(body))
-
-
-def _one_row(values: bytearray | None) -> np.ndarray | None:
+    values = _row_reader.json_row(body)
     return None if values is None else np.frombuffer(values, dtype=np.float64).reshape(1, -1)
 
 
