@@ -19,7 +19,19 @@ import orjson
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 INFERENCE_ID = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
-BYTES_IN = "byom.bytes_in"  # set by the app once it has read the body (chunked bodies have no length)
+MAX_DIGITS = 19  # of a 64-bit Content-Length
+# Set by the app once it has read the body (chunked bodies have no length), or refused it unread.
+BYTES_IN = "byom.bytes_in"
+
+
+def declared_length(environ: dict[str, Any]) -> int:
+    """The Content-Length a request declared, 0 without one or past a 64-bit integer (which the
+    log cannot hold; the server accepts any number of digits, and the app refuses such a body
+    unread, saying so in BYTES_IN)."""
+    text = environ.get("CONTENT_LENGTH") or "0"
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS or int(text) >= 2**63:
+        return 0
+    return int(text)
 
 
 class AccessLog:
@@ -58,7 +70,7 @@ class AccessLog:
             "path": environ.get("PATH_INFO"),
             "status": status,
             "latency_us": (time.perf_counter_ns() - started) // 1000,
-            "bytes_in": environ.get(BYTES_IN) or int(environ.get("CONTENT_LENGTH") or 0),
+            "bytes_in": environ[BYTES_IN] if BYTES_IN in environ else declared_length(environ),
             "bytes_out": bytes_out,
             "pid": os.getpid(),
         }

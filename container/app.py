@@ -28,6 +28,7 @@ JSON = "application/json"
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 log = logging.getLogger("byom")
+HUGE_LENGTH = 10**18  # a Content-Length this long is read no further: a number past any limit
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
@@ -81,6 +82,10 @@ class Application:
         return [answer.body]
 
     def dispatch(self, environ: Environ) -> Answer:
+        declared = _content_length(environ)
+        if declared is not None and declared > self.limit:  # whatever the route: never read
+            environ[BYTES_IN] = 0
+            raise _too_large(declared, self.limit)
         path = environ.get("PATH_INFO", "")
         route = self.routes.get(path)
         if route is None:
@@ -111,7 +116,7 @@ def read_body(environ: Environ, limit: int) -> bytes:
     """
     declared = _content_length(environ)
     if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+        raise _too_large(declared, limit)
     body = _read(environ["wsgi.input"], limit + 1 if declared is None else declared)
     if declared is not None and len(body) < declared:
         raise MalformedRequest(f"the body ended after {len(body)} of the {declared} bytes in Content-Length")
@@ -135,12 +140,18 @@ def error_answer(error: ContainerError) -> Answer:
 
 
 def _content_length(environ: Environ) -> int | None:
+    """The declared body length; HUGE_LENGTH for any of more digits than it (over every limit)."""
     text = environ.get("CONTENT_LENGTH") or ""
     if not text:
         return None
     if not (text.isascii() and text.isdigit()):
         raise MalformedRequest(f"Content-Length {text[:40]!r} is not a number")
-    return int(text)
+    return int(text) if len(text) < len(str(HUGE_LENGTH)) else HUGE_LENGTH
+
+
+def _too_large(declared: int, limit: int) -> PayloadTooLarge:
+    size = f"{declared}" if declared < HUGE_LENGTH else f"{HUGE_LENGTH} or more"
+    return PayloadTooLarge(f"the body is {size} bytes; the limit is {limit}")
 
 
 def _head_of_get(environ: Environ, method: str) -> bool:

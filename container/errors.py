@@ -10,6 +10,7 @@
         ├── UnsupportedOutput (400)         an output key the model cannot produce
         ├── NotFound (404), MethodNotAllowed (405)
         ├── NotAcceptable (406)             no supported type in Accept
+        ├── RequestTimeout (408)            the request did not arrive whole in time
         ├── PayloadTooLarge (413)           body over the payload limit
         ├── UnsupportedMediaType (415)      Content-Type we cannot decode
         └── InvalidData (422)               well-formed, but not valid input for this model
@@ -78,6 +79,11 @@ class MethodNotAllowed(RequestError):
 class NotAcceptable(RequestError):
     status = 406
     code = "not_acceptable"
+
+
+class RequestTimeout(RequestError):
+    status = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(RequestError):

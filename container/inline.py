@@ -60,8 +60,10 @@ class InlinePolicy:
         self.pause = PAUSES[0]
         self.doubtful = False  # a request took longer than QUICK_SECONDS of wall time: time the next
 
-    def allows(self, request_bytes: int) -> bool:
-        return request_bytes < SMALL_REQUEST and self.clock() >= self.resume_at
+    def allows(self, request_bytes: int, path: str = "") -> bool:
+        """Whether the event loop answers a plain request itself. /ping always: it costs the
+        same whatever the model, and a pool busy with slow predictions must not delay it."""
+        return request_bytes < SMALL_REQUEST and (path == PING or self.clock() >= self.resume_at)
 
     def wants_cpu_time(self) -> bool:
         """Whether the next counted request is timed in CPU time (observe) rather than by the

@@ -22,21 +22,26 @@ the app yields; tests/test_plain_http.py compares both with gunicorn's on a corp
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 
 from gunicorn import SERVER
 from gunicorn.http.wsgi import HEADER_VALUE_RE, STATUS_RE, TOKEN_RE
 from gunicorn.util import is_hoppish, unquote_to_wsgi_str
 
+from container.errors import ContainerError, RequestTimeout
+
 REQUEST_LINE = re.compile(r"(GET|POST) (/(?!/)[!-\x22$-~]*) HTTP/1\.1")  # no "#": no fragment
 HEADER_LINE = re.compile(r"([!#$%&'*+.^`|~0-9A-Za-z-]+):[ \t]*((?:[ \t]*[!-~])*)[ \t]*")
 NOT_PLAIN = frozenset({"TRANSFER-ENCODING", "EXPECT", "UPGRADE", "HTTP2-SETTINGS"})
 NO_BODY_STATUSES = frozenset({204, 304})  # and 1xx
+MAX_DIGITS = 18  # a longer Content-Length is left to gunicorn, which refuses or reads it as a number
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,10 @@ class PlainRequest:
         return self.uri.partition("?")[0]
 
 
-def parse(data: bytes | bytearray, limits: Limits) -> PlainRequest | None:
-    """The request in `data` if it is plain and exactly one whole request, else None."""
+def parse(data: bytes | bytearray, limits: Limits, body_unread: bool = False) -> PlainRequest | None:
+    """The request in `data` if it is plain and exactly one whole request, else None. With
+    `body_unread`, `data` is the headers of a request whose body is not read (over the payload
+    limit, refused from its Content-Length): its body is empty, and its connection closes."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -85,13 +92,15 @@ def parse(data: bytes | bytearray, limits: Limits) -> PlainRequest | None:
     if headers is None:
         return None
     length = headers.get("CONTENT-LENGTH", "0")
-    if not (length.isascii() and length.isdigit()) or end + 4 + int(length) != len(data):
+    if not (length.isascii() and length.isdigit()) or len(length) > MAX_DIGITS:
+        return None
+    if end + 4 + (0 if body_unread else int(length)) != len(data):
         return None
     connection = headers.get("CONNECTION", "keep-alive").lower()
     if connection not in ("keep-alive", "close"):
         return None
     method, uri = first.groups()
-    return PlainRequest(method, uri, headers, bytes(data[end + 4 :]), connection == "close")
+    return PlainRequest(method, uri, headers, bytes(data[end + 4 :]), connection == "close" or body_unread)
 
 
 def _headers(lines: list[str], limits: Limits) -> dict[str, str] | None:
@@ -131,6 +140,21 @@ def environ(request: PlainRequest, base: dict[str, Any], conn: Any) -> dict[str,
     env["PATH_INFO"] = unquote_to_wsgi_str(path) if "%" in path else path
     env["SCRIPT_NAME"] = ""
     return env
+
+
+def canned(error: ContainerError) -> bytes:
+    """A whole answer, closing the connection, for what the worker answers without the app: the
+    app's JSON error body (container.errors)."""
+    body = json.dumps(error.body()).encode()
+    head = (
+        f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}\r\nServer: {SERVER}\r\n"
+        f"Connection: close\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+REQUEST_TIMEOUT = canned(RequestTimeout("the request did not arrive in time; send it again"))
+INTERNAL_ERROR = canned(ContainerError("the server failed to handle this request; see its log"))
 
 
 class DateHeader:

@@ -1,5 +1,15 @@
-"""The gunicorn worker class: gthread, plus whole-request reading, a per-request timeout and a
-lossless stop.
+"""The gunicorn worker class: gthread, plus whole-request reading, a per-request timeout, a
+lossless stop, and one invariant that gthread does not keep.
+
+The invariant: the event loop never waits on a client. Every read and write it performs is
+non-blocking; every wait on a client (a request still arriving, an answer the client is slow to
+take, a lingering close) is a registration with the poller that has a deadline, enforced by
+`murder_pending`. A request leaves the loop only with its bytes in hand, or with a verdict its
+headers already decide (a body over the limit, a broken chunk size line): the pool thread that
+answers it parses those bytes from memory (`handle`), so a thread never waits on a client to send
+either, and its writes are bounded by the request timeout. One connection, however hostile, holds
+at most its own slot for at most the timeout. tests/test_hostile_http.py holds this against raw
+sockets, on gunicorn and in the image.
 
 Why gthread: its spare threads answer /ping while other threads predict (XGBoost and
 scikit-learn's tree code release the GIL), so the health check does not queue behind long
@@ -7,12 +17,16 @@ predictions the way it does with sync workers; and it keeps connections alive.
 
 Why a subclass:
 - Slow clients. Requests are read whole by the event loop before a thread takes them
-  (`container.read_ahead`), so clients trickling headers or bodies hold no thread.
+  (`container.read_ahead`), so clients trickling headers or bodies hold no thread. Large bodies
+  are read at most one per thread at a time (memory stays at threads x payload limit); one that
+  stops sending while another waits for its place loses it with a 408 after STALL_SECONDS, and
+  the freed place goes to the waiting body with the most bytes in the kernel.
 - Timeouts. gthread's main loop heartbeats every second whatever its threads are doing, so
   gunicorn's `timeout` never stops a runaway request there. This worker remembers when each
   request began and, once one has run longer than the timeout (SAGEMAKER_MODEL_SERVER_TIMEOUT),
   logs it and exits; gunicorn starts a fresh worker, as it does for a timed-out sync worker. A
-  request must also have arrived whole within that timeout, or its connection is closed.
+  request must also have arrived whole within that timeout, or it is answered 408 (closed
+  silently if it sent nothing).
 - SIGTERM. It accepts every connection the kernel had already accepted for it, after stopping
   new handshakes (`container.listener`), instead of letting gunicorn close the listener on them:
   a client whose connect() returned before the signal gets its answer. Where handshakes cannot
@@ -20,32 +34,36 @@ Why a subclass:
 - Scheduling. The worker runs under SCHED_BATCH (`container.scheduling`): hand-overs between
   its event loop and its threads no longer preempt the thread holding the GIL.
 - Small, quick requests skip the hand-overs: the event loop answers them itself
-  (`container.inline`). One that runs away there stops the loop's heartbeat, so gunicorn's master
-  replaces the worker after the same timeout.
+  (`container.inline`), /ping always. One that runs away there stops the loop's heartbeat, so
+  gunicorn's master replaces the worker after the same timeout.
 - Plain ones among them (`container.plain_http`) also skip gunicorn's request parser, environ
   builder and Response, which took most of the CPU time of a small request: the event loop builds
   their environ and sends their answer in one send. Where gunicorn does more than parse and
   frame HTTP/1.1 (TLS, the PROXY protocol, SCRIPT_NAME, request hooks) every request takes its
-  path. What a socket's send buffer cannot take of a plain answer at once, a pool thread sends:
-  a client slow to read holds a thread, as in gthread, not the loop and its other connections;
-  one that reads nothing for the timeout is disconnected.
+  path. What a socket's send buffer cannot take of a plain answer at once, the loop sends as the
+  client reads; a client that reads nothing for the timeout is disconnected.
+- Closing. gunicorn's util.close_graceful waits up to 2 s for the client's FIN on the caller's
+  thread; here the loop polls for it (`close`).
 """
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
 import select
 import selectors
+import socket
+import termios
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import suppress
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from gunicorn import util
+from gunicorn import http
 from gunicorn.config import Config
 from gunicorn.http.wsgi import base_environ
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, ThreadWorker
@@ -53,11 +71,17 @@ from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, ThreadWorker
 from container import plain_http
 from container.inline import InlinePolicy
 from container.listener import queued_connections, refuse_new_handshakes
-from container.read_ahead import CONTINUE, READ_SIZE, SMALL_REQUEST, Incoming
+from container.read_ahead import CONTINUE, READ_SIZE, Incoming, Verdict
 from container.scheduling import prefer_run_to_block
 from container.settings import Settings
 
 TIMED_OUT_EXIT_CODE = 70
+LINGER_SECONDS = 2.0  # gunicorn's util.close_graceful bounds
+LINGER_BYTES = 64 * 1024
+# A large body being read that gets no byte for this long, while others wait for its place, loses
+# it (408). Longer than TCP's retransmission waits after a lost segment (0.2 s, 0.4 s, 0.8 s...).
+STALL_SECONDS = 2.0
+SWEEP_SECONDS = 0.25  # how often the deadlines of the waits on clients are checked
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
@@ -92,14 +116,31 @@ def answers_plain_requests(cfg: Any) -> bool:
     )
 
 
-def send_blocking(sock: Any, data: memoryview, timeout: float) -> None:
-    """Send all of data on a non-blocking socket, waiting at most `timeout` seconds at a time for
-    the client to read (TimeoutError after that)."""
-    sock.settimeout(timeout)
+@dataclass
+class Outgoing:
+    """What is left to send of an answer, and until when the client has to take some of it."""
+
+    rest: memoryview
+    must_close: bool
+    deadline: float
+
+
+@dataclass
+class Lingering:
+    """A connection closing: its FIN is sent, what the client still sends is read and dropped."""
+
+    deadline: float
+    drained: int = 0
+
+
+def bytes_to_read(sock: socket.socket) -> int:
+    """How many bytes the kernel holds for a socket, unread (Linux's FIONREAD); 0 where unknown."""
+    count = array.array("i", [0])
     try:
-        sock.sendall(data)
-    finally:
-        sock.setblocking(False)
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+    except OSError:
+        return 0
+    return count[0]
 
 
 class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
@@ -110,8 +151,13 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.request_started: dict[int, float] = {}
         self.incoming: dict[Any, Incoming] = {}  # connections being read, by TConn
         self.large: set[Any] = set()  # connections reading a large body: at most one per thread
-        self.held_back: deque[Any] = deque()  # large bodies waiting for one of those places
-        self.watched: set[Any] = set()  # connections registered with the poller for reading
+        self.held_back: list[Any] = []  # large bodies with bytes waiting for one of those places
+        self.watched: dict[
+            Any, tuple[Callable[..., None], int]
+        ] = {}  # in the poller: for what, on which events
+        self.sending: dict[Any, Outgoing] = {}  # answers the send buffer could not take at once
+        self.lingering: dict[Any, Lingering] = {}  # connections closing (see `close`)
+        self.next_sweep = 0.0
         self.inline = InlinePolicy()
         refused = prefer_run_to_block()  # before the pool starts its threads: they inherit it
         if refused:
@@ -126,28 +172,31 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.base_environ = base_environ(self.cfg)
         self.date = plain_http.DateHeader()
 
-    # --- reading requests whole, in the event loop ---------------------------------------------
+    # --- reading requests in the event loop -----------------------------------------------------
 
-    def enqueue_req(self, conn: Any) -> None:
-        if conn.initialized and conn.parser.unreader.buf.getvalue():  # a pipelined request
-            super().enqueue_req(conn)  # its bytes are already in hand: gthread's way
-            return
+    def enqueue_req(self, conn: Any, start: bytes = b"") -> None:
+        """Read a connection's next request (gthread calls this for a new connection and for a
+        kept-alive one that polled readable); `start` is what came after the last request."""
         conn.sock.setblocking(False)
-        self.incoming[conn] = Incoming.starting(self.cfg.timeout)
+        incoming = self.incoming[conn] = Incoming.starting(self.cfg.timeout)
+        if start:
+            incoming.add(start, self.body_limit)
+            if incoming.handover:
+                self.took(conn, incoming)
+                return
         # A kept-alive connection comes here because it polled readable: its request is usually
         # in already, and reading it now saves a round through the poller.
         self.read_some(conn)
 
     def read_some(self, conn: Any, _fileobj: Any = None) -> None:
         incoming = self.incoming[conn]
-        if len(incoming.data) >= SMALL_REQUEST and not self.admit_large(conn):
-            self.unwatch(conn)
-            self.held_back.append(conn)
+        if incoming.reading_large_body and not self.admit_large(conn):
+            self.watch(conn, self.wants_a_place)  # unread, in the kernel, until the client sends more
             return
         try:
             chunk = conn.sock.recv(READ_SIZE)
         except BlockingIOError:
-            self.watch(conn)
+            self.watch(conn, self.read_some)
             return
         except OSError:
             chunk = b""
@@ -155,88 +204,49 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.forget(conn)
             return
         incoming.add(chunk, self.body_limit)
+        self.took(conn, incoming)
+
+    def took(self, conn: Any, incoming: Incoming) -> None:
+        """After bytes were added: read on, or hand the request over once its verdict is in."""
         if incoming.wants_continue and not self.send_continue(conn, incoming):
             return
-        if incoming.handover or not chunk:  # complete, or cut short: the parser or app answers 400
-            self.unwatch(conn)
-            del self.incoming[conn]
-            conn.read_ahead = incoming.data  # the parser copies it once, in unread()
-            if self.inline.allows(len(incoming.data)):
-                self.answer_here(conn)
-            else:
-                super().enqueue_req(conn)
-        else:
-            self.watch(conn)
-
-    def answer_here(self, conn: Any) -> None:
-        """Answer a small request on the event loop: a plain one directly (`container.plain_http`),
-        any other as a pool thread and then gthread's completion callback would, gthread's `handle`
-        turning every Exception into an answer or a closed connection."""
-        tcp = isinstance(conn.client, tuple) and isinstance(conn.server, tuple)  # not a Unix socket
-        request = plain_http.parse(conn.read_ahead, self.plain_limits) if self.plain_limits and tcp else None
-        if request is not None:
-            self.answer_plain(conn, request)
+        if not incoming.handover:
+            self.watch(conn, self.read_some)
             return
-        done: Future[Any] = Future()
-        done.set_result(self.handle(conn))
-        self.finish_request(conn, done)
+        self.unwatch(conn)
+        del self.incoming[conn]
+        request, conn.leftover = incoming.split()
+        conn.keep_open = incoming.verdict is Verdict.WHOLE
+        self.dispatch(conn, request, incoming.body_unread)
 
-    def answer_plain(self, conn: Any, request: plain_http.PlainRequest) -> None:
+    def dispatch(self, conn: Any, request: bytes, body_unread: bool) -> None:
+        """Answer a small, quick plain request on the event loop (`container.inline`); hand any
+        other to a pool thread, which parses it from `request` alone (`handle`)."""
+        tcp = isinstance(conn.client, tuple) and isinstance(conn.server, tuple)  # not a Unix socket
+        plain = (
+            plain_http.parse(request, self.plain_limits, body_unread) if self.plain_limits and tcp else None
+        )
+        if plain is not None and self.inline.allows(len(request), plain.path):
+            self.answer_plain(conn, request, plain)
+        else:
+            conn.read_ahead = request
+            super().enqueue_req(conn)  # gthread's: handle() in a pool thread, then finish_request()
+
+    def answer_plain(self, conn: Any, request_bytes: bytes, request: plain_http.PlainRequest) -> None:
         """What gthread's handle, handle_request and finish_request do for a request, less
-        gunicorn's parser and Response: the answer goes out in one send."""
-        counted = self.inline.counts(len(conn.read_ahead), request.path)
-        del conn.read_ahead
+        gunicorn's parser and Response: the answer is sent by the event loop (`send_answer`)."""
+        counted = self.inline.counts(len(request_bytes), request.path)
         self.release(conn)
         response = plain_http.PlainResponse(request)
-        if not self.count_request():
+        if not self.count_request() or not conn.keep_open:
             response.force_close()
         try:
             payload = self.timed(counted, self.plain_payload, request, response, conn)
         except Exception:
             self.log.exception("Error handling request %s %s", request.method, request.uri)
-            with suppress(OSError):
-                util.write_error(conn.sock, 500, "Internal Server Error", "")
-            self.close(conn)
+            self.send_answer(conn, plain_http.INTERNAL_ERROR, must_close=True)
             return
         self.send_answer(conn, payload, response.must_close)
-
-    def send_answer(self, conn: Any, payload: bytes, must_close: bool) -> None:
-        """Send what the socket's send buffer takes at once; a pool thread sends the rest, as
-        gthread's threads send every answer, so a client slow to read holds a thread, never the
-        event loop and the other connections it serves: for at most the request timeout at a
-        time (gunicorn's `timeout`, SAGEMAKER_MODEL_SERVER_TIMEOUT), then it is disconnected."""
-        try:
-            sent = conn.sock.send(payload)
-        except BlockingIOError:
-            sent = 0
-        except OSError as error:
-            self.not_sent(conn, error)
-            return
-        if sent == len(payload):
-            self.answered(conn, must_close)
-            return
-        done = self.tpool.submit(send_blocking, conn.sock, memoryview(payload)[sent:], self.cfg.timeout)
-        done.add_done_callback(lambda _: self.method_queue.defer(self.sent_in_thread, conn, done, must_close))
-
-    def sent_in_thread(self, conn: Any, done: Future[None], must_close: bool) -> None:
-        """Back on the event loop once a pool thread has sent the rest of an answer, or failed."""
-        try:
-            done.result()
-        except OSError as error:
-            self.not_sent(conn, error)
-            return
-        self.answered(conn, must_close)
-
-    def answered(self, conn: Any, must_close: bool) -> None:
-        """gthread's finish_request once an answer is out: keep the connection alive or close it."""
-        if must_close:
-            self.close(conn)
-        else:
-            self.keep_alive(conn)
-
-    def not_sent(self, conn: Any, error: OSError) -> None:
-        self.log.debug("Could not send an answer: %s", error)
-        self.close(conn)
 
     def plain_payload(
         self, request: plain_http.PlainRequest, response: plain_http.PlainResponse, conn: Any
@@ -256,31 +266,9 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.alive = False
         return self.alive and bool(self.cfg.keepalive) and len(self.keepalived_conns) < self.max_keepalived
 
-    def keep_alive(self, conn: Any) -> None:
-        """gthread's finish_request for a connection kept alive."""
-        conn.set_timeout()
-        if not self.alive:
-            conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
-        self.keepalived_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
-
-    def close(self, conn: Any) -> None:
-        self.nr_conns -= 1
-        conn.close(graceful=True)
-
-    def watch(self, conn: Any) -> None:
-        if conn not in self.watched:
-            self.watched.add(conn)
-            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
-
-    def unwatch(self, conn: Any) -> None:
-        if conn in self.watched:
-            self.watched.discard(conn)
-            self.poller.unregister(conn.sock)
-
     def send_continue(self, conn: Any, incoming: Incoming) -> bool:
-        """Tell a client waiting on `Expect: 100-continue` to send its body (gunicorn's own 100
-        comes only when a thread takes the request; a second 1xx is allowed)."""
+        """Tell a client waiting on `Expect: 100-continue` to send its body, once (gunicorn's own
+        100 is not sent: `handle_request`)."""
         incoming.wants_continue = False
         try:
             conn.sock.send(CONTINUE)  # 25 bytes into an idle connection's send buffer
@@ -289,57 +277,209 @@ class TimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
             return False
         return True
 
+    # --- sending answers, closing connections: without waiting on the event loop --------------
+
+    def send_answer(self, conn: Any, payload: bytes, must_close: bool) -> None:
+        """Send what the socket's send buffer takes now; the rest as the client reads, the event
+        loop polling for it, so a client slow to read holds neither the loop nor a thread. One
+        that takes nothing for the request timeout (gunicorn's `timeout`,
+        SAGEMAKER_MODEL_SERVER_TIMEOUT) is disconnected."""
+        self.sending[conn] = Outgoing(memoryview(payload), must_close, time.monotonic() + self.cfg.timeout)
+        self.send_some(conn)
+
+    def send_some(self, conn: Any, _fileobj: Any = None) -> None:
+        outgoing = self.sending[conn]
+        try:
+            sent = conn.sock.send(outgoing.rest)
+        except BlockingIOError:
+            sent = 0
+        except OSError as error:
+            self.log.debug("Could not send an answer: %s", error)
+            self.stop_sending(conn)
+            self.close(conn)
+            return
+        if sent:
+            outgoing.rest = outgoing.rest[sent:]
+            outgoing.deadline = time.monotonic() + self.cfg.timeout
+        if outgoing.rest:
+            self.watch(conn, self.send_some, selectors.EVENT_WRITE)
+            return
+        self.stop_sending(conn)
+        self.answered(conn, outgoing.must_close)
+
+    def stop_sending(self, conn: Any) -> None:
+        self.unwatch(conn)
+        del self.sending[conn]
+
+    def answered(self, conn: Any, must_close: bool) -> None:
+        """Once an answer is out: close the connection, or read its next request, which may have
+        arrived with the last one."""
+        leftover = conn.__dict__.pop("leftover", b"")
+        if must_close or not conn.keep_open:
+            self.close(conn)
+        elif leftover:  # from the next loop round: a pipeline of requests never recurses
+            self.method_queue.defer(self.enqueue_req, conn, leftover)
+        else:
+            self.keep_alive(conn)
+
+    def keep_alive(self, conn: Any) -> None:
+        """gthread's finish_request for a connection kept alive."""
+        conn.sock.setblocking(False)
+        conn.set_timeout()
+        if not self.alive:
+            conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
+        self.keepalived_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
+
+    def close(self, conn: Any) -> None:
+        """Close as gunicorn's util.close_graceful does (RFC 9112 9.6: send FIN, then read and drop
+        what the client still sends, so the kernel sends no RST over the answer), but with the
+        event loop polling for the client's bytes instead of waiting on them: for LINGER_SECONDS
+        and LINGER_BYTES at most, gunicorn's own bounds."""
+        try:
+            conn.sock.setblocking(False)
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.closed(conn)
+            return
+        self.lingering[conn] = Lingering(time.monotonic() + LINGER_SECONDS)
+        self.watch(conn, self.drain)
+
+    def drain(self, conn: Any, _fileobj: Any = None) -> None:
+        lingering = self.lingering[conn]
+        try:
+            dropped = len(conn.sock.recv(READ_SIZE))
+        except BlockingIOError:
+            return
+        except OSError:
+            dropped = 0
+        lingering.drained += dropped
+        if not dropped or lingering.drained >= LINGER_BYTES:
+            self.end_lingering(conn)
+
+    def end_lingering(self, conn: Any) -> None:
+        del self.lingering[conn]
+        self.unwatch(conn)
+        self.closed(conn)
+
+    def closed(self, conn: Any) -> None:
+        self.nr_conns -= 1
+        conn.close()
+
+    def watch(self, conn: Any, callback: Callable[..., None], events: int = selectors.EVENT_READ) -> None:
+        """Have the poller call `callback` when the connection is ready for `events`."""
+        registered = self.watched.get(conn)
+        if registered is None:
+            self.poller.register(conn.sock, events, partial(callback, conn))
+        elif registered != (callback, events):
+            self.poller.modify(conn.sock, events, partial(callback, conn))
+        self.watched[conn] = (callback, events)
+
+    def unwatch(self, conn: Any) -> None:
+        if self.watched.pop(conn, None) is not None:
+            self.poller.unregister(conn.sock)
+
+    # --- pool threads: requests parsed from the bytes in hand -----------------------------------
+
     def handle(self, conn: Any) -> Any:
-        ahead = getattr(conn, "read_ahead", None)
-        if ahead is not None:
-            conn.init()
-            conn.parser.unreader.unread(ahead)
-            conn.data_ready = True
+        """gthread's handle, with a parser that reads the request's bytes from memory: whatever
+        they hold, it never waits on the client (what is missing reads as the end of input)."""
+        request = conn.__dict__.pop("read_ahead")
+        conn.request_size = len(request)
+        conn.initialized = True  # gthread's TConn.init would give the parser the socket
+        conn.parser = http.get_parser(self.cfg, [request], conn.client)
+        conn.data_ready = True
         return super().handle(conn)
 
-    def finish_request(self, conn: Any, fs: Any) -> None:
-        conn.__dict__.pop("read_ahead", None)
+    def finish_request(self, conn: Any, fs: Future[Any]) -> None:
+        """Back on the event loop once a pool thread has answered (gthread's, for connections
+        that `handle` only ever sees with their request in hand)."""
         self.release(conn)
-        super().finish_request(conn, fs)
+        keep = not fs.cancelled() and fs.exception() is None and bool(fs.result())
+        self.answered(conn, must_close=not keep)
+
+    # --- the large-body admission ----------------------------------------------------------------
 
     def admit_large(self, conn: Any) -> bool:
         """One large body per thread is read (and then processed) at a time: memory stays at
         threads x payload limit, as when threads read bodies themselves, and every body being
         read can complete, so none waits on another."""
         if conn not in self.large and len(self.large) < self.cfg.threads:
-            self.large.add(conn)
+            self.take_a_place(conn)
         return conn in self.large
 
+    def take_a_place(self, conn: Any) -> None:
+        self.large.add(conn)
+        self.incoming[conn].progressed_at = time.monotonic()  # its stall is counted from here
+
+    def wants_a_place(self, conn: Any, _fileobj: Any = None) -> None:
+        """A large body held back has bytes to read: it waits for a place. One whose client sent
+        nothing more never waits, so clients that stopped sending cannot fill the queue."""
+        self.unwatch(conn)
+        self.held_back.append(conn)
+
     def release(self, conn: Any) -> None:
+        """Free a connection's place, if it had one, for the waiting body that has the most bytes
+        in the kernel to read (the first to have waited among equals): a client that keeps
+        sending goes before those that sent a little and stopped, however many they are, and
+        one that stops once it has a place loses it (`murder_pending`)."""
         self.large.discard(conn)
         while self.held_back and len(self.large) < self.cfg.threads:
-            waiting = self.held_back.popleft()
+            waiting = max(self.held_back, key=lambda held: bytes_to_read(held.sock))
+            self.held_back.remove(waiting)
             if waiting in self.incoming:
-                self.large.add(waiting)
-                self.watch(waiting)
+                self.take_a_place(waiting)
+                self.watch(waiting, self.read_some)
 
     def forget(self, conn: Any) -> None:
+        """Drop a connection whose request is being read."""
         self.unwatch(conn)
         del self.incoming[conn]
-        self.nr_conns -= 1
-        conn.close()
         self.release(conn)
+        self.closed(conn)
+
+    def refuse_late(self, conn: Any) -> None:
+        """Answer 408 to a request that did not arrive in time, and close its connection."""
+        self.unwatch(conn)
+        del self.incoming[conn]
+        self.release(conn)
+        conn.keep_open = False
+        self.send_answer(conn, plain_http.REQUEST_TIMEOUT, must_close=True)
 
     def murder_pending(self) -> None:
-        super().murder_pending()
+        """After each round of the event loop (at least once a second), at most every
+        SWEEP_SECONDS: end every wait on a client that is past its deadline."""
         now = time.monotonic()
-        late = [conn for conn, incoming in self.incoming.items() if incoming.deadline < now]
-        for conn in late:
-            self.forget(conn)
-        if late:
-            self.held_back = deque(conn for conn in self.held_back if conn in self.incoming)
+        if now < self.next_sweep:
+            return
+        self.next_sweep = now + SWEEP_SECONDS
+        for conn, incoming in list(self.incoming.items()):
+            if incoming.deadline < now and not incoming.data:  # a connection that sent nothing
+                self.forget(conn)
+            elif incoming.deadline < now:  # the request was not whole within the timeout
+                self.refuse_late(conn)
+            elif conn in self.large and self.held_back and now - incoming.progressed_at > STALL_SECONDS:
+                self.refuse_late(conn)  # it stopped sending while other large bodies wait
+        self.held_back = [conn for conn in self.held_back if conn in self.incoming]
+        for conn in [conn for conn, outgoing in self.sending.items() if outgoing.deadline < now]:
+            self.log.debug("A client read none of its answer for %s s: disconnected", self.cfg.timeout)
+            self.stop_sending(conn)
+            self.closed(conn)
+        for conn in [conn for conn, lingering in self.lingering.items() if lingering.deadline < now]:
+            self.end_lingering(conn)
 
     # --- the per-request timeout ---------------------------------------------------------------
 
     def handle_request(self, req: Any, conn: Any) -> Any:
-        ahead = getattr(conn, "read_ahead", None)
-        counted = ahead is not None and self.inline.counts(len(ahead), req.path)
-        return self.timed(counted, super().handle_request, req, conn)
+        """gthread's, timed, with the answer's writes bounded by the request timeout."""
+        counted = self.inline.counts(conn.request_size, req.path)
+        req._expected_100_continue = False  # the event loop sent the 100 (`send_continue`)
+        conn.sock.settimeout(self.cfg.timeout)
+        try:
+            return self.timed(counted, super().handle_request, req, conn)
+        except TimeoutError:
+            self.log.debug("A client read none of its answer for %s s: disconnected", self.cfg.timeout)
+            return False
 
     def timed(self, counted: bool, call: Callable[..., Any], *args: Any) -> Any:
         """Run a request, recording when it began for the timeout and, when `counted`, what it

@@ -38,6 +38,15 @@ def test_only_small_requests_are_answered_inline(clock: Clock) -> None:
     assert not policy.allows(SMALL_REQUEST)
 
 
+def test_ping_is_answered_inline_even_while_the_model_is_found_slow(clock: Clock) -> None:
+    policy = InlinePolicy(clock)
+    assert not policy.allows(100) and policy.allows(100, "/ping")  # before any request was seen
+    policy.observe(QUICK)
+    policy.observe(SLOW)
+    assert not policy.allows(100, "/invocations") and policy.allows(100, "/ping")
+    assert not policy.allows(SMALL_REQUEST, "/ping")
+
+
 def test_a_slow_request_sends_the_next_ones_to_the_threads_for_a_pause(clock: Clock) -> None:
     policy = InlinePolicy(clock)
     policy.observe(QUICK)

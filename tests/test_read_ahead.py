@@ -31,7 +31,8 @@ CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
         ([CHUNKED + b"a;ext=1\r\n0123456789\r\n", b"0\r\n", b"\r\n"], True),  # extensions, split
         ([CHUNKED + b"zz\r\n"], True),  # not a size: the parser answers 400
         ([CHUNKED + b"2\r\n123\r\n"], True),  # data longer than its size: 400
-        ([CHUNKED + b"%x\r\n" % (LIMIT + 1)], True),  # one chunk over the limit: 413, unread
+        ([CHUNKED + b"%x\r\n" % (LIMIT + 1)], False),  # one chunk over the limit: read on (no wait)...
+        ([CHUNKED + b"%x\r\n" % (LIMIT + 1) + b"1" * (LIMIT + 1)], True),  # ...until past it: 413
         ([HEAD + b"X: " + b"a" * HEADER_LIMIT], True),  # headers too long: the parser answers
     ],
 )
