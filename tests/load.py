@@ -35,6 +35,11 @@ class Outcome:
     connected: float | None  # when connect() returned; None if it never did
     status: int | None  # None when no complete status line came back
     error: str = ""
+    ended: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
 
 
 def exchange(port: int, request: bytes, timeout: float = 30) -> Outcome:
@@ -43,15 +48,15 @@ def exchange(port: int, request: bytes, timeout: float = 30) -> Outcome:
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     except OSError as error:
-        return Outcome(started, None, None, type(error).__name__)
+        return Outcome(started, None, None, type(error).__name__, time.monotonic())
     connected = time.monotonic()
     with sock:
         try:
             sock.sendall(request)
             reply = read_to_eof(sock)
         except OSError as error:
-            return Outcome(started, connected, None, type(error).__name__)
-    return Outcome(started, connected, status_of(reply), "" if reply else "empty reply")
+            return Outcome(started, connected, None, type(error).__name__, time.monotonic())
+    return Outcome(started, connected, status_of(reply), "" if reply else "empty reply", time.monotonic())
 
 
 def read_to_eof(sock: socket.socket) -> bytes:

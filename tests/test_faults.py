@@ -14,14 +14,17 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests import hostile
 from tests.harness import REPO, ServeProcess, serving, start_serve, wait_until_ready
 from tests.load import (
     PING,
     Load,
+    Outcome,
     SlowClients,
     burst,
     children,
@@ -218,3 +221,36 @@ def latencies(port: int, rounds: int = 10) -> list[float]:
         assert outcome.status == 200, outcome
         taken.append(time.monotonic() - outcome.started)
     return taken
+
+
+def test_hostile_connections_of_every_kind_leave_normal_traffic_unharmed(shared_server: ServeProcess) -> None:
+    """Every pattern of tests/hostile.py held open at once (about a hundred connections) beside
+    steady one-row traffic: no request of that traffic fails, and its p99 stays near its p99 alone."""
+    port = shared_server.port
+    alone = steady_traffic(port)
+    with ExitStack() as held:
+        for pattern in hostile.PATTERNS:
+            held.enter_context(hostile.holding(port, pattern))
+        beside = steady_traffic(port)
+    after = steady_traffic(port)
+    p99 = {name: percentile([o.seconds for o in runs], 0.99) for name, runs in
+           [("alone", alone), ("beside", beside), ("after", after)]}  # fmt: skip
+    connections = sum(pattern.connections for pattern in hostile.PATTERNS)
+    print(
+        f"{connections} hostile connections ({len(hostile.PATTERNS)} kinds) beside 4 clients of one-row "
+        f"requests: {len(beside)} requests, {len(failures(beside))} failed; p99 "
+        + ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in p99.items())
+    )
+    assert failures(alone + beside + after) == []
+    assert p99["beside"] < 10 * max(p99["alone"], p99["after"])
+
+
+def steady_traffic(port: int, seconds: float = hostile.HOLD_SECONDS) -> list[Outcome]:
+    with Load(port, 4, csv_request()) as load:
+        time.sleep(seconds)
+        return load.stop()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
