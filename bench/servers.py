@@ -181,7 +181,7 @@ def _our_gunicorn(variables: dict[str, str]) -> tuple[list[str], dict[str, str]]
     """The gunicorn command line and environment `./serve` runs, for these variables."""
     if str(CHECKOUT) not in sys.path:
         sys.path.insert(0, str(CHECKOUT))
-    from container.serve import gunicorn_argv, thread_limits
+    from container.server.serve import gunicorn_argv, thread_limits
     from container.settings import Settings
 
     environment = clean_environment() | variables | {"PYTHONPATH": str(CHECKOUT)}

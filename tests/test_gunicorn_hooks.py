@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from container import gunicorn_hooks
+from container.server import gunicorn_hooks
 from tests.harness import DEMO_MODEL
 
 

@@ -4,7 +4,7 @@ Each pattern of tests/hostile.py holds its connections open while /ping is probe
 connections: every probe must be answered within PING_BOUND_SECONDS, no worker may be replaced and
 the log must hold no traceback. The server has one worker, so every hostile connection lands on
 the worker that answers the probes: if its event loop ever waited on a client, /ping would wait
-too (container.worker's invariant). An 80 KB upload, sent in two parts as a network delivers it,
+too (container.server.worker's invariant). An 80 KB upload, sent in two parts as a network delivers it,
 must be answered meanwhile. `bench/hostile.py` prints the same figures.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from container.worker import STALL_SECONDS
+from container.server.deadlines import STALL_SECONDS
 from tests import hostile
 from tests.harness import DEMO_MODEL, container, serving
 

@@ -1,11 +1,11 @@
-"""When the event loop answers a request itself (container.inline), on a clock the test moves."""
+"""When the event loop answers a request itself (container.server.inline), on a clock the test moves."""
 
 from __future__ import annotations
 
 import pytest
 
-from container.inline import PAUSES, QUICK_SECONDS, InlinePolicy
-from container.read_ahead import SMALL_REQUEST
+from container.server.inline import PAUSES, QUICK_SECONDS, InlinePolicy
+from container.server.read_ahead import SMALL_REQUEST
 
 QUICK = QUICK_SECONDS / 10
 SLOW = QUICK_SECONDS * 2

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from container import worker as worker_module
-from container.listener import queued_connections
-from container.worker import TimeoutThreadWorker
+from container.server import stopping as stopping_module
+from container.server.listener import queued_connections
+from container.server.stopping import StopsLosslessly
 
 RUNAWAY = 100  # accepts after which a worker is taken never to stop
 
@@ -50,7 +50,7 @@ def test_a_unix_socket_has_no_queue_to_read() -> None:
         assert queued_connections(listener) is None
 
 
-class StoppingWorker(TimeoutThreadWorker):
+class StoppingWorker(StopsLosslessly):
     """A worker reduced to its listener. With `refill`, each accept makes a client connect again,
     so the queue never empties, as under a load that keeps connecting."""
 
@@ -73,9 +73,9 @@ class StoppingWorker(TimeoutThreadWorker):
 def test_without_refusing_handshakes_a_stopping_worker_accepts_what_was_queued_then_stops(
     monkeypatch: pytest.MonkeyPatch, known: bool
 ) -> None:
-    monkeypatch.setattr(worker_module, "refuse_new_handshakes", lambda listener: False)
+    monkeypatch.setattr(stopping_module, "refuse_new_handshakes", lambda listener: False)
     if not known:  # the queue cannot be read: the backlog bounds the accepts
-        monkeypatch.setattr(worker_module, "queued_connections", lambda listener: None)
+        monkeypatch.setattr(stopping_module, "queued_connections", lambda listener: None)
     with listening() as listener, ExitStack() as clients:
         for _ in range(5):
             connect(listener, clients)
@@ -89,7 +89,7 @@ def test_without_refusing_handshakes_a_stopping_worker_accepts_what_was_queued_t
 def test_with_handshakes_refused_a_stopping_worker_accepts_until_the_queue_is_empty(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(worker_module, "refuse_new_handshakes", lambda listener: True)
+    monkeypatch.setattr(stopping_module, "refuse_new_handshakes", lambda listener: True)
     with listening() as listener, ExitStack() as clients:
         for _ in range(5):
             connect(listener, clients)

@@ -1,4 +1,4 @@
-"""Plain requests (`container.plain_http`) get gunicorn's environ and gunicorn's answer bytes;
+"""Plain requests (`container.server.plain_http`) get gunicorn's environ and gunicorn's answer bytes;
 every other request is left to gunicorn."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
 from gunicorn.util import http_date
 
-from container import plain_http
-from container.plain_http import DateHeader, Limits, PlainResponse, parse
+from container.server import plain_http
+from container.server.plain_http import DateHeader, Limits, PlainResponse, parse
 
 CLIENT = ("127.0.0.1", 40123)
 SERVER = ("127.0.0.1", 8080)

@@ -1,5 +1,5 @@
 """The worker answers plain requests on its event loop without gunicorn's request and response
-objects (`container.plain_http`): against a real gunicorn with the worker class, on 127.0.0.1."""
+objects (`container.server.plain_http`): against a real gunicorn with the worker class, on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
-from container.serve import WORKER_CLASS
-from container.worker import answers_plain_requests
+from container.server.gunicorn_internals import does_more_than_http
+from container.server.serve import WORKER_CLASS
 from tests.harness import REPO, ServeProcess, free_port, wait_until_ready
 from tests.plain_apps import LARGE
 
@@ -40,7 +40,7 @@ def serving_plain_apps(log_dir: Path, *options: str) -> Iterator[ServeProcess]:
     port = free_port()
     log_path = log_dir / "gunicorn.log"
     argv = [
-        sys.executable, "-m", "container.gunicorn_main",
+        sys.executable, "-m", "container.server.gunicorn_main",
         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", *options,
         "--worker-class", WORKER_CLASS, "--keep-alive", "5", "--error-logfile", "-", "--no-control-socket",
         "--pythonpath", str(REPO), "tests.plain_apps:application",
@@ -208,14 +208,11 @@ def test_a_client_that_reads_nothing_for_the_timeout_is_disconnected(tmp_path: P
     ],
 )
 def test_plain_requests_go_through_gunicorn_where_it_does_more_than_http(setting: str, value: object) -> None:
-    assert answers_plain_requests(Config())
+    assert not does_more_than_http(Config(), {})
     cfg = Config()
     cfg.set(setting, value)
-    assert not answers_plain_requests(cfg)
+    assert does_more_than_http(cfg, {})
 
 
-def test_a_script_name_in_the_environment_sends_requests_through_gunicorn(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("SCRIPT_NAME", "/app")
-    assert not answers_plain_requests(Config())
+def test_a_script_name_in_the_environment_sends_requests_through_gunicorn() -> None:
+    assert does_more_than_http(Config(), {"SCRIPT_NAME": "/app"})

@@ -1,10 +1,10 @@
-"""When the worker's event loop hands a request to a thread (`container.read_ahead.Incoming`)."""
+"""When the worker's event loop hands a request to a thread (`container.server.read_ahead.Incoming`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from container.read_ahead import HEADER_LIMIT, Incoming
+from container.server.read_ahead import HEADER_LIMIT, Incoming
 
 LIMIT = 1000
 HEAD = b"POST /invocations HTTP/1.1\r\nHost: h\r\n"

@@ -1,4 +1,4 @@
-"""container.scheduling: the worker's switch to SCHED_BATCH, and why it can be refused."""
+"""container.server.scheduling: the worker's switch to SCHED_BATCH, and why it can be refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from container import scheduling
+from container.server import scheduling
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")

@@ -1,4 +1,4 @@
-"""The gunicorn command line `serve` builds, and what it does before gunicorn (container/serve.py)."""
+"""The gunicorn command line `serve` builds, and what it does before gunicorn (container/server/serve.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from container.serve import gunicorn_argv, heartbeat_dir_arguments
+from container.server.serve import gunicorn_argv, heartbeat_dir_arguments
 from container.settings import Settings
 from tests.harness import REPO
 
@@ -17,7 +17,7 @@ from tests.harness import REPO
 # count (numpy's OpenBLAS starts a thread per core when it loads, unless capped) and the caps.
 BEFORE_GUNICORN = """
 import os
-from container import serve
+from container.server import serve
 def report(options):
     print(len(os.listdir("/proc/self/task")), os.environ["OMP_NUM_THREADS"], os.environ["OPENBLAS_NUM_THREADS"])
 serve.run_gunicorn = report
@@ -35,7 +35,7 @@ def test_without_one_gunicorn_keeps_its_default(tmp_path: Path) -> None:
 
 def test_the_command_names_the_worker_and_the_timeouts() -> None:
     argv = gunicorn_argv(Settings(model_dir=Path("/opt/ml/model"), timeout_seconds=7))
-    assert argv[argv.index("--worker-class") + 1] == "container.worker.TimeoutThreadWorker"
+    assert argv[argv.index("--worker-class") + 1] == "container.server.worker.TimeoutThreadWorker"
     assert argv[argv.index("--timeout") + 1] == "7"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from container.read_ahead import SMALL_REQUEST
+from container.server.read_ahead import SMALL_REQUEST
 from container.settings import usable_cpu_count
 from tests.harness import REPO, serving, start_serve, wait_until_ready
 from tests.models import CASES, large_forest, slow_xgboost
@@ -88,7 +88,7 @@ def test_ping_answers_while_the_only_worker_predicts(slow_model: tuple[Path, byt
 def test_with_one_thread_busy_predicting_ping_is_answered_by_the_event_loop(
     slow_model: tuple[Path, bytes], tmp_path: Path
 ) -> None:
-    """The one pool thread predicts; /ping, answered by the event loop itself (container.inline),
+    """The one pool thread predicts; /ping, answered by the event loop itself (container.server.inline),
     does not queue behind it."""
     model_dir, body = slow_model
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "BYOM_WORKER_THREADS": "1"}
@@ -101,7 +101,7 @@ def test_with_one_thread_busy_predicting_ping_is_answered_by_the_event_loop(
 
 
 def test_small_quick_requests_are_answered_by_the_event_loop_itself(tmp_path: Path) -> None:
-    """container.inline: once a small request was seen to be quick, the worker's main thread
+    """container.server.inline: once a small request was seen to be quick, the worker's main thread
     answers the small ones without handing them to its pool."""
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
     with serving(REPO / "model", tmp_path, env) as server, requests.Session() as session:
@@ -121,7 +121,7 @@ def test_small_quick_requests_are_answered_by_the_event_loop_itself(tmp_path: Pa
 def test_slow_small_requests_hold_the_event_loop_twice_then_go_to_the_threads(
     slow_model: tuple[Path, bytes], tmp_path: Path
 ) -> None:
-    """container.inline: the first slow one is timed by the wall clock, which makes the second
+    """container.server.inline: the first slow one is timed by the wall clock, which makes the second
     CPU-timed; that one starts the pause, and the next ones go to the pool."""
     model_dir, body = slow_model
     lines = body.split(b"\n")

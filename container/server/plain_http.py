@@ -1,7 +1,7 @@
 """Plain HTTP/1.1 requests, answered without gunicorn's request parser and response writer.
 
 Owns: which requests are plain, the WSGI environ of one, and the bytes of its answer. The worker's
-event loop answers small, quick requests itself (`container.inline`); for those, gunicorn's own
+event loop answers small, quick requests itself (`container.server.inline`); for those, gunicorn's own
 machinery was most of the cost: on one core with 3 workers, a trivial handler (bench/trivial.py)
 served 3,665-3,759 requests/s through its parser, header policy, environ and Response, and
 7,693-7,925 without them (wrk -c16, interleaved runs).
@@ -31,11 +31,15 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-from gunicorn import SERVER
-from gunicorn.http.wsgi import HEADER_VALUE_RE, STATUS_RE, TOKEN_RE
-from gunicorn.util import is_hoppish, unquote_to_wsgi_str
-
 from container.errors import ContainerError, RequestTimeout
+from container.server.gunicorn_internals import (
+    HEADER_VALUE_RE,
+    SERVER,
+    STATUS_RE,
+    TOKEN_RE,
+    is_hoppish,
+    unquote_to_wsgi_str,
+)
 
 REQUEST_LINE = re.compile(r"(GET|POST) (/(?!/)[!-\x22$-~]*) HTTP/1\.1")  # no "#": no fragment
 HEADER_LINE = re.compile(r"([!#$%&'*+.^`|~0-9A-Za-z-]+):[ \t]*((?:[ \t]*[!-~])*)[ \t]*")

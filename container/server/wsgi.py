@@ -1,4 +1,4 @@
-"""gunicorn's entry point: `container.wsgi:application()`, called once in each worker after fork.
+"""gunicorn's entry point: `container.server.wsgi:application()`, called once in each worker after fork.
 
 Owns: turning a startup failure into gunicorn's "app failed to load" path, so the server prints
 the one-line reason and stops (exit code 4) instead of respawning workers that cannot load.

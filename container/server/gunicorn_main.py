@@ -1,4 +1,4 @@
-"""`python -m container.gunicorn_main`: gunicorn's own command line, with one arbiter fix.
+"""`python -m container.server.gunicorn_main`: gunicorn's own command line, with one arbiter fix.
 
 Owns: the arbiter class gunicorn runs. When workers cannot load the app, the first one's exit
 code 4 makes the arbiter halt; while halting it reaps the other workers, which failed the same

@@ -19,7 +19,7 @@ request until its `verdict` is in:
   answer.
 
 Whatever the verdict, the request is then parsed from these bytes alone, never from the socket, so
-no parser ever waits on a client (see container.worker). Must not know about the application: it
+no parser ever waits on a client (see container.server.worker). Must not know about the application: it
 only frames HTTP/1.1 requests.
 """
 

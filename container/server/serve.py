@@ -24,9 +24,9 @@ from container.settings import Settings
 GRACEFUL_TIMEOUT_SECONDS = 20  # SageMaker sends SIGKILL 30 s after SIGTERM
 KEEPALIVE_SECONDS = 5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-WORKER_CLASS = "container.worker.TimeoutThreadWorker"
-APPLICATION = "container.wsgi:application()"
-HOOKS = "python:container.gunicorn_hooks"  # the master imports the libraries once, before fork
+WORKER_CLASS = "container.server.worker.TimeoutThreadWorker"
+APPLICATION = "container.server.wsgi:application()"
+HOOKS = "python:container.server.gunicorn_hooks"  # the master imports the libraries once, before fork
 # Each worker's heartbeat file: in memory, so it works on a read-only root filesystem without a
 # /tmp mount and never waits on a disk-backed /tmp. Docker always mounts a tmpfs on /dev/shm.
 HEARTBEAT_DIR = Path("/dev/shm")  # noqa: S108
@@ -34,7 +34,7 @@ HEARTBEAT_DIR = Path("/dev/shm")  # noqa: S108
 
 def gunicorn_argv(settings: Settings) -> list[str]:
     """The command line of the gunicorn `serve` runs, as another process would start it."""
-    return [sys.executable, "-m", "container.gunicorn_main", *gunicorn_options(settings)]
+    return [sys.executable, "-m", "container.server.gunicorn_main", *gunicorn_options(settings)]
 
 
 def gunicorn_options(settings: Settings) -> list[str]:
@@ -83,8 +83,8 @@ def import_model_library(module: str) -> None:
 
 
 def run_gunicorn(options: list[str]) -> None:
-    """gunicorn with these options, in this process, as `python -m container.gunicorn_main`."""
-    from container import gunicorn_main  # imports gunicorn
+    """gunicorn with these options, in this process, as `python -m container.server.gunicorn_main`."""
+    from container.server import gunicorn_main  # imports gunicorn
 
     sys.argv = [gunicorn_main.__file__, *options]  # what gunicorn parses, and re-execs on USR2
     gunicorn_main.main()

@@ -39,7 +39,7 @@ import math
 import time
 from collections.abc import Callable
 
-from container.read_ahead import SMALL_REQUEST
+from container.server.read_ahead import SMALL_REQUEST
 
 # CPU time (and wall time within which a request was quick for sure). Others wait on the loop at
 # most about this long behind one request. Of 8,000 single-row iris requests at 1,000 req/s, 4

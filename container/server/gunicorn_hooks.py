@@ -1,4 +1,4 @@
-"""gunicorn server hooks, loaded with `-c python:container.gunicorn_hooks`.
+"""gunicorn server hooks, loaded with `-c python:container.server.gunicorn_hooks`.
 
 Owns: what the master does before it forks workers. It imports the web app and the module that
 serves the model directory's artifact, with its library (scikit-learn, XGBoost; numpy alone for
