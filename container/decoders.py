@@ -60,8 +60,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import orjson
@@ -70,13 +69,13 @@ import scipy.sparse
 import simdjson
 
 from container.errors import InvalidData, MalformedRequest, UnsupportedMediaType
+from container.tables import Table
 
 try:  # the C readers (container/row_reader.c), built by `make` and the Dockerfile
     from container import _row_reader
 except ImportError:  # a checkout before `make`: the Python routes read every body
     _row_reader = None  # type: ignore[assignment]
 
-Matrix: TypeAlias = np.ndarray | scipy.sparse.csr_matrix
 BOM = "\ufeff"
 UTF8_BOM = BOM.encode()
 CSV_ALPHABET = b"0123456789+-.eE, \r\n"
@@ -110,16 +109,6 @@ FLAT_ARRAY_LINE = rb"(?:%s|[ \t\r]*%s[ \t\r]*)" % (FLAT_ARRAY, FEATURES_OBJECT)
 FLAT_ARRAY_LINES = re.compile(rb"(?:%s\n)*%s" % (FLAT_ARRAY_LINE, FLAT_ARRAY_LINE))
 UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 MAX_LIBSVM_INDEX_DIGITS = 9  # indices below 10**9; the model's own width is checked in schema
-
-
-@dataclass(frozen=True)
-class Table:
-    """Decoded rows (2-D, float64 or CSR) and, when the request named them, column names.
-    `finite` says the decoder knows every value is a finite number, so conform need not look."""
-
-    rows: Matrix
-    columns: tuple[str, ...] | None = None
-    finite: bool = False
 
 
 def decode_csv(body: bytes, params: Mapping[str, str]) -> Table:

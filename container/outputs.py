@@ -22,9 +22,9 @@ from typing import Protocol
 
 import numpy as np
 
-from container.decoders import Matrix
 from container.errors import UnsupportedOutput
 from container.schema import Schema
+from container.tables import Matrix
 
 OUTPUT_KEYS = (
     "predicted_label",

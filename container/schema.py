@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse
 
-from container.decoders import Matrix, Table
 from container.errors import InvalidData
+from container.tables import Matrix, Table
 
 Task = Literal["classification", "regression"]
 
@@ -55,7 +54,9 @@ def _fit_width(rows: Matrix, n_features: int | None) -> Matrix:
     width = rows.shape[1]
     if n_features is None or width == n_features:
         return rows
-    if isinstance(rows, scipy.sparse.csr_matrix):
+    if not isinstance(rows, np.ndarray):  # sparse: only the libsvm decoder, which loaded SciPy, makes one
+        import scipy.sparse
+
         if width > n_features:
             raise InvalidData(
                 f"feature index {width - 1} is out of range: the model has {n_features} features (0-based)"
@@ -67,7 +68,7 @@ def _fit_width(rows: Matrix, n_features: int | None) -> Matrix:
 
 
 def _check_values(rows: Matrix, schema: Schema) -> None:
-    values = rows.data if isinstance(rows, scipy.sparse.csr_matrix) else rows
+    values = rows if isinstance(rows, np.ndarray) else rows.data
     if np.isinf(values).any():
         raise InvalidData("a value is infinite or too large for a 64-bit float")
     if not schema.accepts_missing and np.isnan(values).any():

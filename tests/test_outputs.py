@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from container.decoders import Matrix
 from container.errors import UnsupportedOutput
 from container.outputs import (
     OUTPUT_KEYS,
@@ -20,6 +19,7 @@ from container.outputs import (
     predict,
 )
 from container.schema import Schema
+from container.tables import Matrix
 
 ROWS = np.zeros((3, 2))
 

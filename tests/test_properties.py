@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from container.app import create_app
-from container.decoders import DECODERS, Table
+from container.decoders import DECODERS
 from container.errors import RequestError
 from container.settings import Settings
+from container.tables import Table
 from tests.harness import DEMO_MODEL
 from tests.models import CASES
 

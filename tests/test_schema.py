@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from container.decoders import Matrix, Table
 from container.errors import InvalidData
 from container.schema import Schema, conform
+from container.tables import Matrix, Table
 
 NAN = float("nan")
 INF = float("inf")

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import xgboost
 
-from container.decoders import Matrix
 from container.errors import ModelLoadError
 from container.flavours import tree_walk
 from container.flavours.compiled_walk import CompiledWalk, compile_walk
 from container.outputs import offered_outputs
 from container.schema import Schema
+from container.tables import Matrix
 
 PROBABILITY_OBJECTIVES = frozenset({"binary:logistic", "multi:softprob", "multi:softmax"})
 log = logging.getLogger("byom")

@@ -26,10 +26,10 @@ from sklearn.base import is_classifier
 from sklearn.tree import BaseDecisionTree
 from sklearn.utils import get_tags
 
-from container.decoders import Matrix
 from container.errors import ModelLoadError
 from container.outputs import offered_outputs
 from container.schema import Schema
+from container.tables import Matrix
 
 # Classes scikit-learn itself defines (sklearn.tree._tree.Tree, ...) are rebuilt by skops' own
 # loaders. Anything else skops flags, functions above all (they run on request data), must be

@@ -37,7 +37,7 @@ from container.outputs import offered_outputs
 from container.schema import Schema
 
 if TYPE_CHECKING:
-    from container.decoders import Matrix
+    from container.tables import Matrix
 
 FORMAT_VERSION = 1
 MAX_LEAF_PROBES = 2048

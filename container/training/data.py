@@ -20,8 +20,9 @@ import numpy as np
 import scipy.sparse
 from sklearn.datasets import load_svmlight_files
 
-from container.decoders import Matrix, decode_csv
+from container.decoders import decode_csv
 from container.errors import RequestError, TrainingError
+from container.tables import Matrix
 
 TRAIN_CHANNELS = ("train", "training")
 VALIDATION_CHANNEL = "validation"
