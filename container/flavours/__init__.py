@@ -1,7 +1,8 @@
 """Which file in the model directory is the model, and which flavour loads it.
 
-Owns: the registry of artifact names (ARTIFACTS, keyed by exact file name or suffix) and the
-rules of discovery: top-level files only, dotfiles ignored (macOS `._` entries in tarballs),
+Owns: the registry of flavours (FLAVOURS: one entry each, naming its files, the module that
+serves it, whether the master may load it before fork, and its loader) and the rules of
+discovery: top-level files only, dotfiles ignored (macOS `._` entries in tarballs),
 `manifest.json` reserved for the training manifest, exactly one candidate or a clear error.
 `find_artifact` only looks at names, so `serve` can check a directory before starting gunicorn;
 `preload` loads a scikit-learn model in the gunicorn master, and `load_model` completes it in
@@ -33,30 +34,20 @@ EXPORT_SUFFIX = ".tree.npz"
 EXPORT_MODULE = "container.flavours.exported_tree"
 log = logging.getLogger("byom")
 
-# flavour name by exact file name, then by suffix
-ARTIFACT_NAMES = {"xgboost-model": "xgboost"}
-ARTIFACT_SUFFIXES = {
-    ".json": "xgboost",
-    ".ubj": "xgboost",
-    ".bst": "xgboost",
-    ".skops": "sklearn",
-    ".pkl": "pickle",
-    ".pickle": "pickle",
-    ".joblib": "pickle",
-}
-
-
-# Flavours the master may load before fork: deserialising them starts no threads. XGBoost is not
-# one (its OpenMP pool must not exist in the master: forked workers would hang on it).
-PRELOADABLE = frozenset({"sklearn"})
+Loader = Callable[[Path, Settings, "Manifest | None"], "Predictor"]
 _preloaded: dict[Path, Predictor] = {}  # filled by preload() in the gunicorn master only
 
-# The module that serves each flavour (and imports its library).
-FLAVOUR_MODULES = {
-    "xgboost": "container.flavours.booster",
-    "sklearn": "container.flavours.estimator",
-    "pickle": "container.flavours.pickled",
-}
+
+@dataclass(frozen=True)
+class Flavour:
+    """One way of serving a model file. Adding a flavour is its loader plus one entry in FLAVOURS."""
+
+    name: str
+    file_names: tuple[str, ...]  # exact names, matched before suffixes
+    suffixes: tuple[str, ...]
+    module: str  # the module that serves it and imports its library: imported before fork
+    preload: bool  # deserialising starts no threads, so the master loads it and workers share it
+    load: Loader  # imports its library lazily: the master must not import XGBoost before fork
 
 
 @dataclass(frozen=True)
@@ -70,7 +61,7 @@ class Artifact:
         (should the export be refused, the estimator flavour is imported when it loads instead)."""
         if self.flavour == "sklearn" and export_path(self.path).is_file():
             return EXPORT_MODULE
-        return FLAVOUR_MODULES[self.flavour]
+        return FLAVOURS[self.flavour].module
 
 
 def export_path(artifact: Path) -> Path:
@@ -85,7 +76,10 @@ def find_artifact(model_dir: Path) -> Artifact:
         Artifact(path, flavour) for path in sorted(model_dir.iterdir()) if (flavour := flavour_of(path))
     ]
     if not candidates:
-        known = ", ".join([*ARTIFACT_NAMES, *(f"*{suffix}" for suffix in ARTIFACT_SUFFIXES)])
+        known = ", ".join(
+            [name for flavour in FLAVOURS.values() for name in flavour.file_names]
+            + [f"*{suffix}" for flavour in FLAVOURS.values() for suffix in flavour.suffixes]
+        )
         raise ModelLoadError(f"no model file in {model_dir}; expected one of: {known}")
     if len(candidates) > 1:
         names = ", ".join(artifact.path.name for artifact in candidates)
@@ -111,7 +105,7 @@ def preload(settings: Settings) -> None:
     from container import manifest
 
     artifact = check_artifact(settings)
-    if artifact.flavour in PRELOADABLE:
+    if FLAVOURS[artifact.flavour].preload:
         _preloaded[artifact.path] = _load_checked(artifact, settings, manifest.read(settings.model_dir))
 
 
@@ -134,14 +128,16 @@ def _load_checked(artifact: Artifact, settings: Settings, recorded: Manifest | N
 
     if recorded is not None:
         manifest.verify_artifact(recorded, artifact.path)
-    return LOADERS[artifact.flavour](artifact.path, settings, recorded)
+    return FLAVOURS[artifact.flavour].load(artifact.path, settings, recorded)
 
 
 def flavour_of(path: Path) -> str | None:
     """The flavour that serves this file, or None when it is not a model file."""
     if path.name.startswith(".") or path.name == MANIFEST_NAME or not path.is_file():
         return None
-    return ARTIFACT_NAMES.get(path.name) or ARTIFACT_SUFFIXES.get(path.suffix.lower())
+    by_name = [flavour.name for flavour in FLAVOURS.values() if path.name in flavour.file_names]
+    by_suffix = [flavour.name for flavour in FLAVOURS.values() if path.suffix.lower() in flavour.suffixes]
+    return (by_name + by_suffix + [None])[0]
 
 
 def _load_xgboost(path: Path, settings: Settings, recorded: Manifest | None) -> Predictor:
@@ -174,9 +170,13 @@ def _load_pickle(path: Path, settings: Settings, recorded: Manifest | None) -> P
     return load_pickle(path, settings.model_threads)
 
 
-# Loaders import their libraries lazily: the gunicorn master must not import xgboost before fork.
-LOADERS: dict[str, Callable[[Path, Settings, Manifest | None], Predictor]] = {
-    "xgboost": _load_xgboost,
-    "sklearn": _load_sklearn,
-    "pickle": _load_pickle,
-}
+# XGBoost is not preloaded: its OpenMP pool must not exist in the master (forked workers would
+# hang on it).
+FLAVOURS = {
+    flavour.name: flavour
+    for flavour in [
+        Flavour("xgboost", ("xgboost-model",), (".json", ".ubj", ".bst"), "container.flavours.booster", False, _load_xgboost),
+        Flavour("sklearn", (), (".skops",), "container.flavours.estimator", True, _load_sklearn),
+        Flavour("pickle", (), (".pkl", ".pickle", ".joblib"), "container.flavours.pickled", False, _load_pickle),
+    ]
+}  # fmt: skip
