@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from container.errors import ConfigurationError
 
@@ -31,7 +32,8 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 @dataclass(frozen=True)
 class Settings:
-    """The server's whole configuration; build it with `Settings.from_env(os.environ)`."""
+    """The server's whole configuration; build it with `Settings.from_env(os.environ)`. Each
+    field but `model_dir` and `model_threads` is set by one entry of VARIABLES."""
 
     model_dir: Path
     host: str = "0.0.0.0"
@@ -57,34 +59,110 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         env = _Env(environ)
-        cores = usable_cpu_count()
-        workers = env.integer(
-            ("SAGEMAKER_MODEL_SERVER_WORKERS", "MODEL_SERVER_WORKERS"), 2 * cores + 1, low=1
-        )
-        return cls(
-            model_dir=_model_dir(environ),
-            host=env.text(("BYOM_HOST",), "0.0.0.0"),
-            port=env.integer(("SAGEMAKER_BIND_TO_PORT",), DEFAULT_PORT, low=1, high=65535),
-            workers=workers,
-            worker_threads=env.integer(("BYOM_WORKER_THREADS",), DEFAULT_WORKER_THREADS, low=1),
-            model_threads=max(1, cores // workers),
-            timeout_seconds=env.integer(
-                ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "MODEL_SERVER_TIMEOUT"),
-                DEFAULT_TIMEOUT_SECONDS,
-                low=1,
-            ),
-            default_accept=env.text(("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",), "text/csv"),
-            inference_output=env.text(("SAGEMAKER_INFERENCE_OUTPUT",), "") or None,
-            batch=env.flag(("SAGEMAKER_BATCH",), False),
-            batch_strategy=env.choice(("SAGEMAKER_BATCH_STRATEGY",), BATCH_STRATEGIES),
-            max_payload_mb=env.integer(
-                ("SAGEMAKER_MAX_PAYLOAD_IN_MB",), DEFAULT_PAYLOAD_MB, low=1, high=MAX_PAYLOAD_MB
-            ),
-            max_concurrent_transforms=env.integer(("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS",), workers, low=1),
-            allow_pickle=env.flag(("BYOM_ALLOW_PICKLE",), False),
-            skops_trusted_types=env.words(("BYOM_SKOPS_TRUSTED_TYPES",)),
-            log_level=env.text(("BYOM_LOG_LEVEL",), "info").lower(),
-        )
+        values: dict[str, Any] = {"cores": usable_cpu_count()}
+        for variable in VARIABLES:
+            if variable.field:
+                values[variable.field] = variable.read(env, values)
+        values["model_threads"] = max(1, values.pop("cores") // values["workers"])
+        return cls(model_dir=_model_dir(environ), **values)
+
+
+Kind = Literal["text", "optional-text", "lowercase-text", "integer", "flag", "choice", "words", "path"]
+Derived = Callable[[dict[str, Any]], Any]  # a default computed from the values read before it
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the Settings field it sets, its names (the current one first,
+    then older ones; the first present wins), how it is read and checked, and its documentation.
+    docs/configuration.md is generated from these entries (`python -m container.settings`)."""
+
+    names: tuple[str, ...]
+    field: str | None  # None: read elsewhere (the /opt/ml paths)
+    kind: Kind
+    default: Any  # a value, or a Derived function
+    shown_default: str  # the default as the docs show it
+    meaning: str
+    low: int = 0
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def read(self, env: _Env, values: dict[str, Any]) -> Any:
+        default = self.default(values) if callable(self.default) else self.default
+        return READERS[self.kind](env, self, default)
+
+
+READERS: dict[Kind, Callable[[_Env, Variable, Any], Any]] = {
+    "text": lambda env, variable, default: env.text(variable.names, default),
+    "optional-text": lambda env, variable, _: env.text(variable.names, "") or None,
+    "lowercase-text": lambda env, variable, default: env.text(variable.names, default).lower(),
+    "integer": lambda env, variable, default: env.integer(
+        variable.names, default, variable.low, variable.high
+    ),
+    "flag": lambda env, variable, default: env.flag(variable.names, default),
+    "choice": lambda env, variable, _: env.choice(variable.names, variable.choices),
+    "words": lambda env, variable, _: env.words(variable.names),
+}
+
+
+VARIABLES = [
+    Variable(("SM_MODEL_DIR",), None, "path", None, "`$SAGEMAKER_BASE_DIR/model`", "the model directory"),
+    Variable(("SAGEMAKER_BASE_DIR",), None, "path", DEFAULT_BASE_DIR, f"`{DEFAULT_BASE_DIR}`",
+             "root of the `/opt/ml` tree, for running outside a container"),
+    Variable(("SAGEMAKER_BIND_TO_PORT",), "port", "integer", DEFAULT_PORT, f"`{DEFAULT_PORT}`",
+             "the port (inference pipelines, multi-container endpoints)", low=1, high=65535),
+    Variable(("SAGEMAKER_MODEL_SERVER_WORKERS", "MODEL_SERVER_WORKERS"), "workers", "integer",
+             lambda values: 2 * values["cores"] + 1, "2 x usable cores + 1",
+             "worker processes; cores are those this process may use (CPU affinity and cgroup "
+             "quota), not the host's", low=1),
+    Variable(("SAGEMAKER_MODEL_SERVER_TIMEOUT", "MODEL_SERVER_TIMEOUT"), "timeout_seconds", "integer",
+             DEFAULT_TIMEOUT_SECONDS, f"`{DEFAULT_TIMEOUT_SECONDS}`",
+             "seconds one request may run; past it its worker is replaced. Also how long a request "
+             "may take to arrive (408) and a client may take none of its answer before it is "
+             "disconnected", low=1),
+    Variable(("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",), "default_accept", "text", "text/csv", "`text/csv`",
+             "response type when Accept is missing or `*/*`"),
+    Variable(("SAGEMAKER_INFERENCE_OUTPUT",), "inference_output", "optional-text", None, "the framework's output",
+             "outputs to return, e.g. `predicted_label,probability`"),
+    Variable(("SAGEMAKER_BATCH",), "batch", "flag", False, "`false`",
+             "batch transform: one output line per input record; JSON answers as JSON Lines"),
+    Variable(("SAGEMAKER_MAX_PAYLOAD_IN_MB",), "max_payload_mb", "integer", DEFAULT_PAYLOAD_MB,
+             f"`{DEFAULT_PAYLOAD_MB}`", f"request body limit in MiB (1 to {MAX_PAYLOAD_MB})",
+             low=1, high=MAX_PAYLOAD_MB),
+    Variable(("SAGEMAKER_BATCH_STRATEGY",), "batch_strategy", "choice", BATCH_STRATEGIES[0],
+             f"`{BATCH_STRATEGIES[0]}`", "reported by `/execution-parameters`", choices=BATCH_STRATEGIES),
+    Variable(("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS",), "max_concurrent_transforms", "integer",
+             lambda values: values["workers"], "the worker count", "reported by `/execution-parameters`",
+             low=1),
+    Variable(("BYOM_ALLOW_PICKLE",), "allow_pickle", "flag", False, "`false`",
+             "allow pickle/joblib model files (they run code when loaded)"),
+    Variable(("BYOM_SKOPS_TRUSTED_TYPES",), "skops_trusted_types", "words", (), "",
+             "extra types a skops file may contain, comma- or space-separated"),
+    Variable(("BYOM_WORKER_THREADS",), "worker_threads", "integer", DEFAULT_WORKER_THREADS,
+             f"`{DEFAULT_WORKER_THREADS}`",
+             "threads per worker (spare threads keep `/ping` answering while others predict)", low=1),
+    Variable(("BYOM_HOST",), "host", "text", "0.0.0.0", "`0.0.0.0`", "the address to bind (tests use 127.0.0.1)"),
+    Variable(("BYOM_LOG_LEVEL",), "log_level", "lowercase-text", "info", "`info`", "gunicorn's log level"),
+]  # fmt: skip
+
+
+def configuration_reference() -> str:
+    """docs/configuration.md: the table of VARIABLES, as `python -m container.settings` prints it."""
+    lines = [
+        "# Configuration",
+        "",
+        "Everything is an environment variable, read once at start (`container/settings.py`); a bad",
+        "value stops the server with a message naming the variable. This page is generated from the",
+        "settings' table by `python -m container.settings > docs/configuration.md`; a test checks it.",
+        "",
+        "| Variable | Default | Meaning |",
+        "|---|---|---|",
+    ]
+    for variable in VARIABLES:
+        name, *older = variable.names
+        aliases = f" (older: {', '.join(f'`{alias}`' for alias in older)})" if older else ""
+        lines.append(f"| `{name}`{aliases} | {variable.shown_default} | {variable.meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -199,3 +277,7 @@ def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     except (OSError, ValueError):
         return None
     return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
+
+
+if __name__ == "__main__":
+    print(configuration_reference(), end="")

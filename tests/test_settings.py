@@ -239,3 +239,26 @@ def test_usable_cpu_count(monkeypatch: pytest.MonkeyPatch, quota: float | None, 
     monkeypatch.setattr(container.settings, "_cgroup_cpu_quota", lambda: quota)
 
     assert usable_cpu_count() == cores
+
+
+# --- the table of variables ----------------------------------------------------------------------
+
+
+def test_every_settings_field_is_set_by_one_variable() -> None:
+    computed = {"model_dir", "model_threads"}  # from SM_MODEL_DIR / SAGEMAKER_BASE_DIR, and the cores
+    fields = [variable.field for variable in container.settings.VARIABLES if variable.field]
+    assert sorted(fields) == sorted(set(Settings.__dataclass_fields__) - computed)
+
+
+def test_every_variable_the_settings_module_reads_is_in_the_table() -> None:
+    source = Path(container.settings.__file__).read_text()
+    read = set(re.findall(r'"((?:SM|SAGEMAKER|BYOM|MODEL)_[A-Z_]+)"', source))
+    documented = {name for variable in container.settings.VARIABLES for name in variable.names}
+    assert read == documented
+
+
+def test_the_configuration_reference_is_generated_from_the_table() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert docs.read_text() == container.settings.configuration_reference(), (
+        "docs/configuration.md is stale: run `python -m container.settings > docs/configuration.md`"
+    )
