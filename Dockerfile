@@ -28,9 +28,15 @@ RUN headers=$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
       $(test -f "$headers/Python.h" || echo python3-dev) \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/build-extension container/flavours/tree_walk.c container/row_reader.c /build/
-RUN /build/build-extension /build/tree_walk.c /build/_tree_walk.so \
- && /build/build-extension /build/row_reader.c /build/_row_reader.so
+COPY requirements/build.lock /build/requirements/
+RUN python3 -m venv /build/venv \
+ && /build/venv/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
+      --no-deps --require-hashes -r /build/requirements/build.lock
+COPY pyproject.toml README.md /build/
+COPY scripts/build-extensions /build/scripts/
+COPY container/row_reader.c /build/container/
+COPY container/flavours/tree_walk.c /build/container/flavours/
+RUN PYTHON=/build/venv/bin/python /build/scripts/build-extensions
 
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
@@ -45,8 +51,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
-COPY --from=extensions /build/_tree_walk.so /opt/byom/container/flavours/
-COPY --from=extensions /build/_row_reader.so /opt/byom/container/
+COPY --from=extensions /build/container/flavours/_tree_walk.*.so /opt/byom/container/flavours/
+COPY --from=extensions /build/container/_row_reader.*.so /opt/byom/container/
 COPY serve train export-tree /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080

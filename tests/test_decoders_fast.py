@@ -139,7 +139,9 @@ C_ROUTES = ["c", "python"]
 def c_reader(route: str) -> Iterator[None]:
     """The C readers, which must have been built, or ("python") the routes that serve without them."""
     if route == "c":
-        assert decoders._row_reader is not None, "container/_row_reader.so is missing: `make` builds it"
+        assert decoders._row_reader is not None, (
+            "the C readers (container._row_reader) are missing: `make` builds them"
+        )
         yield
         return
     with mock.patch.object(decoders, "_row_reader", None):
@@ -545,7 +547,9 @@ def test_csv_bodies_over_the_c_readers_size_take_the_python_routes() -> None:
 
 
 def test_the_c_readers_take_bytes_only() -> None:
-    assert decoders._row_reader is not None, "container/_row_reader.so is missing: `make` builds it"
+    assert decoders._row_reader is not None, (
+        "the C readers (container._row_reader) are missing: `make` builds them"
+    )
     with pytest.raises(TypeError):
         decoders._row_reader.csv_rows(bytearray(b"1,2"))  # type: ignore[arg-type]
     with pytest.raises(TypeError):

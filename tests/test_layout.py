@@ -12,7 +12,7 @@ from tests.harness import REPO
 SERVER = REPO / "container" / "server"
 FROM_THE_APPLICATION = {"container.settings", "container.errors"}
 WHERE_SERVER_MEETS_APPLICATION = {"serve.py", "gunicorn_hooks.py", "wsgi.py"}
-MEETING_IMPORTS = {"container.app", "container.access_log", "container.flavours"}
+MEETING_IMPORTS = {"container.app", "container.access_log", "container.flavours", "container.accelerations"}
 
 
 def container_imports(path: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""A TreeWalk walked in C: tree_walk.c, the extension module _tree_walk.so beside this file.
+"""A TreeWalk walked in C: tree_walk.c, the extension module _tree_walk beside this file.
 
 Owns: loading the module, binding a TreeWalk's arrays to it, and which batches it takes. `make`
 builds the module in a checkout and the Dockerfile in the image; without it (a checkout run
@@ -17,6 +17,7 @@ worker's other threads run meanwhile.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import importlib.util
 import logging
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 
 from container.flavours.tree_walk import F32, MAX_ROW_TREES, TreeWalk
 
-LIBRARY = Path(__file__).with_name("_tree_walk.so")
+LIBRARY = Path(__file__).with_name("_tree_walk" + importlib.machinery.EXTENSION_SUFFIXES[0])
 FLOAT64 = np.dtype(np.float64)
 log = logging.getLogger("byom")
 

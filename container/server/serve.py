@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from container import accelerations
 from container.errors import StartupError
 from container.flavours import check_artifact
 from container.settings import Settings
@@ -104,6 +105,7 @@ def main(args: list[str]) -> None:
         file=sys.stderr,
         flush=True,
     )
+    print(f"byom: {accelerations.summary()}", file=sys.stderr, flush=True)
     os.environ.update(thread_limits(settings.model_threads))  # before any library loads
     import_model_library(artifact.module)
     run_gunicorn(gunicorn_options(settings))

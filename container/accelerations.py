@@ -1,0 +1,34 @@
+"""Which accelerated routes this installation has: the C readers, the C tree walk, simdjson.
+
+Owns: finding them without importing them, so `serve` says once, before any worker starts, what
+a request will be served through. Each has a slower route that answers the same bits
+(container.decoders, container.flavours.compiled_walk): an installation without a C compiler is
+slower, and is told so here instead of finding out from a benchmark. Must not import numpy or
+any model library: `serve` runs this before gunicorn forks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+ROUTES = {  # what a reader calls it: the module that provides it
+    "C CSV and one-row JSON readers": "container._row_reader",
+    "C tree walk": "container.flavours._tree_walk",
+    "simdjson": "simdjson",
+}
+HOW_TO_BUILD = "build them with a C compiler and Python's headers: `make`, or `pip install .`"
+
+
+def available() -> dict[str, bool]:
+    return {name: importlib.util.find_spec(module) is not None for name, module in ROUTES.items()}
+
+
+def summary() -> str:
+    """One line for the start-up log."""
+    found = available()
+    have = [name for name, present in found.items() if present]
+    missing = [name for name, present in found.items() if not present]
+    line = f"accelerated routes: {', '.join(have) or 'none'}"
+    if missing:
+        line += f"; missing, so slower: {', '.join(missing)} ({HOW_TO_BUILD})"
+    return line
