@@ -1,8 +1,9 @@
 """Shared fixtures: the demo model behind each transport, and the built image.
 
 `endpoint` runs a test three times: in-process (werkzeug's WSGI test client, fast), against a real
-`./serve` with gunicorn on 127.0.0.1, and against the Docker image. Container tests skip when no
-Docker engine answers, unless BYOM_REQUIRE_DOCKER=1 (set by CI), where they fail instead.
+`./serve` with gunicorn on 127.0.0.1, and against the Docker image. Container tests skip, saying why,
+when no Docker engine answers or the Dockerfile's base image is neither here nor pullable, unless
+BYOM_REQUIRE_DOCKER=1 (set by CI), where they fail instead.
 """
 
 from __future__ import annotations
@@ -39,8 +40,13 @@ def image() -> str:
         if os.environ.get("BYOM_REQUIRE_DOCKER") == "1":
             pytest.fail("BYOM_REQUIRE_DOCKER=1 but no Docker engine answers (source .ci/docker-env)")
         pytest.skip("no Docker engine; `source .ci/docker-env` starts one")
-    from tests.harness import build_image
+    from tests.harness import base_image, build_image, missing_base_image
 
+    missing = missing_base_image(base_image())
+    if missing:
+        if os.environ.get("BYOM_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"BYOM_REQUIRE_DOCKER=1 but {missing}")
+        pytest.skip(missing)
     build_image(IMAGE_TAG)
     return IMAGE_TAG
 

@@ -141,8 +141,27 @@ def docker_available() -> bool:
         return False
 
 
+DEFAULT_BASE_IMAGE = "python:3.11-slim"  # the Dockerfile's
+
+
+def base_image() -> str:
+    return os.environ.get("BYOM_BASE_IMAGE", DEFAULT_BASE_IMAGE)
+
+
+def missing_base_image(base: str) -> str | None:
+    """Why the image cannot be built here (its base is neither present nor pullable), or None."""
+    present = subprocess.run(["docker", "image", "inspect", base], capture_output=True, timeout=60)
+    if present.returncode == 0:
+        return None
+    pulled = subprocess.run(["docker", "pull", "-q", base], capture_output=True, text=True, timeout=600)
+    if pulled.returncode == 0:
+        return None
+    reason = (pulled.stderr.strip().splitlines() or ["no reason given"])[-1]
+    return f"the base image {base} is not here and cannot be pulled ({reason}); `source .ci/docker-env` builds a local one"
+
+
 def build_image(tag: str) -> None:
-    base = os.environ.get("BYOM_BASE_IMAGE", "python:3.11-slim")
+    base = base_image()
     command = ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(REPO)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
