@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,7 +44,7 @@ COLUMNS = {  # heading: (key, width)
 }
 
 
-def measure(port: int, pattern: hostile.Pattern, hold: float, log: callable) -> dict[str, object]:  # type: ignore[valid-type]
+def measure(port: int, pattern: hostile.Pattern, hold: float, log: Callable[[], str]) -> dict[str, object]:
     booted, tracebacks = log().count("Booting worker"), log().count("Traceback")
     with hostile.holding(port, pattern), hostile.probing(port) as probes:
         time.sleep(hold / 2)

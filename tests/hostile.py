@@ -88,8 +88,15 @@ class Probes:
         return max((latency if latency is not None else PROBE_TIMEOUT) for latency in self.latencies)
 
     def percentile(self, share: float) -> float:
-        ordered = sorted(latency if latency is not None else PROBE_TIMEOUT for latency in self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        return percentile(
+            [latency if latency is not None else PROBE_TIMEOUT for latency in self.latencies], share
+        )
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of `values` lie (the nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def ping_once(port: int) -> float | None:

@@ -233,7 +233,7 @@ def test_hostile_connections_of_every_kind_leave_normal_traffic_unharmed(shared_
             held.enter_context(hostile.holding(port, pattern))
         beside = steady_traffic(port)
     after = steady_traffic(port)
-    p99 = {name: percentile([o.seconds for o in runs], 0.99) for name, runs in
+    p99 = {name: hostile.percentile([o.seconds for o in runs], 0.99) for name, runs in
            [("alone", alone), ("beside", beside), ("after", after)]}  # fmt: skip
     connections = sum(pattern.connections for pattern in hostile.PATTERNS)
     print(
@@ -249,8 +249,3 @@ def steady_traffic(port: int, seconds: float = hostile.HOLD_SECONDS) -> list[Out
     with Load(port, 4, csv_request()) as load:
         time.sleep(seconds)
         return load.stop()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
