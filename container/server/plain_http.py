@@ -40,12 +40,12 @@ from container.server.gunicorn_internals import (
     is_hoppish,
     unquote_to_wsgi_str,
 )
+from container.server.read_ahead import MAX_DIGITS
 
 REQUEST_LINE = re.compile(r"(GET|POST) (/(?!/)[!-\x22$-~]*) HTTP/1\.1")  # no "#": no fragment
 HEADER_LINE = re.compile(r"([!#$%&'*+.^`|~0-9A-Za-z-]+):[ \t]*((?:[ \t]*[!-~])*)[ \t]*")
 NOT_PLAIN = frozenset({"TRANSFER-ENCODING", "EXPECT", "UPGRADE", "HTTP2-SETTINGS"})
 NO_BODY_STATUSES = frozenset({204, 304})  # and 1xx
-MAX_DIGITS = 18  # a longer Content-Length is left to gunicorn, which refuses or reads it as a number
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def parse(data: bytes | bytearray, limits: Limits, body_unread: bool = False) ->
     if headers is None:
         return None
     length = headers.get("CONTENT-LENGTH", "0")
-    if not (length.isascii() and length.isdigit()) or len(length) > MAX_DIGITS:
+    if not (length.isascii() and length.isdigit()) or len(length) > MAX_DIGITS:  # longer: gunicorn's
         return None
     if end + 4 + (0 if body_unread else int(length)) != len(data):
         return None
