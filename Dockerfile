@@ -2,7 +2,7 @@
 #   docker build -t byom .
 #   docker run -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" byom serve
 #   docker run -v "$PWD/opt_ml:/opt/ml" byom train
-#   docker run -v "$PWD/model:/opt/ml/model" byom export-tree   (a scikit-learn tree's export: README)
+#   docker run -v "$PWD/model:/opt/ml/model" byom export-tree   (a scikit-learn tree's export: docs/training.md)
 # BASE_IMAGE may be any Debian-family image with python3.11 and its venv module
 # (CI builds on a local bookworm base because it cannot reach Docker Hub).
 ARG BASE_IMAGE=python:3.11-slim

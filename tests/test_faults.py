@@ -2,7 +2,7 @@
 slow clients, oversized and maximum-size requests. Bounded in time and count; counts and ratios,
 not seconds.
 
-Figures are printed (`pytest -s tests/test_faults.py`) and quoted in the README.
+Figures are printed (`pytest -s tests/test_faults.py`) and quoted in docs/operations.md.
 """
 
 from __future__ import annotations
