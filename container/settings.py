@@ -26,6 +26,9 @@ MAX_PAYLOAD_MB = 100
 DEFAULT_WORKER_THREADS = 4
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
+# How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
+# then gunicorn's Python parser for the rest; or gunicorn's own for all, in Python or in C.
+HTTP_PARSERS = ("byom", "python", "fast")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -51,6 +54,7 @@ class Settings:
     allow_pickle: bool = False
     skops_trusted_types: tuple[str, ...] = ()
     log_level: str = "info"
+    http_parser: str = HTTP_PARSERS[0]
 
     @property
     def max_body_bytes(self) -> int:
@@ -143,6 +147,11 @@ VARIABLES = [
              "threads per worker (spare threads keep `/ping` answering while others predict)", low=1),
     Variable(("BYOM_HOST",), "host", "text", "0.0.0.0", "`0.0.0.0`", "the address to bind (tests use 127.0.0.1)"),
     Variable(("BYOM_LOG_LEVEL",), "log_level", "lowercase-text", "info", "`info`", "gunicorn's log level"),
+    Variable(("BYOM_HTTP_PARSER",), "http_parser", "choice", HTTP_PARSERS[0], f"`{HTTP_PARSERS[0]}`",
+             "`byom`: plain requests take this project's own parser and response writer, others "
+             "gunicorn's Python parser; `python`: gunicorn's Python parser for all; `fast`: gunicorn's "
+             "C parser for all (needs the `gunicorn_h1c` package; see docs/performance.md)",
+             choices=HTTP_PARSERS),
 ]  # fmt: skip
 
 
@@ -250,9 +259,10 @@ class _Env:
         if found is None:
             return choices[0]
         name, value = found
-        if value.upper() not in choices:
+        spelled = {choice.upper(): choice for choice in choices}  # any case; the choice's own spelling
+        if value.upper() not in spelled:
             raise ConfigurationError(f"{name}={value!r}: expected one of {', '.join(choices)}")
-        return value.upper()
+        return spelled[value.upper()]
 
 
 def usable_cpu_count() -> int:

@@ -5,6 +5,7 @@ Durations are compared as ratios within one run (the machine is noisy), never to
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -25,6 +26,8 @@ from container.server.read_ahead import SMALL_REQUEST
 from container.settings import usable_cpu_count
 from tests.harness import REPO, serving, start_serve, wait_until_ready
 from tests.models import CASES, large_forest, slow_xgboost
+
+H1C_INSTALLED = importlib.util.find_spec("gunicorn_h1c") is not None
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -305,6 +308,40 @@ def test_each_request_logs_one_json_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "parser",
+    [
+        "python",
+        pytest.param(
+            "fast", marks=pytest.mark.skipif(not H1C_INSTALLED, reason="gunicorn_h1c is not installed")
+        ),
+    ],
+)
+def test_gunicorns_own_parsers_serve_the_same_answers(tmp_path: Path, parser: str) -> None:
+    """BYOM_HTTP_PARSER=python|fast: every request through gunicorn's parser and Response."""
+    body, headers = (
+        b"5.1,3.5,1.4,0.2\n6.2,3.4,5.4,2.3",
+        {"Content-Type": "text/csv", "Accept": "application/json"},
+    )
+    answers = {}
+    for choice in ("byom", parser):
+        env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "BYOM_HTTP_PARSER": choice}
+        (tmp_path / choice).mkdir()
+        with serving(REPO / "model", tmp_path / choice, env) as server:
+            ping = requests.get(server.url + "/ping", timeout=30)
+            reply = requests.post(server.url + "/invocations", data=body, headers=headers, timeout=30)
+            refused = requests.post(server.url + "/invocations", data=b"x", headers=headers, timeout=30)
+        answers[choice] = (
+            ping.status_code,
+            reply.status_code,
+            reply.content,
+            refused.status_code,
+            refused.json(),
+        )
+    assert answers[parser] == answers["byom"]
+    assert answers["byom"][:3] == (200, 200, b'{"predictions":["setosa","virginica"]}')
+
+
+@pytest.mark.parametrize(
     ("prepare", "env", "says", "exit_code"),
     [
         ("corrupt", {}, "byom: cannot serve: model.json is not an XGBoost model", 4),
@@ -316,6 +353,13 @@ def test_each_request_logs_one_json_line(tmp_path: Path) -> None:
             {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "image/png"},
             "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
             4,
+        ),
+        pytest.param(
+            "corrupt",
+            {"BYOM_HTTP_PARSER": "fast"},
+            "BYOM_HTTP_PARSER=fast: gunicorn's C parser is not installed (pip install gunicorn_h1c)",
+            1,
+            marks=pytest.mark.skipif(H1C_INSTALLED, reason="gunicorn_h1c is installed here"),
         ),
     ],
 )

@@ -38,6 +38,7 @@ def test_defaults() -> None:
     assert configured.batch is False
     assert configured.batch_strategy == "MULTI_RECORD"
     assert configured.allow_pickle is False
+    assert configured.http_parser == "byom"
 
 
 def test_default_workers_is_two_per_usable_cpu_plus_one() -> None:
@@ -89,6 +90,7 @@ def test_model_dir(environ: dict[str, str], model_dir: str) -> None:
             "SINGLE_RECORD",
             id="batch-strategy",
         ),
+        pytest.param({"BYOM_HTTP_PARSER": "Fast"}, "http_parser", "fast", id="http-parser-any-case"),
         pytest.param(
             {"SAGEMAKER_INFERENCE_OUTPUT": "probability"},
             "inference_output",
@@ -144,6 +146,7 @@ def test_new_variable_names_win_over_old_ones(new: str, old: str, attribute: str
         pytest.param("SAGEMAKER_BATCH", "maybe", id="batch-maybe"),
         pytest.param("BYOM_ALLOW_PICKLE", "2", id="allow-pickle-2"),
         pytest.param("SAGEMAKER_BATCH_STRATEGY", "bogus", id="strategy-bogus"),
+        pytest.param("BYOM_HTTP_PARSER", "h1c", id="http-parser-unknown"),
     ],
 )
 def test_bad_values_raise_configuration_error_naming_the_variable(name: str, value: str) -> None:

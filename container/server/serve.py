@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 from container import accelerations
-from container.errors import StartupError
+from container.errors import ConfigurationError, StartupError
 from container.flavours import check_artifact
 from container.settings import Settings
 
@@ -51,10 +52,18 @@ def gunicorn_options(settings: Settings) -> list[str]:
         "--log-level", settings.log_level,
         "--error-logfile", "-",
         "--no-control-socket",
+        "--http-parser", "fast" if settings.http_parser == "fast" else "python",
         *heartbeat_dir_arguments(HEARTBEAT_DIR),
         "--config", HOOKS,
         APPLICATION,
     ]  # fmt: skip
+
+
+def check_http_parser(settings: Settings) -> None:
+    if settings.http_parser == "fast" and importlib.util.find_spec("gunicorn_h1c") is None:
+        raise ConfigurationError(
+            "BYOM_HTTP_PARSER=fast: gunicorn's C parser is not installed (pip install gunicorn_h1c)"
+        )
 
 
 def heartbeat_dir_arguments(directory: Path) -> list[str]:
@@ -96,6 +105,7 @@ def main(args: list[str]) -> None:
         sys.exit("usage: serve  (configured by environment variables; see the README)")
     try:
         settings = Settings.from_env(os.environ)
+        check_http_parser(settings)
         artifact = check_artifact(settings)
     except StartupError as error:
         sys.exit(f"byom: cannot serve: {error.message}")

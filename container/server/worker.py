@@ -81,9 +81,12 @@ class TimeoutThreadWorker(
 
     def load_wsgi(self) -> None:
         super().load_wsgi()  # a bad configuration stops the server here, with its message
-        self.body_limit = Settings.from_env(os.environ).max_body_bytes
+        settings = Settings.from_env(os.environ)
+        self.body_limit = settings.max_body_bytes
         self.wsgi = honouring_connection_close(self.wsgi)
-        plain = not gunicorn_internals.does_more_than_http(self.cfg, os.environ)
+        plain = settings.http_parser == "byom" and not gunicorn_internals.does_more_than_http(
+            self.cfg, os.environ
+        )
         self.plain_limits = plain_http.Limits.of(self.cfg) if plain else None
         self.base_environ = gunicorn_internals.base_environ(self.cfg)
         self.date = plain_http.DateHeader()
