@@ -130,19 +130,27 @@ def ours_variables(model_dir: Path, port: int, workers: int, threads: int) -> di
 
 
 def start_ours(
-    name: str, model_dir: Path, log_dir: Path, workers: int, threads: int = 4, wait: bool = True
+    name: str,
+    model_dir: Path,
+    log_dir: Path,
+    workers: int,
+    threads: int = 4,
+    wait: bool = True,
+    checkout: Path = CHECKOUT,
+    extra: Mapping[str, str] | None = None,
 ) -> Server:
-    """`./serve` from this checkout, pinned to the server CPU; returns once /ping answers 200."""
+    """`./serve` from `checkout` (this one by default) with `extra` variables, pinned to the
+    server CPU; returns once /ping answers 200."""
     port = free_port()
-    variables = ours_variables(model_dir, port, workers, threads)
-    argv = [tool("taskset"), "-c", str(SERVER_CPU), str(CHECKOUT / "serve")]
+    variables = ours_variables(model_dir, port, workers, threads) | dict(extra or {})
+    argv = [tool("taskset"), "-c", str(SERVER_CPU), str(checkout / "serve")]
     log = log_dir / f"{name}-{port}.log"
     command = (
         " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items()) + f" taskset -c {SERVER_CPU} ./serve"
     )
     server = Server(name, port, [command], {"serve": log})
     try:
-        server.spawn("gunicorn", argv, clean_environment() | variables, log, CHECKOUT)
+        server.spawn("gunicorn", argv, clean_environment() | variables, log, checkout)
         if wait:
             server.wait_ready()
     except BaseException:

@@ -1,0 +1,231 @@
+"""`python bench/ab.py --baseline REF [--side NAME=VAR=VALUE ...]`: an interleaved A/B of servers.
+
+Owns: comparing this checkout's server (or that of `--candidate REF`) with another commit's (REF,
+checked out in a temporary git worktree that shares this checkout's .venv, its C extensions built
+there), and with the candidate run under other settings (`--side fast=BYOM_HTTP_PARSER=fast`), on the same three loads:
+- `ping`: GET /ping, the trivial handler (the app answers 200 with no body, no model involved);
+- `iris`: one CSV row to the demo model (a scikit-learn tree);
+- `xgboost`: one CSV row of 30 features to 200 trees of depth 6.
+Each is wrk -t1 -c16 on the load CPU against 3 workers x 4 threads pinned to the server CPU, as in
+`make bench`. Rounds alternate the order of the sides (A B, B A, A B...), and every side of every
+round starts its servers afresh, so neither a side's position in the round nor a server's age
+(the first-started server of a run can be the slower one) favours one. The report gives each
+side's median and range over the rounds and its ratio to the baseline, round by round paired, and
+is written to bench/results/ab.md (and ab.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import load
+from models import DEMO_MODEL, IRIS_ROW, csv_body, feature_rows, xgboost_model
+from servers import start_ours
+from stats import median
+
+BENCH = Path(__file__).resolve().parent
+CHECKOUT = BENCH.parent
+RESULTS = BENCH / "results"
+WORKERS = 3
+THREADS = 4
+CONNECTIONS = 16
+WARMUP_SECONDS = 3
+LOADS = ("ping", "iris", "xgboost")
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str
+    source: str  # the commit, or "this checkout"
+    checkout: Path
+    extra: Mapping[str, str]
+
+    def describe(self) -> str:
+        settings = " ".join(f"{k}={v}" for k, v in self.extra.items())
+        return f"{self.name}: {self.source}" + (f" with {settings}" if settings else "")
+
+
+def parse_side(text: str) -> tuple[str, dict[str, str]]:
+    name, _, assignment = text.partition("=")
+    variable, equals, value = assignment.partition("=")
+    if not (name and variable and equals):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VARIABLE=VALUE")
+    return name, {variable: value}
+
+
+@contextmanager
+def checked_out(ref: str | None, name: str) -> Iterator[Path]:
+    """REF in a temporary worktree, with this checkout's .venv and its own C extensions; None:
+    this checkout as it is (its extensions built afresh)."""
+    if ref is None:
+        build_extensions(CHECKOUT)
+        yield CHECKOUT
+        return
+    directory = Path(tempfile.mkdtemp(prefix="byom-ab-"))
+    tree = directory / name
+    subprocess.run(
+        [load.tool("git"), "-C", str(CHECKOUT), "worktree", "add", "--detach", str(tree), ref], check=True
+    )
+    try:
+        (tree / ".venv").symlink_to(CHECKOUT / ".venv")
+        build_extensions(tree)
+        yield tree
+    finally:
+        subprocess.run(
+            [load.tool("git"), "-C", str(CHECKOUT), "worktree", "remove", "--force", str(tree)], check=False
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def build_extensions(tree: Path) -> None:
+    """As that commit builds them: scripts/build-extensions, or (before packaging built them) one
+    scripts/build-extension call per module."""
+    environment = os.environ | {"PYTHON": str(CHECKOUT / ".venv" / "bin" / "python")}
+    if (tree / "scripts" / "build-extensions").exists():
+        subprocess.run([str(tree / "scripts" / "build-extensions")], cwd=tree, env=environment, check=True)
+        return
+    for source, module in (
+        ("container/flavours/tree_walk.c", "container/flavours/_tree_walk.so"),
+        ("container/row_reader.c", "container/_row_reader.so"),
+    ):
+        subprocess.run(
+            [str(tree / "scripts" / "build-extension"), source, module], cwd=tree, env=environment, check=True
+        )
+
+
+def measure_round(
+    sides: list[Side], work: Path, seconds: float, models: dict[str, Path]
+) -> dict[str, dict[str, float]]:
+    scripts = {
+        "iris": load.post_script(work / "iris.lua", body_file(work, "iris.csv", IRIS_ROW), "text/csv"),
+        "xgboost": load.post_script(
+            work / "xgboost.lua",
+            body_file(work, "xgboost.csv", csv_body(feature_rows(1, seed=1))),
+            "text/csv",
+        ),
+    }
+    found: dict[str, dict[str, float]] = {}
+    for side in sides:
+        rates: dict[str, float] = {}
+        for model, loads in (("iris", ("ping", "iris")), ("xgboost", ("xgboost",))):
+            with start_ours(
+                side.name, models[model], work, WORKERS, THREADS, checkout=side.checkout, extra=side.extra
+            ) as server:
+                for name in loads:
+                    url = server.url + ("/ping" if name == "ping" else "/invocations")
+                    script = scripts.get(name)
+                    load.wrk(url, WARMUP_SECONDS, CONNECTIONS, script)  # every worker loaded and warm
+                    result = load.wrk(url, seconds, CONNECTIONS, script)
+                    if not result.clean:
+                        raise RuntimeError(
+                            f"{side.name} {name}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors"
+                        )
+                    rates[name] = result.requests_per_s
+        found[side.name] = rates
+        print(
+            f"ab: {side.name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items()),
+            file=sys.stderr,
+            flush=True,
+        )
+    return found
+
+
+def body_file(work: Path, name: str, body: bytes) -> Path:
+    path = work / name
+    path.write_bytes(body)
+    return path
+
+
+def report(
+    sides: list[Side],
+    rounds: list[dict[str, dict[str, float]]],
+    seconds: float,
+    ref: str,
+    candidate: str | None,
+) -> str:
+    baseline = sides[0].name
+    lines = [
+        "# Interleaved A/B",
+        "",
+        f"`python bench/ab.py --baseline {ref}"
+        + (f" --candidate {candidate}" if candidate else "")
+        + "".join(f" --side {s.name}={k}={v}" for s in sides[2:] for k, v in s.extra.items())
+        + f" --rounds {len(rounds)} --seconds {seconds:g}`",
+        "",
+        *(f"- {side.describe()}" for side in sides),
+        f"- wrk -t1 -c{CONNECTIONS} for {seconds:g} s per load after {WARMUP_SECONDS} s of warm-up, requests/s; {WORKERS} workers x "
+        f"{THREADS} threads on one core; {len(rounds)} rounds, the sides' order alternating, servers started afresh",
+        "",
+        "| load | side | median req/s | range | vs baseline (median of paired rounds) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in LOADS:
+        for side in sides:
+            values = [found[side.name][name] for found in rounds]
+            paired = [found[side.name][name] / found[baseline][name] for found in rounds]
+            versus = (
+                "" if side.name == baseline else f"{median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f})"
+            )
+            lines.append(
+                f"| {name} | {side.name} | {median(values):,.0f} | {min(values):,.0f}-{max(values):,.0f} | {versus} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description="Interleaved A/B of this checkout's server against another commit's."
+    )
+    parser.add_argument("--baseline", required=True, help="the git commit (or branch) to compare with")
+    parser.add_argument(
+        "--candidate",
+        default=None,
+        help="a git commit to measure instead of this checkout as it is (the default)",
+    )
+    parser.add_argument(
+        "--side",
+        type=parse_side,
+        action="append",
+        default=[],
+        help="NAME=VARIABLE=VALUE: this checkout with a setting",
+    )
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "ab.md")
+    args = parser.parse_args(argv)
+
+    os.sched_setaffinity(0, {load.LOAD_CPU})
+    work = Path(tempfile.mkdtemp(prefix="byom-ab-work-"))
+    models = {"iris": DEMO_MODEL, "xgboost": xgboost_model(work).directory}
+    rounds: list[dict[str, dict[str, float]]] = []
+    with (
+        checked_out(args.baseline, "baseline") as baseline,
+        checked_out(args.candidate, "candidate") as candidate,
+    ):
+        source = args.candidate or "this checkout"
+        sides = [Side("baseline", args.baseline, baseline, {}), Side("candidate", source, candidate, {})]
+        sides += [Side(name, source, candidate, extra) for name, extra in args.side]
+        for number in range(args.rounds):
+            order = sides if number % 2 == 0 else sides[::-1]
+            print(f"ab: round {number + 1} of {args.rounds}", file=sys.stderr, flush=True)
+            rounds.append(measure_round(order, work, args.seconds, models))
+    text = report(sides, rounds, args.seconds, args.baseline, args.candidate)
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps({"rounds": rounds}, indent=1) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
