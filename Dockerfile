@@ -19,7 +19,7 @@ RUN python3 -m venv /opt/venv \
            simdjson/simdjson.cpp simdjson/simdjson.h simdjson/util.cpp simdjson/csimdjson.pyx
 
 # The C extension modules, the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# CSV and one-row JSON readers (container/decoders.py), compiled on the runtime base against its Python's
+# CSV and one-row JSON readers (container/codecs/), compiled on the runtime base against its Python's
 # headers (python:3.11-slim has them; a Debian python3 gets them from python3-dev); the compiler and
 # headers stay behind in this stage.
 FROM ${BASE_IMAGE} AS extensions
@@ -34,7 +34,7 @@ RUN python3 -m venv /build/venv \
       --no-deps --require-hashes -r /build/requirements/build.lock
 COPY pyproject.toml README.md /build/
 COPY scripts/build-extensions /build/scripts/
-COPY container/row_reader.c /build/container/
+COPY container/codecs/row_reader.c /build/container/codecs/
 COPY container/flavours/tree_walk.c /build/container/flavours/
 RUN PYTHON=/build/venv/bin/python /build/scripts/build-extensions
 
@@ -52,7 +52,7 @@ RUN rm -rf /usr/share/python-wheels /usr/lib/python3.11/test
 COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
 COPY --from=extensions /build/container/flavours/_tree_walk.*.so /opt/byom/container/flavours/
-COPY --from=extensions /build/container/_row_reader.*.so /opt/byom/container/
+COPY --from=extensions /build/container/codecs/_row_reader.*.so /opt/byom/container/codecs/
 COPY serve train export-tree /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080

@@ -4,10 +4,10 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 # The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# CSV and one-row JSON readers (container/decoders.py). Without a C compiler or Python's headers the
+# CSV and one-row JSON readers (container/codecs/). Without a C compiler or Python's headers the
 # numpy walk and the simdjson routes serve instead, and the tests that check the C code say what is missing.
 EXT_SUFFIX := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/_row_reader$(EXT_SUFFIX)
+EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/codecs/_row_reader$(EXT_SUFFIX)
 
 .PHONY: serve test lint demo-model image audit bytecode
 
@@ -37,7 +37,7 @@ demo-model: $(STAMP)
 	$(PYTHON) scripts/make_demo_model.py model
 
 # Built as `pip install .` builds them (scripts/build-extensions); both at once.
-$(EXTENSIONS) &: container/flavours/tree_walk.c container/row_reader.c scripts/build-extensions pyproject.toml $(STAMP)
+$(EXTENSIONS) &: container/flavours/tree_walk.c container/codecs/row_reader.c scripts/build-extensions pyproject.toml $(STAMP)
 	@PYTHON=$(PYTHON) scripts/build-extensions && echo "built the C tree walk and the C CSV and one-row JSON readers" \
 	  || echo "C extensions not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk, CSV and one-row JSON bodies the slower simdjson routes"
 

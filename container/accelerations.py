@@ -2,7 +2,7 @@
 
 Owns: finding them without importing them, so `serve` says once, before any worker starts, what
 a request will be served through. Each has a slower route that answers the same bits
-(container.decoders, container.flavours.compiled_walk): an installation without a C compiler is
+(container.codecs, container.flavours.compiled_walk): an installation without a C compiler is
 slower, and is told so here instead of finding out from a benchmark. Must not import numpy or
 any model library: `serve` runs this before gunicorn forks.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 
 ROUTES = {  # what a reader calls it: the module that provides it
-    "C CSV and one-row JSON readers": "container._row_reader",
+    "C CSV and one-row JSON readers": "container.codecs._row_reader",
     "C tree walk": "container.flavours._tree_walk",
     "simdjson": "simdjson",
 }

@@ -16,8 +16,7 @@ from types import MappingProxyType
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from container.decoders import DECODERS, Decoder
-from container.encoders import ENCODERS, Encoder
+from container.codecs import DECODERS, ENCODERS, Decoder, Encoder
 from container.errors import ConfigurationError, NotAcceptable, UnsupportedMediaType, UnsupportedOutput
 from container.outputs import Predictor, check_supported, keys_from_custom_attributes, parse_keys, predict
 from container.schema import conform

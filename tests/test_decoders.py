@@ -18,16 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from container.decoders import (
-    DECODERS,
-    Table,
-    decode_csv,
-    decode_json,
-    decode_jsonlines,
-    decode_libsvm,
-    decode_npy,
-)
+from container.codecs import DECODERS
+from container.codecs.csv import decode_csv
+from container.codecs.json import decode_json
+from container.codecs.jsonlines import decode_jsonlines
+from container.codecs.libsvm import decode_libsvm
+from container.codecs.npy import decode_npy
 from container.errors import InvalidData, MalformedRequest, RequestError, UnsupportedMediaType
+from container.tables import Table
 
 CSV = "text/csv"
 JSON = "application/json"

@@ -7,7 +7,7 @@ the same array, or the same error class and message. Bodies: valid ones with man
 plain subset the fast paths must take, and near-valid hostile ones, mutated byte by byte.
 Each fast path has two routes: simdjson first, for bodies whose every value is a JSON number,
 then pandas (CSV) or orjson (JSON, with nulls); the properties run each route alone, as well as
-both as served. The C readers (container/row_reader.c) come first where they were built: every CSV
+both as served. The C readers (container/codecs/row_reader.c) come first where they were built: every CSV
 body, and JSON bodies of one row; the properties run them, and the Python routes with the C
 module made missing.
 """
@@ -15,6 +15,7 @@ module made missing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import decimal
 import json
 import math
@@ -29,22 +30,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from container import decoders
-from container.decoders import (
-    Table,
-    decode_csv,
-    decode_csv_strict,
-    decode_json,
-    decode_json_strict,
-    decode_jsonlines,
-    decode_jsonlines_strict,
-    fast_csv_row,
-    fast_csv_rows,
-    fast_json_row,
-    fast_json_rows,
-    fast_jsonlines_rows,
-)
+from container.codecs import csv as csv_codec
+from container.codecs import json as json_codec
+from container.codecs import routes
+from container.codecs.csv import decode_csv, decode_csv_strict, fast_csv_row, fast_csv_rows
+from container.codecs.json import decode_json, decode_json_strict, fast_json_row, fast_json_rows
+from container.codecs.jsonlines import decode_jsonlines, decode_jsonlines_strict, fast_jsonlines_rows
 from container.errors import MalformedRequest, RequestError
+from container.tables import Table
 
 FastPath = Callable[[bytes, Mapping[str, str]], np.ndarray | None]
 Decoder = Callable[[bytes, Mapping[str, str]], Table]
@@ -112,24 +105,35 @@ JSON_ROUTES = {"simdjson": "_orjson_number_rows", "orjson": "_simdjson_number_ro
 
 
 @contextmanager
-def only_route(route: str, routes: Mapping[str, str | None]) -> Iterator[None]:
-    declining = routes[route]
+def only_route(route: str, codec: Any, declined: Mapping[str, str | None]) -> Iterator[None]:
+    declining = declined[route]
     if declining is None:
         yield
         return
-    with mock.patch.object(decoders, declining, return_value=None):
+    with mock.patch.object(codec, declining, return_value=None):
         yield
 
 
 def json_route(route: str) -> contextlib.AbstractContextManager[None]:
-    return only_route(route, JSON_ROUTES)
+    return only_route(route, json_codec, JSON_ROUTES)
 
 
 @contextmanager
 def csv_route(route: str) -> Iterator[None]:
     """One of the Python CSV routes, as served where the C reader was not built."""
-    with c_reader("python"), only_route(route, CSV_ROUTES):
+    with c_reader("python"), only_route(route, csv_codec, CSV_ROUTES):
         yield
+
+
+def route_refused(codec: Any, name: str, message: str) -> contextlib.AbstractContextManager[Any]:
+    """The codec's routes, with the one called `name` raising AssertionError(message) if taken."""
+
+    def refuse(body: bytes, params: Mapping[str, str]) -> None:
+        raise AssertionError(message)
+
+    replaced = tuple(dataclasses.replace(r, read=refuse) if r.name == name else r for r in codec.ROUTES)
+    assert replaced != codec.ROUTES, f"no route {name!r}"
+    return mock.patch.object(codec, "ROUTES", replaced)
 
 
 C_ROUTES = ["c", "python"]
@@ -139,18 +143,18 @@ C_ROUTES = ["c", "python"]
 def c_reader(route: str) -> Iterator[None]:
     """The C readers, which must have been built, or ("python") the routes that serve without them."""
     if route == "c":
-        assert decoders._row_reader is not None, (
-            "the C readers (container._row_reader) are missing: `make` builds them"
+        assert routes.ROW_READER is not None, (
+            "the C readers (container.codecs._row_reader) are missing: `make` builds them"
         )
         yield
         return
-    with mock.patch.object(decoders, "_row_reader", None):
+    with mock.patch.object(routes, "ROW_READER", None):
         yield
 
 
 def c_csv_rows(body: bytes, params: Mapping[str, str]) -> np.ndarray | None:
     """The C reader's rows of a CSV body, or None where it declines."""
-    table = decoders.fast_csv_table(body, params)
+    table = csv_codec.fast_csv_table(body, params)
     return None if table is None else table.rows
 
 
@@ -159,9 +163,9 @@ def fast_csv_for_any_size() -> Iterator[None]:
     """Without the C reader, decode_csv tries the fast path on every body of more than one line."""
     with (
         c_reader("python"),
-        mock.patch.object(decoders, "SIMDJSON_CSV_FIELDS", 0),
-        mock.patch.object(decoders, "FAST_CSV_CALL_FIELDS", 0),
-        mock.patch.object(decoders, "FAST_CSV_COLUMN_ROWS", 0),
+        mock.patch.object(csv_codec, "SIMDJSON_CSV_FIELDS", 0),
+        mock.patch.object(csv_codec, "FAST_CSV_CALL_FIELDS", 0),
+        mock.patch.object(csv_codec, "FAST_CSV_COLUMN_ROWS", 0),
     ):
         yield
 
@@ -426,8 +430,8 @@ def test_a_large_csv_body_takes_the_fast_path(route: str) -> None:
 
     with (
         c_reader(route),
-        mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
-        mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
+        mock.patch.object(csv_codec, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
+        mock.patch.object(csv_codec, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
     ):
         table = decode_csv(body, {})
 
@@ -445,7 +449,9 @@ def test_what_simdjson_declines_pandas_reads_like_float(body: bytes) -> None:
 
 @pytest.mark.parametrize("body", [b"5.1,3.5,1.4,0.2", b"5.1,3.5,1.4,0.2\n", bench_csv(2)[0]])
 def test_small_csv_bodies_skip_the_fast_path(body: bytes) -> None:
-    fast_path = mock.patch.object(decoders, "fast_csv_rows", side_effect=AssertionError("took the fast path"))
+    fast_path = mock.patch.object(
+        csv_codec, "fast_csv_rows", side_effect=AssertionError("took the fast path")
+    )
     with c_reader("python"), fast_path:
         decode_csv(body, {})
 
@@ -478,7 +484,7 @@ MANY_LINES = [b"1,2\n3,4", b"1,2\r\n3,4\r\n\r\n", b"1\n2", b" , \n1,2"]
 def test_small_bodies_take_the_c_reader_or_the_one_line_route(route: str, body: bytes) -> None:
     expected = decode_csv_strict(body, {}).rows
     strict = mock.patch.object(
-        decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")
+        csv_codec, "decode_csv_strict", side_effect=AssertionError("took the strict path")
     )
     with c_reader(route), strict:
         assert same_bits(decode_csv(body, {}).rows, expected)
@@ -531,12 +537,12 @@ def test_the_c_reader_reads_hard_numbers_like_float() -> None:
 
 
 def test_csv_bodies_over_the_c_readers_size_take_the_python_routes() -> None:
-    body, values = bench_csv(decoders.C_CSV_BYTES // 200)  # rows of 30 fields: ~225 bytes each
-    within = body[: decoders.C_CSV_BYTES].rpartition(b"\n")[0]  # the whole lines that fit
-    assert len(body) > decoders.C_CSV_BYTES
-    c_route = mock.patch.object(decoders, "fast_csv_table", side_effect=AssertionError("took the C reader"))
+    body, values = bench_csv(csv_codec.C_CSV_BYTES // 200)  # rows of 30 fields: ~225 bytes each
+    within = body[: csv_codec.C_CSV_BYTES].rpartition(b"\n")[0]  # the whole lines that fit
+    assert len(body) > csv_codec.C_CSV_BYTES
+    c_route = route_refused(csv_codec, "C reader", "took the C reader")
     python_routes = mock.patch.object(
-        decoders, "_csv_size_estimate", side_effect=AssertionError("took the Python routes")
+        csv_codec, "_csv_size_estimate", side_effect=AssertionError("took the Python routes")
     )
 
     with c_reader("c"), c_route:
@@ -547,13 +553,13 @@ def test_csv_bodies_over_the_c_readers_size_take_the_python_routes() -> None:
 
 
 def test_the_c_readers_take_bytes_only() -> None:
-    assert decoders._row_reader is not None, (
-        "the C readers (container._row_reader) are missing: `make` builds them"
+    assert routes.ROW_READER is not None, (
+        "the C readers (container.codecs._row_reader) are missing: `make` builds them"
     )
     with pytest.raises(TypeError):
-        decoders._row_reader.csv_rows(bytearray(b"1,2"))  # type: ignore[arg-type]
+        routes.ROW_READER.csv_rows(bytearray(b"1,2"))
     with pytest.raises(TypeError):
-        decoders._row_reader.json_row("[1]")  # type: ignore[arg-type]
+        routes.ROW_READER.json_row("[1]")
 
 
 @pytest.mark.parametrize("rows", [5, 20, 90])
@@ -561,14 +567,14 @@ def test_middling_csv_bodies_take_simdjson_but_never_pandas(rows: int) -> None:
     body, values = bench_csv(rows)
     with (
         c_reader("python"),
-        mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
-        mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
+        mock.patch.object(csv_codec, "decode_csv_strict", side_effect=AssertionError("took the strict path")),
+        mock.patch.object(csv_codec, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
     ):
         assert same_bits(decode_csv(body, {}).rows, values)
 
     with (
         c_reader("python"),
-        mock.patch.object(decoders, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
+        mock.patch.object(csv_codec, "_pandas_csv_rows", side_effect=AssertionError("took pandas")),
     ):
         assert same_bits(decode_csv(body.replace(b"0.", b".", 1), {}).rows, values)
 
@@ -802,7 +808,7 @@ def test_decode_json_of_one_row_ends_as_the_strict_path(
 def test_a_json_body_of_one_row_takes_the_c_reader(body: bytes) -> None:
     expected = decode_json_strict(body, {}).rows
     fast_path = mock.patch.object(
-        decoders, "fast_json_rows", side_effect=AssertionError("took the fast path")
+        json_codec, "fast_json_rows", side_effect=AssertionError("took the fast path")
     )
     with c_reader("c"), fast_path:
         table = decode_json(body, {})
@@ -836,8 +842,10 @@ def test_a_large_json_body_takes_the_fast_path(separators: tuple[str, str]) -> N
     body = json.dumps({"instances": values.tolist()}, separators=separators).encode()
 
     with (
-        mock.patch.object(decoders, "decode_json_strict", side_effect=AssertionError("took the strict path")),
-        mock.patch.object(decoders, "_orjson_number_rows", side_effect=AssertionError("took orjson")),
+        mock.patch.object(
+            json_codec, "decode_json_strict", side_effect=AssertionError("took the strict path")
+        ),
+        mock.patch.object(json_codec, "_orjson_number_rows", side_effect=AssertionError("took orjson")),
     ):
         table = decode_json(body, {})
 
@@ -849,7 +857,7 @@ def test_a_large_json_body_with_nulls_takes_orjson_without_trying_simdjson() -> 
     values[::7, 3] = np.nan
     body = json.dumps({"instances": values.tolist()}).replace("NaN", "null").encode()
 
-    with mock.patch.object(decoders, "_simdjson_number_rows", side_effect=AssertionError("tried simdjson")):
+    with mock.patch.object(json_codec, "_simdjson_number_rows", side_effect=AssertionError("tried simdjson")):
         rows = fast_json_rows(body, {})
 
     assert rows is not None and same_bits(rows, values)
@@ -926,7 +934,9 @@ def test_a_long_single_line_takes_the_fast_path() -> None:
     values = np.round(np.random.default_rng(5).normal(size=5_000), 4)
     body = ",".join(f"{v:.4f}" for v in values).encode()
 
-    with mock.patch.object(decoders, "decode_csv_strict", side_effect=AssertionError("took the strict path")):
+    with mock.patch.object(
+        csv_codec, "decode_csv_strict", side_effect=AssertionError("took the strict path")
+    ):
         table = decode_csv(body, {})
 
     assert same_bits(table.rows, values.reshape(1, -1)) and table.rows.flags.c_contiguous

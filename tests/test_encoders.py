@@ -7,7 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from container.encoders import ENCODERS, encode_csv, encode_json, encode_jsonlines
+from container.codecs import ENCODERS
+from container.codecs.csv import encode_csv
+from container.codecs.json import encode_json
+from container.codecs.jsonlines import encode_jsonlines
 from container.outputs import Prediction
 
 NAN = float("nan")

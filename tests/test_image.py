@@ -361,7 +361,7 @@ def test_the_image_reads_one_row_bodies_in_c(image: str) -> None:
     """The image carries the C readers (built in the same stage), and they read like float()."""
     numbers = ["5.1", "+.5", "-0", "1e-400", "9007199254740993", "0.30000000000000004"]
     script = (
-        "import sys; from container import _row_reader as r; "
+        "import sys; from container.codecs import _row_reader as r; "
         "csv, json = sys.argv[1].encode(), b'[' + sys.argv[2].encode() + b']'; "
         "print(*memoryview(r.csv_rows(csv)[0]).cast('d'), *memoryview(r.json_row(json)).cast('d'), sep=',')"
     )

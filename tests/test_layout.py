@@ -35,3 +35,20 @@ def test_the_server_knows_http_and_processes_not_models(path: Path) -> None:
     )
     foreign = {name for name in container_imports(path) if not name.startswith("container.server")}
     assert foreign <= allowed, f"{path.name} imports {sorted(foreign - allowed)}"
+
+
+CODECS = REPO / "container" / "codecs"
+WHAT_CODECS_READ = {"container.errors", "container.tables", "container.outputs"}
+
+
+@pytest.mark.parametrize("path", sorted(CODECS.glob("*.py")), ids=lambda path: path.name)
+def test_the_codecs_know_bytes_and_tables_not_models_or_settings(path: Path) -> None:
+    foreign = {name for name in container_imports(path) if not name.startswith("container.codecs")}
+    assert foreign <= WHAT_CODECS_READ, f"{path.name} imports {sorted(foreign - WHAT_CODECS_READ)}"
+
+
+def test_each_content_type_has_one_codec_module() -> None:
+    from container.codecs import DECODERS, ENCODERS
+
+    modules = {codec.__module__ for codec in [*DECODERS.values(), *ENCODERS.values()]}
+    assert modules == {f"container.codecs.{name}" for name in ("csv", "json", "jsonlines", "libsvm", "npy")}

@@ -14,18 +14,19 @@ import pytest
 from container import accelerations
 from tests.harness import DEMO_MODEL, REPO
 
-EXTENSIONS = ("container/_row_reader.", "container/flavours/_tree_walk.")
+EXTENSIONS = ("container/codecs/_row_reader.", "container/flavours/_tree_walk.")
 SERVE_ONE_ROW = f"""
 import sys
 from pathlib import Path
 import container
-from container import accelerations, decoders
+from container import accelerations
+from container.codecs import routes
 from container.flavours import compiled_walk
 from container.app import create_app
 from container.settings import Settings
 from werkzeug.test import Client
 assert not container.__file__.startswith({str(REPO)!r}), container.__file__
-assert decoders._row_reader is not None and compiled_walk.load_module(compiled_walk.LIBRARY)
+assert routes.ROW_READER is not None and compiled_walk.load_module(compiled_walk.LIBRARY)
 print(accelerations.summary())
 client = Client(create_app(Settings(model_dir=Path({str(DEMO_MODEL)!r}))))
 print(client.post("/invocations", data=b"5.1,3.5,1.4,0.2", content_type="text/csv").get_data(as_text=True))

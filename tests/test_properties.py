@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from container.app import create_app
-from container.decoders import DECODERS
+from container.codecs import DECODERS
 from container.errors import RequestError
 from container.settings import Settings
 from container.tables import Table

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.datasets import load_svmlight_files
 
-from container.decoders import decode_csv
+from container.codecs.csv import decode_csv
 from container.errors import RequestError, TrainingError
 from container.tables import Matrix
 

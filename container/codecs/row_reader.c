@@ -1,6 +1,6 @@
-/* decoders.py's C routes: the extension module _row_reader, which decoders.py imports when
- * `make` or the Dockerfile has built it into container/_row_reader.so (else the slower simdjson
- * and pandas routes serve the same bodies). Each function gives the float64 values of a body, as
+/* The C routes of container/codecs/csv.py and json.py: the extension module _row_reader, which
+ * codecs/routes.py imports where `make`, pip or the Dockerfile has built it (container/codecs/
+ * _row_reader.*.so; else the slower simdjson and pandas routes serve the same bodies). Each function gives the float64 values of a body, as
  * a bytearray, or None when the other routes must decide; what it takes, the strict path takes
  * too, with the very same values, and every number it gives is finite (a number beyond float64 is
  * left to the strict path, which reads it as infinite for schema.conform to refuse).
@@ -26,7 +26,7 @@
  * Why: a CSV row of 30 fields took simdjson's route 4.4 us (the checks around it included) and
  * takes this 0.65 us; PyOS_string_to_double alone for each field would take 5.0 us (Python's dtoa
  * is exact but slow). 5 rows take decode_csv 6.2 us instead of 34. Bodies of more rows gain less,
- * and from ~300 rows of 30 fields simdjson's SIMD parse is faster: decoders.py sends bodies over
+ * and from ~300 rows of 30 fields simdjson's SIMD parse is faster: codecs/csv.py sends bodies over
  * C_CSV_BYTES there. `{"instances": [[...]]}` of 30 numbers took fast_json_rows 9.3 us and takes
  * fast_json_row 1.9, the numpy array included.
  */
@@ -347,7 +347,8 @@ static PyMethodDef METHODS[] = {
 };
 
 static struct PyModuleDef MODULE = {
-    PyModuleDef_HEAD_INIT, "_row_reader", "decoders.py's one-row routes in C: see row_reader.c.", -1, METHODS,
+    PyModuleDef_HEAD_INIT, "_row_reader", "container/codecs' CSV and one-row JSON routes in C: see row_reader.c.",
+    -1, METHODS,
     NULL, NULL, NULL, NULL,
 };
 
