@@ -9,7 +9,9 @@ any model library: `serve` runs this before gunicorn forks.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
+from pathlib import Path
 
 ROUTES = {  # what a reader calls it: the module that provides it
     "C CSV and one-row JSON readers": "container.codecs._row_reader",
@@ -20,7 +22,23 @@ HOW_TO_BUILD = "build them with a C compiler and Python's headers: `make`, or `p
 
 
 def available() -> dict[str, bool]:
-    return {name: importlib.util.find_spec(module) is not None for name, module in ROUTES.items()}
+    return {name: findable(module) for name, module in ROUTES.items()}
+
+
+def findable(module: str) -> bool:
+    """Whether `module` (a top-level module, or an extension module in a package) can be imported,
+    found without importing the packages around it: importing container.codecs would load numpy,
+    and its thread pools, before `serve` caps them."""
+    top, *inner = module.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not inner:
+        return spec is not None
+    locations = spec.submodule_search_locations or []
+    loader = (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES)
+    return any(
+        importlib.machinery.FileFinder(str(Path(location, *inner[:-1])), loader).find_spec(module) is not None
+        for location in locations
+    )
 
 
 def summary() -> str:
