@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import load
 from models import DEMO_MODEL, IRIS_ROW, csv_body, feature_rows, xgboost_model
@@ -182,6 +184,10 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description="Interleaved A/B of this checkout's server against another commit's."
@@ -205,6 +211,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     os.sched_setaffinity(0, {load.LOAD_CPU})
+    signal.signal(signal.SIGTERM, stop)  # a normal exit: every server stopped, every worktree removed
     work = Path(tempfile.mkdtemp(prefix="byom-ab-work-"))
     models = {"iris": DEMO_MODEL, "xgboost": xgboost_model(work).directory}
     rounds: list[dict[str, dict[str, float]]] = []

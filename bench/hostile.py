@@ -1,4 +1,4 @@
-"""/ping latency while hostile clients hold connections: one row per pattern of tests/hostile.py.
+"""/ping latency while hostile clients hold connections: one row per pattern of tests/helpers/hostile.py.
 
     .venv/bin/python bench/hostile.py [--hold SECONDS] [--workers N] [--json PATH] [--markdown PATH]
 
@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import machine
-from tests import hostile
-from tests.harness import DEMO_MODEL, serving
+from tests.helpers import hostile
+from tests.helpers.harness import DEMO_MODEL, serving
 
 UPLOAD_BYTES = 80_000
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def markdown(rows: list[dict[str, object]], options: argparse.Namespace) -> str:
         "",
         f"Written by `python bench/hostile.py --hold {options.hold:g} --workers {options.workers}` on "
         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} (checkout {checkout}, {os.cpu_count()} CPUs). "
-        "Each pattern of tests/hostile.py holds its connections open while /ping is probed from fresh "
+        "Each pattern of tests/helpers/hostile.py holds its connections open while /ping is probed from fresh "
         "connections every 50 ms; a probe unanswered within 5 s counts as 5,000 ms and as failed. "
         f"An {UPLOAD_BYTES // 1000} KB upload is sent meanwhile.",
         "",

@@ -336,7 +336,7 @@ def section_iris(plan: Plan, work: Path, ref_env: ReferenceEnv) -> Section:
 
 OPEN_HALF = "ours: half our capacity"
 OPEN_LOOP_NOTE = (
-    "Open loop (the p99 target is read here): `python -m byom loadtest` (byom/loadgen.py) on CPU 1 sends"
+    "Open loop (the p99 target is read here): `python -m byom loadtest` (byom/measure/loadgen.py) on CPU 1 sends"
     " request k at k / rate seconds whatever the earlier ones do, evenly spaced, on keep-alive connections"
     " (16 opened beforehand, the last one freed reused first, another opened when none is free), and times"
     " each from its scheduled send, so a late answer or a late client counts against the server. This is"

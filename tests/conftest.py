@@ -9,29 +9,17 @@ BYOM_REQUIRE_DOCKER=1 (set by CI), where they fail instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
 
-from container.app import create_app
 from container.settings import Settings
-from tests.harness import DEMO_MODEL, HttpEndpoint, Reply, container, docker_available, serving
+from tests.helpers.harness import DEMO_MODEL, HttpEndpoint, container, docker_available, serving
+from tests.helpers.inprocess import InProcessEndpoint
 
 # BYOM_TEST_IMAGE lets several checkouts on one Docker engine test without clobbering each other.
 IMAGE_TAG = os.environ.get("BYOM_TEST_IMAGE", "byom:test")
-
-
-class InProcessEndpoint:
-    def __init__(self, settings: Settings) -> None:
-        self.client = Client(create_app(settings))
-
-    def request(
-        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
-    ) -> Reply:
-        response = self.client.open(path, method=method, data=body, headers=dict(headers or {}))
-        return Reply(response.status_code, response.headers, response.get_data())
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +28,7 @@ def image() -> str:
         if os.environ.get("BYOM_REQUIRE_DOCKER") == "1":
             pytest.fail("BYOM_REQUIRE_DOCKER=1 but no Docker engine answers (source .ci/docker-env)")
         pytest.skip("no Docker engine; `source .ci/docker-env` starts one")
-    from tests.harness import base_image, build_image, missing_base_image
+    from tests.helpers.harness import base_image, build_image, missing_base_image
 
     missing = missing_base_image(base_image())
     if missing:

@@ -1,4 +1,4 @@
-"""Malicious model.tar.gz files against `byom.archive.extract` and `byom unpack`: each is refused,
+"""Malicious model.tar.gz files against `byom.archive.extract.extract` and `byom unpack`: each is refused,
 and nothing is written outside the target (nor, on refusal, inside it).
 
 Archives are built on the fly with tarfile, gzip-compressed; the bombs are a few hundred KB on
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from byom.archive import Limits, UnsafeArchive, extract
+from byom.archive.extract import Limits, UnsafeArchive, extract
 from byom.cli import main
-from tests.harness import REPO
+from tests.helpers.harness import REPO
 
 SMALL = Limits(max_bytes=1024 * 1024, max_members=20)
 MODEL = b'{"learner": {}}'

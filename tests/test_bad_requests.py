@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from tests.harness import HttpEndpoint
-from tests.test_decoders import NPY_SHAPE_HEADER, npy_with_header
+from tests.helpers.bodies import NPY_SHAPE_HEADER, npy_with_header
+from tests.helpers.harness import HttpEndpoint
 
 SETOSA = b"5.1,3.5,1.4,0.2"
 LIMIT = 6 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""byom.capacity, byom.scaling and byom.step_search on synthetic timelines: the search and the formula."""
+"""byom.plan.capacity, byom.plan.sizing and byom.plan.step_search on synthetic timelines: the search and the formula."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from byom import capacity, latency_histogram, scaling
-from byom.capacity import Slo
-from byom.cli import CommandError
-from byom.prices import InstanceType, load
-from byom.step_search import Search
-from byom.timeline import Second
+from byom.errors import CommandError
+from byom.measure import latency_histogram
+from byom.measure.timeline import Second
+from byom.plan import capacity, sizing
+from byom.plan.capacity import Slo
+from byom.plan.prices import InstanceType, load
+from byom.plan.step_search import Search
 
 
 def second(index: int, rate: int, p99: float, errors: int = 0, achieved: int | None = None) -> Second:
@@ -214,34 +215,34 @@ def test_step_search_where_nothing_passes_finds_nothing() -> None:
 
 
 def test_the_invocations_target_is_aws_formula() -> None:
-    assert scaling.invocations_target(412.0, 0.5) == pytest.approx(412 * 0.5 * 60)
-    assert scaling.invocations_target(412.0, 1.0) == pytest.approx(24720)
+    assert sizing.invocations_target(412.0, 0.5) == pytest.approx(412 * 0.5 * 60)
+    assert sizing.invocations_target(412.0, 1.0) == pytest.approx(24720)
 
 
 @pytest.mark.parametrize("factor", [0.0, -0.1, 1.01])
 def test_the_safety_factor_must_be_in_0_1(factor: float) -> None:
     with pytest.raises(CommandError, match="safety-factor"):
-        scaling.invocations_target(400.0, factor)
+        sizing.invocations_target(400.0, factor)
 
 
 def test_fleet_bounds_keep_two_instances_and_size_for_the_peak() -> None:
-    sizing = scaling.size_fleet(400.0, 0.5, 2, peak_rps=800.0)
-    assert (sizing.min_instances, sizing.max_instances) == (2, 4)  # 800 / (400 x 0.5)
-    assert scaling.size_fleet(400.0, 0.5, 2, peak_rps=801.0).max_instances == 5
-    assert scaling.size_fleet(400.0, 0.5, 3, peak_rps=100.0).max_instances == 3
-    assert scaling.size_fleet(400.0, 0.5, 2, peak_rps=None).max_instances == 4
+    sized = sizing.size_fleet(400.0, 0.5, 2, peak_rps=800.0)
+    assert (sized.min_instances, sized.max_instances) == (2, 4)  # 800 / (400 x 0.5)
+    assert sizing.size_fleet(400.0, 0.5, 2, peak_rps=801.0).max_instances == 5
+    assert sizing.size_fleet(400.0, 0.5, 3, peak_rps=100.0).max_instances == 3
+    assert sizing.size_fleet(400.0, 0.5, 2, peak_rps=None).max_instances == 4
     with pytest.raises(CommandError, match="at least 2"):
-        scaling.size_fleet(400.0, 0.5, 1, None)
+        sizing.size_fleet(400.0, 0.5, 1, None)
     with pytest.raises(CommandError, match="peak-rps"):
-        scaling.size_fleet(400.0, 0.5, 2, -5.0)
+        sizing.size_fleet(400.0, 0.5, 2, -5.0)
     with pytest.raises(CommandError, match="MAX_RPS is 0"):
-        scaling.size_fleet(0.0, 0.5, 2, None)
+        sizing.size_fleet(0.0, 0.5, 2, None)
 
 
 def test_cost_per_hour_and_per_million() -> None:
     instance = InstanceType("ml.m4.xlarge", 4, 0.28)
-    sizing = scaling.size_fleet(400.0, 0.5, 2, peak_rps=800.0)
-    cost = scaling.cost(sizing, 400.0, instance)
+    sized = sizing.size_fleet(400.0, 0.5, 2, peak_rps=800.0)
+    cost = sizing.cost(sized, 400.0, instance)
     assert cost.min_fleet_usd_per_hour == pytest.approx(0.56)
     assert cost.max_fleet_usd_per_hour == pytest.approx(1.12)
     assert cost.usd_per_million_at_target == pytest.approx(0.28 / (200 * 3600) * 1e6, rel=1e-3)
@@ -249,9 +250,9 @@ def test_cost_per_hour_and_per_million() -> None:
 
 
 def test_the_cpu_target_is_summed_over_cores() -> None:
-    assert scaling.cpu_target(70.0, InstanceType("ml.m5.xlarge", 4, 0.23)) == 280.0
+    assert sizing.cpu_target(70.0, InstanceType("ml.m5.xlarge", 4, 0.23)) == 280.0
     with pytest.raises(CommandError, match="per-core"):
-        scaling.cpu_target(150.0, InstanceType("ml.m5.xlarge", 4, 0.23))
+        sizing.cpu_target(150.0, InstanceType("ml.m5.xlarge", 4, 0.23))
 
 
 def test_the_shipped_price_table_covers_the_seeds_instances() -> None:

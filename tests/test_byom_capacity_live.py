@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 
-from byom import fleet, profile
-from byom.capacity import Slo, max_sustained, saturation_rps, second_passes
 from byom.cli import main
-from byom.simulate import instance_model
-from byom.timeline import Second, read_result
-from tests.harness import DEMO_MODEL, serving
+from byom.measure.timeline import Second, read_result
+from byom.plan import fleet, profile
+from byom.plan.capacity import Slo, max_sustained, saturation_rps, second_passes
+from byom.plan.simulate import instance_model
+from tests.helpers.harness import DEMO_MODEL, serving
 
 pytestmark = pytest.mark.server
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from byom import plots
-from byom import policy as deploy_policy
 from byom.cli import main
-from byom.timeline import read_result
-from tests.harness import DEMO_MODEL, free_port, serving
+from byom.measure.timeline import read_result
+from byom.shared import plots
+from byom.ship import scaling_plan
+from tests.helpers.harness import DEMO_MODEL, free_port, serving
 
 pytestmark = pytest.mark.server
 
@@ -100,7 +100,7 @@ def test_plan_from_the_result_then_simulate(
     assert (
         document["policy"]["register_scalable_target"]["MaxCapacity"] == document["scaling"]["max_instances"]
     )
-    deployable = deploy_policy.load(plan.with_suffix(".json"))  # what `byom deploy --plan` applies
+    deployable = scaling_plan.from_plan_file(plan.with_suffix(".json"))  # what `byom deploy --plan` applies
     assert (deployable.min_capacity, deployable.max_capacity) == (2, document["scaling"]["max_instances"])
     assert deployable.target_tracking[0].target_value == document["scaling"]["target_value"]
     assert "put_scaling_policy" in (tmp_path / "plan-boto3.py").read_text()
@@ -135,7 +135,7 @@ def test_plan_from_the_result_then_simulate(
 
 
 def test_the_simulation_plot_puts_before_and_after_on_one_scale(tmp_path: Path) -> None:
-    from byom.fleet import InstanceModel, Timing, simulate
+    from byom.plan.fleet import InstanceModel, Timing, simulate
 
     model = InstanceModel(100.0, [(0.0, 5.0)], 1.0)
     rates = np.full(600, 300.0)

@@ -1,12 +1,12 @@
-"""byom.fleet: the fleet model's queue, alarms, start times and cost, on synthetic traffic."""
+"""byom.plan.fleet: the fleet model's queue, alarms, start times and cost, on synthetic traffic."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from byom import fleet, profile
-from byom.fleet import Autoscaling, InstanceModel, Timing
+from byom.plan import fleet, profile
+from byom.plan.fleet import Autoscaling, InstanceModel, Timing
 
 MODEL = InstanceModel(capacity_rps=400.0, curve=[(0.0, 4.0), (300.0, 6.0), (400.0, 30.0)], usd_per_hour=3.6)
 POLICY = Autoscaling("invocations", target_value=200 * 60, min_instances=2, max_instances=6)
@@ -100,7 +100,7 @@ def test_the_seed_profile_and_a_csv_profile() -> None:
     ],
 )
 def test_a_bad_profile_csv_is_refused(text: str) -> None:
-    from byom.cli import CommandError
+    from byom.errors import CommandError
 
     with pytest.raises(CommandError, match="profile"):
         profile.parse_csv(text, "test")

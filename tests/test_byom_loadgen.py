@@ -1,4 +1,4 @@
-"""byom.loadgen and byom.timeline against a real HTTP server on 127.0.0.1, and SageMaker stubbed.
+"""byom.measure.loadgen and byom.measure.timeline against a real HTTP server on 127.0.0.1, and SageMaker stubbed.
 
 The server serialises its work behind a lock, so offering more than it serves shows whether the
 generator keeps its schedule (open loop) and charges the queueing to the requests (latency from
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from byom import timeline
-from byom.http_client import Origin
-from byom.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
-from byom.loadspec import Phase, Request, arrival_times
+from byom.measure import timeline
+from byom.measure.http_client import Origin
+from byom.measure.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
+from byom.measure.loadspec import Phase, Request, arrival_times
 
 SERVICE_LOCK = threading.Lock()
 
@@ -131,7 +131,7 @@ def test_a_request_past_its_timeout_is_a_timeout(server: str) -> None:
 
 
 def test_an_unreachable_server_is_a_connection_error() -> None:
-    from tests.harness import free_port
+    from tests.helpers.harness import free_port
 
     outcomes = run(f"http://127.0.0.1:{free_port()}", ["/ok"], [Phase(1.0, 5.0)])
     assert timeline.build(outcomes, 1.0)[0].errors == {"connection": 5}
@@ -203,8 +203,8 @@ def test_loadtest_by_endpoint_name_runs_through_boto3(
     from botocore.response import StreamingBody
     from botocore.stub import Stubber
 
-    from byom import loadtest
     from byom.cli import main
+    from byom.measure import loadtest
 
     client = boto3.client(
         "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
@@ -246,7 +246,7 @@ def test_ctrl_c_keeps_what_finished(server: str, tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.harness import REPO
+    from tests.helpers.harness import REPO
 
     out = tmp_path / "cut"
     command = [

@@ -1,4 +1,4 @@
-"""byom.loadspec: the arrival schedule of artillery phases, and reading artillery scripts."""
+"""byom.measure.loadspec: the arrival schedule of artillery phases, and reading artillery scripts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from byom.cli import CommandError
-from byom.loadspec import Phase, arrival_times, from_artillery, parse_duration
+from byom.errors import CommandError
+from byom.measure.loadspec import Phase, arrival_times, from_artillery, parse_duration
 
 SEED_SCRIPT = """
 config:

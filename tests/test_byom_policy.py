@@ -1,4 +1,4 @@
-"""byom.plan_policy: the payloads, the boto3 script (run against recording fake clients), CloudFormation."""
+"""byom.plan.proposal: the payloads, the boto3 script (run against recording fake clients), CloudFormation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from byom import plan_policy as policy
-from byom.cli import CommandError
-from byom.plan_policy import Policy, ScheduledAction
+from byom.errors import CommandError
+from byom.plan import proposal
+from byom.plan.proposal import Policy, ScheduledAction
 
 
 def full_policy(metric: str = "invocations", target: float = 12360.0) -> Policy:
@@ -20,7 +20,7 @@ def full_policy(metric: str = "invocations", target: float = 12360.0) -> Policy:
 
 
 def test_target_tracking_on_invocations_per_instance() -> None:
-    calls = policy.payloads(Policy("iris", "AllTraffic", "invocations", 12360.0, 2, 4))
+    calls = proposal.payloads(Policy("iris", "AllTraffic", "invocations", 12360.0, 2, 4))
     target = calls["register_scalable_target"]
     assert target == {
         "ServiceNamespace": "sagemaker",
@@ -41,7 +41,7 @@ def test_target_tracking_on_invocations_per_instance() -> None:
 
 
 def test_target_tracking_on_cpu_uses_the_endpoint_namespace() -> None:
-    calls = policy.payloads(full_policy("cpu", 280.0))
+    calls = proposal.payloads(full_policy("cpu", 280.0))
     configuration = calls["put_scaling_policy"][0]["TargetTrackingScalingPolicyConfiguration"]
     metric = configuration["CustomizedMetricSpecification"]
     assert (metric["Namespace"], metric["MetricName"]) == ("/aws/sagemaker/Endpoints", "CPUUtilization")
@@ -50,7 +50,7 @@ def test_target_tracking_on_cpu_uses_the_endpoint_namespace() -> None:
 
 
 def test_overhead_latency_step_scaling_is_in_microseconds() -> None:
-    calls = policy.payloads(full_policy())
+    calls = proposal.payloads(full_policy())
     step = calls["put_scaling_policy"][1]
     (alarm,) = calls["put_metric_alarm"]
     assert step["PolicyType"] == "StepScaling"
@@ -67,7 +67,7 @@ def test_overhead_latency_step_scaling_is_in_microseconds() -> None:
 
 
 def test_the_boto3_script_makes_exactly_the_payload_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = policy.payloads(full_policy())
+    calls = proposal.payloads(full_policy())
     recorded: list[tuple[str, str, dict[str, Any]]] = []
 
     class FakeClient:
@@ -84,7 +84,7 @@ def test_the_boto3_script_makes_exactly_the_payload_calls(monkeypatch: pytest.Mo
     fake_boto3 = types.ModuleType("boto3")
     fake_boto3.client = FakeClient  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "boto3", fake_boto3)
-    exec(compile(policy.boto3_script(calls), "plan-boto3.py", "exec"), {})
+    exec(compile(proposal.boto3_script(calls), "plan-boto3.py", "exec"), {})
     operations = [(service, operation) for service, operation, _ in recorded]
     assert operations == [
         ("application-autoscaling", "register_scalable_target"),
@@ -100,8 +100,8 @@ def test_the_boto3_script_makes_exactly_the_payload_calls(monkeypatch: pytest.Mo
 
 
 def test_the_cloudformation_snippet_holds_the_same_resources() -> None:
-    calls = policy.payloads(full_policy())
-    resources = yaml.safe_load(policy.cloudformation(calls))["Resources"]
+    calls = proposal.payloads(full_policy())
+    resources = yaml.safe_load(proposal.cloudformation(calls))["Resources"]
     target = resources["ScalableTarget"]["Properties"]
     assert resources["ScalableTarget"]["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)

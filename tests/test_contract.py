@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from tests.harness import HttpEndpoint
+from tests.helpers.harness import HttpEndpoint
 
 SETOSA = b"5.1,3.5,1.4,0.2"
 VIRGINICA = b"6.2,3.4,5.4,2.3"

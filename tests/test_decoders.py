@@ -26,6 +26,7 @@ from container.codecs.libsvm import decode_libsvm
 from container.codecs.npy import decode_npy
 from container.errors import InvalidData, MalformedRequest, RequestError, UnsupportedMediaType
 from container.tables import Table
+from tests.helpers.bodies import NPY_SHAPE_HEADER, npy_with_header
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -53,13 +54,6 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
     return buffer.getvalue()
-
-
-def npy_with_header(header: str) -> bytes:
-    """A version 1.0 .npy file with a hand-written header and a few data bytes."""
-    text = header.encode("latin1")
-    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\x00" * 16
 
 
 def accepts(content_type: str, body: bytes, expected: Any, id: str, **params: str) -> Any:
@@ -196,7 +190,6 @@ def test_registry_has_no_other_types() -> None:
 
 # --- what is refused -------------------------------------------------------------------------
 
-NPY_SHAPE_HEADER = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s,), }"
 
 REFUSED = [
     # charset and bytes, for every text decoder

@@ -13,8 +13,8 @@ from sklearn.tree import DecisionTreeClassifier
 from container.flavours import load_model
 from container.flavours.exported_tree import ExportedTree
 from container.settings import Settings
-from tests.harness import REPO
-from tests.models import CASES, iris
+from tests.helpers.harness import REPO
+from tests.helpers.models import CASES, iris
 
 
 def export_tree(model_dir: Path) -> subprocess.CompletedProcess[str]:

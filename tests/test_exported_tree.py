@@ -26,7 +26,7 @@ from container.flavours.exported_tree import (
     write_export,
 )
 from container.settings import Settings
-from tests.harness import DEMO_MODEL
+from tests.helpers.harness import DEMO_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import hostile
-from tests.harness import REPO, ServeProcess, serving, start_serve, wait_until_ready
-from tests.load import (
+from tests.helpers import hostile
+from tests.helpers.harness import REPO, ServeProcess, serving, start_serve, wait_until_ready
+from tests.helpers.load import (
     PING,
     Load,
     Outcome,
@@ -224,7 +224,7 @@ def latencies(port: int, rounds: int = 10) -> list[float]:
 
 
 def test_hostile_connections_of_every_kind_leave_normal_traffic_unharmed(shared_server: ServeProcess) -> None:
-    """Every pattern of tests/hostile.py held open at once (about a hundred connections) beside
+    """Every pattern of tests/helpers/hostile.py held open at once (about a hundred connections) beside
     steady one-row traffic: no request of that traffic fails, and its p99 stays near its p99 alone."""
     port = shared_server.port
     alone = steady_traffic(port)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import operator
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from container.flavours import find_artifact, load_model
 from container.flavours.estimator import load_skops
 from container.outputs import predict
 from container.settings import Settings
-from tests.models import CASES, ModelCase
+from tests.helpers.models import CASES, ModelCase, plant_pickle_canary
 
 
 @pytest.fixture(params=sorted(CASES), scope="module")
@@ -79,21 +78,6 @@ def test_pickle_refused_without_opt_in_and_names_the_variable(tmp_path: Path) ->
     CASES["pickle-decision-tree"](tmp_path)
     with pytest.raises(ModelLoadError, match="BYOM_ALLOW_PICKLE=true"):
         load_model(Settings(model_dir=tmp_path))
-
-
-class Canary:
-    """Unpickling this object writes a file: proof that code ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (Path.write_text, (self.marker, "code from the pickle ran"))
-
-
-def plant_pickle_canary(model_dir: Path, marker: Path) -> None:
-    model_dir.mkdir(exist_ok=True)
-    (model_dir / "model.pkl").write_bytes(pickle.dumps(Canary(marker)))
 
 
 def test_pickle_canary_does_not_run_by_default(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from container.server import gunicorn_hooks
-from tests.harness import DEMO_MODEL
+from tests.helpers.harness import DEMO_MODEL
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ from gunicorn.http import wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from container.server import gunicorn_internals
-from tests.harness import REPO
+from tests.helpers.harness import REPO
 
 PING = b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n"
 EXPECTING = b"POST /invocations HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"

@@ -1,6 +1,6 @@
 """Hostile HTTP clients cannot stop a worker: raw-socket cases against real gunicorn and the image.
 
-Each pattern of tests/hostile.py holds its connections open while /ping is probed from fresh
+Each pattern of tests/helpers/hostile.py holds its connections open while /ping is probed from fresh
 connections: every probe must be answered within PING_BOUND_SECONDS, no worker may be replaced and
 the log must hold no traceback. The server has one worker, so every hostile connection lands on
 the worker that answers the probes: if its event loop ever waited on a client, /ping would wait
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from container.server.deadlines import STALL_SECONDS
-from tests import hostile
-from tests.harness import DEMO_MODEL, container, serving
+from tests.helpers import hostile
+from tests.helpers.harness import DEMO_MODEL, container, serving
 
 pytestmark = pytest.mark.server
 PING_BOUND_SECONDS = 1.0

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import requests
 
-from tests.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
-from tests.load import Load, csv_request, exchange, failures, wait_until
-from tests.models import CASES
+from tests.helpers.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
+from tests.helpers.load import Load, csv_request, exchange, failures, wait_until
+from tests.helpers.models import CASES
 
 pytestmark = pytest.mark.container
 
@@ -173,8 +173,7 @@ def wait_for_health(name: str) -> str:
     [("root", "decision_tree"), ("root", "xgboost_multi_named"), ("non-root-read-only", "decision_tree")],
 )
 def test_train_then_serve_in_the_image(image: str, tmp_path: Path, mode: str, name: str) -> None:
-    from tests.test_training import JOBS, reference_predictions
-    from tests.training_jobs import run_train
+    from tests.helpers.training_jobs import JOBS, reference_predictions, run_train
 
     run_as = RUN_MODES[mode]
     job, rows = JOBS[name](tmp_path / "job")
@@ -205,7 +204,7 @@ def test_export_tree_in_the_image_exports_a_tree_saved_elsewhere(image: str, tmp
 def test_a_failing_job_in_the_image_writes_its_failure_file(
     image: str, tmp_path: Path, run_as: tuple[str, ...]
 ) -> None:
-    from tests.training_jobs import OptMl, run_train
+    from tests.helpers.training_jobs import OptMl, run_train
 
     job = OptMl.create(
         tmp_path, {"algorithm": "decision_tree", "max_depth": "-1"}, {"train": ["a,1,2\nb,3,4\n"]}
@@ -216,7 +215,7 @@ def test_a_failing_job_in_the_image_writes_its_failure_file(
 
 
 def test_docker_compose_train_profile_trains(image: str, tmp_path: Path) -> None:
-    from tests.test_training import JOBS
+    from tests.helpers.training_jobs import JOBS
 
     job, _ = JOBS["decision_tree"](tmp_path / "opt_ml")
     env = {
@@ -305,7 +304,7 @@ def invocations_served(name: str, since_restart: bool = False) -> int:
 
 
 def test_docker_stop_under_load_answers_every_connection_made_before_it(image: str) -> None:
-    """The load runs inside the container (tests/load_inside.py), so every connection it makes
+    """The load runs inside the container (tests/helpers/load_inside.py), so every connection it makes
     reaches gunicorn's own listening socket; `docker stop` sends the SIGTERM. The stop is timed
     from gunicorn's taking the signal: under this load a busy Docker daemon once took ~40 s to
     deliver it, while the server kept answering."""
@@ -317,7 +316,7 @@ def test_docker_stop_under_load_answers_every_connection_made_before_it(image: s
             text=True,
         )
         assert client.stdin is not None and client.stdout is not None
-        client.stdin.write((REPO / "tests" / "load_inside.py").read_text())
+        client.stdin.write((REPO / "tests" / "helpers" / "load_inside.py").read_text())
         client.stdin.close()
         lines = [json.loads(client.stdout.readline()) for _ in range(200)]
         signalled = time.monotonic()

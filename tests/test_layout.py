@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO
+from tests.helpers.harness import REPO
 
 SERVER = REPO / "container" / "server"
 FROM_THE_APPLICATION = {"container.settings", "container.errors"}
@@ -52,3 +52,86 @@ def test_each_content_type_has_one_codec_module() -> None:
 
     modules = {codec.__module__ for codec in [*DECODERS.values(), *ENCODERS.values()]}
     assert modules == {f"container.codecs.{name}" for name in ("csv", "json", "jsonlines", "libsvm", "npy")}
+
+
+BYOM = REPO / "byom"
+# What each job of the `byom` command may import (beyond itself): shared helpers and the one error
+# for all; a plan is measured by byom.measure and its policy built by the ship's request builders.
+BYOM_RULES = {
+    "shared": set(),
+    "measure": set(),
+    "archive": set(),
+    "ship": set(),
+    "plan": {"byom.measure", "byom.ship.resources", "byom.ship.scaling_plan"},
+}
+
+
+def runtime_byom_imports(path: Path) -> set[str]:
+    """The byom modules `path` imports when it runs (not those imported for type checking only)."""
+    tree = ast.parse(path.read_text())
+    checking_only = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for child in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and id(node) not in checking_only:
+            found |= (
+                {f"{node.module}.{alias.name}" for alias in node.names}
+                if node.module in {f"byom.{job}" for job in BYOM_RULES}
+                else {node.module}
+            )
+    return {name for name in found if name.startswith("byom.")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(path for job in BYOM_RULES for path in (BYOM / job).glob("*.py")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_each_job_of_the_command_imports_only_what_its_folder_allows(path: Path) -> None:
+    job = path.parent.name
+    allowed = ("byom.errors", "byom.shared", f"byom.{job}", *BYOM_RULES[job])
+    foreign = {name for name in runtime_byom_imports(path) if not name.startswith(allowed)}
+    assert not foreign, f"byom/{job}/{path.name} imports {sorted(foreign)}"
+
+
+def test_every_command_module_is_in_a_folder_of_its_job() -> None:
+    from byom.cli import COMMANDS
+
+    assert {module.split(".")[1] for module in COMMANDS.values()} <= set(BYOM_RULES) - {"shared"}
+    assert sorted(path.name for path in BYOM.glob("*.py")) == [
+        "__init__.py",
+        "__main__.py",
+        "cli.py",
+        "errors.py",
+    ]
+
+
+TESTS = REPO / "tests"
+
+
+@pytest.mark.parametrize("path", sorted(TESTS.rglob("*.py")), ids=lambda p: str(p.relative_to(TESTS)))
+def test_tests_import_helpers_never_other_test_files(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    test_modules = {
+        name for name in modules if name.startswith("tests.") and not name.startswith("tests.helpers")
+    }
+    assert not test_modules, (
+        f"{path.relative_to(TESTS)} imports {sorted(test_modules)}: move it to tests/helpers/"
+    )
+
+
+def test_helpers_hold_no_tests() -> None:
+    for path in (TESTS / "helpers").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        tests = [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        ]
+        assert not path.name.startswith("test_") and not tests, f"tests/helpers/{path.name} holds tests"

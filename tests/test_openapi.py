@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO, HttpEndpoint
+from tests.helpers.harness import REPO, HttpEndpoint
 
 SPEC = REPO / "docs" / "openapi.yaml"
 EXAMPLES = 50
@@ -36,7 +36,11 @@ def test_the_live_server_meets_its_openapi_description(server_endpoint: HttpEndp
         "--no-color",
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
-    environment = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(REPO)}
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.helpers.schemathesis_hooks",
+        "PYTHONPATH": str(REPO),
+    }
     result = subprocess.run(
         command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
     )

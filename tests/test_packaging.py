@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from container import accelerations
-from tests.harness import DEMO_MODEL, REPO
+from tests.helpers.harness import DEMO_MODEL, REPO
 
 EXTENSIONS = ("container/codecs/_row_reader.", "container/flavours/_tree_walk.")
 SERVE_ONE_ROW = f"""

@@ -19,8 +19,8 @@ from gunicorn.config import Config
 
 from container.server.gunicorn_internals import does_more_than_http
 from container.server.serve import WORKER_CLASS
-from tests.harness import REPO, ServeProcess, free_port, wait_until_ready
-from tests.plain_apps import LARGE
+from tests.helpers.harness import REPO, ServeProcess, free_port, wait_until_ready
+from tests.helpers.plain_apps import LARGE
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +36,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, unix_path: Path) -> Iterato
 
 @contextlib.contextmanager
 def serving_plain_apps(log_dir: Path, *options: str) -> Iterator[ServeProcess]:
-    """tests/plain_apps.py on gunicorn with the worker class: one worker, two threads."""
+    """tests/helpers/plain_apps.py on gunicorn with the worker class: one worker, two threads."""
     port = free_port()
     log_path = log_dir / "gunicorn.log"
     argv = [
         sys.executable, "-m", "container.server.gunicorn_main",
         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", *options,
         "--worker-class", WORKER_CLASS, "--keep-alive", "5", "--error-logfile", "-", "--no-control-socket",
-        "--pythonpath", str(REPO), "tests.plain_apps:application",
+        "--pythonpath", str(REPO), "tests.helpers.plain_apps:application",
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)

@@ -25,8 +25,8 @@ from container.codecs import DECODERS
 from container.errors import RequestError
 from container.settings import Settings
 from container.tables import Table
-from tests.harness import DEMO_MODEL
-from tests.models import CASES
+from tests.helpers.harness import DEMO_MODEL
+from tests.helpers.models import CASES
 
 bounded = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

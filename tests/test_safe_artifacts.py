@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import DEMO_MODEL, READY_DEADLINE_SECONDS, ServeProcess, start_serve
-from tests.test_flavours import plant_pickle_canary
+from tests.helpers.harness import DEMO_MODEL, READY_DEADLINE_SECONDS, ServeProcess, start_serve
+from tests.helpers.models import plant_pickle_canary
 
 pytestmark = pytest.mark.server
 

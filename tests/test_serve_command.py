@@ -11,7 +11,7 @@ import pytest
 
 from container.server.serve import gunicorn_argv, heartbeat_dir_arguments
 from container.settings import Settings
-from tests.harness import REPO
+from tests.helpers.harness import REPO
 
 # serve.main up to gunicorn, in a fresh interpreter: gunicorn replaced by a report of the thread
 # count (numpy's OpenBLAS starts a thread per core when it loads, unless capped) and the caps.

@@ -24,8 +24,8 @@ import requests
 
 from container.server.read_ahead import SMALL_REQUEST
 from container.settings import usable_cpu_count
-from tests.harness import REPO, serving, start_serve, wait_until_ready
-from tests.models import CASES, large_forest, slow_xgboost
+from tests.helpers.harness import REPO, serving, start_serve, wait_until_ready
+from tests.helpers.models import CASES, large_forest, slow_xgboost
 
 H1C_INSTALLED = importlib.util.find_spec("gunicorn_h1c") is not None
 

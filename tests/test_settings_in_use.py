@@ -9,8 +9,8 @@ import pytest
 
 from container.errors import ConfigurationError
 from container.settings import Settings
-from tests.conftest import InProcessEndpoint
-from tests.harness import DEMO_MODEL
+from tests.helpers.harness import DEMO_MODEL
+from tests.helpers.inprocess import InProcessEndpoint
 
 ROWS = b"5.1,3.5,1.4,0.2\n6.2,3.4,5.4,2.3\n5.9,3.0,4.2,1.5\n"
 DEMO = Settings(model_dir=DEMO_MODEL)

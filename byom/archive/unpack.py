@@ -1,6 +1,6 @@
 """`byom unpack ARCHIVE DIR`: extract a model.tar.gz safely, to inspect it or to serve it locally.
 
-Owns: the command's arguments and messages; the extraction policy is `byom.archive`'s.
+Owns: the command's arguments and messages; the extraction policy is `byom.archive.extract`'s.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from byom.archive import Limits, UnsafeArchive, extract
-from byom.cli import CommandError
+from byom.archive.extract import Limits, UnsafeArchive, extract
+from byom.errors import CommandError
 
 DEFAULTS = Limits()
 

@@ -15,8 +15,8 @@ import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from byom.cli import CommandError
-from byom.loadspec import Request
+from byom.errors import CommandError
+from byom.measure.loadspec import Request
 
 
 @dataclass(frozen=True)

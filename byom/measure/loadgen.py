@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from byom.http_client import Origin, Pool, encode_request
-from byom.loadspec import Request
+from byom.measure.http_client import Origin, Pool, encode_request
+from byom.measure.loadspec import Request
 
 STATUS_CONNECTION_ERROR = 0
 STATUS_TIMEOUT = 1

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from byom.cli import CommandError
+from byom.errors import CommandError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$")
 _UNIT_SECONDS = {None: 1.0, "s": 1.0, "sec": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0}

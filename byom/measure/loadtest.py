@@ -1,7 +1,7 @@
 """`byom loadtest`: open-loop load on a container URL or a SageMaker endpoint, and its timeline.
 
 Reads an artillery script (optional) and flags that override it, runs the schedule, prints a
-summary, and writes PREFIX.json, PREFIX.csv and PREFIX.png (see byom.timeline for the JSON).
+summary, and writes PREFIX.json, PREFIX.csv and PREFIX.png (see byom.measure.timeline for the JSON).
 `run_load` is the part `byom plan` reuses for its step search.
 """
 
@@ -19,11 +19,20 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from byom import plots, timeline
-from byom.cli import CommandError
-from byom.http_client import Origin
-from byom.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
-from byom.loadspec import LoadSpec, Phase, Request, arrival_times, from_artillery, parse_duration, parse_rate
+from byom.errors import CommandError
+from byom.measure import timeline
+from byom.measure.http_client import Origin
+from byom.measure.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
+from byom.measure.loadspec import (
+    LoadSpec,
+    Phase,
+    Request,
+    arrival_times,
+    from_artillery,
+    parse_duration,
+    parse_rate,
+)
+from byom.shared import plots
 
 DEFAULT_BODY = b"5.1,3.5,1.4,0.2"  # one iris row, as in the seed's artillery script
 

@@ -4,7 +4,7 @@ Each row is one second of the schedule. `offered` counts requests scheduled in t
 `achieved` counts 2xx responses that completed in it (what a server's own throughput graph
 shows); the percentiles and error counts are over the requests scheduled in it, so a slow second
 stays charged to the load that caused it. Latencies include errors; a timeout counts as its timeout.
-Each row also keeps its latencies' histogram (byom.latency_histogram), so percentiles over several
+Each row also keeps its latencies' histogram (byom.measure.latency_histogram), so percentiles over several
 seconds can be read back exactly enough to judge an SLO.
 
 The JSON result: {"kind": "byom.loadtest", "version": 1, "target", "started_at", "phases",
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from byom import latency_histogram
-from byom.cli import CommandError
-from byom.documents import read_document
-from byom.loadgen import STATUS_CONNECTION_ERROR, STATUS_TIMEOUT, Outcomes
+from byom.errors import CommandError
+from byom.measure import latency_histogram
+from byom.measure.loadgen import STATUS_CONNECTION_ERROR, STATUS_TIMEOUT, Outcomes
+from byom.shared.documents import read_document
 
 RESULT_KIND = "byom.loadtest"
 _STATUS_NAMES = {STATUS_CONNECTION_ERROR: "connection", STATUS_TIMEOUT: "timeout"}
@@ -43,7 +43,7 @@ class Second:
     p99_ms: float
     errors: Mapping[str, int] = field(default_factory=dict)
     generator_cpu_percent: float = 0.0
-    latency_histogram: Sequence[Sequence[int]] = ()  # byom.latency_histogram's sparse form
+    latency_histogram: Sequence[Sequence[int]] = ()  # byom.measure.latency_histogram's sparse form
 
     @property
     def error_count(self) -> int:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from byom import latency_histogram
-from byom.timeline import Second
+from byom.measure import latency_histogram
+from byom.measure.timeline import Second
 
 
 @dataclass(frozen=True)

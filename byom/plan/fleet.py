@@ -1,5 +1,5 @@
 """A second-by-second model of a SageMaker variant's fleet under a traffic profile, with or without
-Application Auto Scaling target tracking. It owns the arithmetic only; byom.simulate reads files.
+Application Auto Scaling target tracking. It owns the arithmetic only; byom.plan.simulate reads files.
 
 What is modelled, and how:
 - Each instance serves up to `capacity_rps` (the plan's saturation); load is spread evenly. Its

@@ -3,7 +3,7 @@
 Writes PREFIX.json (the plan, which `byom simulate` and `byom deploy` read),
 PREFIX-boto3.py and PREFIX-cloudformation.yaml; a step search also writes PREFIX-search.{json,csv,png}.
 
-The plan file's shape is documented in byom.plan_file.
+The plan file's shape is documented in byom.plan.plan_file.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from byom import capacity, plan_file, plots, timeline
-from byom.capacity import Slo, Sustained
-from byom.cli import CommandError
-from byom.loadspec import LoadSpec
-from byom.loadtest import add_request_arguments, add_target_arguments, requests_from_flags
-from byom.step_search import RunStep, Search, http_step_runner
-from byom.timeline import Second
+from byom.errors import CommandError
+from byom.measure import timeline
+from byom.measure.loadspec import LoadSpec
+from byom.measure.loadtest import add_request_arguments, add_target_arguments, requests_from_flags
+from byom.measure.timeline import Second
+from byom.plan import capacity, plan_file
+from byom.plan.capacity import Slo, Sustained
+from byom.plan.step_search import RunStep, Search, http_step_runner
+from byom.shared import plots
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,8 +14,8 @@ The plan JSON (kind "byom.plan", version 1):
               usd_per_million_at_max_rps}
   endpoint:  {name, variant}
   policy:    the boto3 keyword arguments, by call: register_scalable_target, put_scaling_policy
-             (list), put_metric_alarm (list), put_scheduled_action (list)  (see byom.plan_policy)
-  autoscaling: the same policy in the shape `byom deploy --plan` applies (byom/policy.py): deploy
+             (list), put_metric_alarm (list), put_scheduled_action (list)  (see byom.plan.proposal)
+  autoscaling: the same policy in the shape `byom deploy --plan` applies (byom/ship/scaling_plan.py): deploy
              reads a plan file through this member, so `byom plan` output deploys as it is
   source:    {method: "loadtest"|"step-search", result: path, target}
 """
@@ -29,14 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from byom import capacity, prices, scaling
-from byom import plan_policy as policy
-from byom.capacity import Slo, Sustained
-from byom.cli import CommandError
-from byom.documents import read_document
-from byom.timeline import Second
-
-PLAN_KIND = "byom.plan"
+from byom.errors import CommandError
+from byom.measure.timeline import Second
+from byom.plan import capacity, prices, proposal, sizing
+from byom.plan.capacity import Slo, Sustained
+from byom.shared.documents import PLAN_KIND, PLAN_VERSION
 
 
 def build_plan(
@@ -53,13 +50,11 @@ def build_plan(
     saturation = max(capacity.saturation_rps(rows, slo.window), found.rps)
     table = prices.load(arguments.prices)
     instance = table.get(arguments.instance_type)
-    sizing = scaling.size_fleet(
-        found.rps, arguments.safety_factor, arguments.min_instances, arguments.peak_rps
-    )
-    the_policy = make_policy(arguments, sizing, instance)
+    sized = sizing.size_fleet(found.rps, arguments.safety_factor, arguments.min_instances, arguments.peak_rps)
+    the_policy = make_policy(arguments, sized, instance)
     return {
         "kind": PLAN_KIND,
-        "version": 1,
+        "version": PLAN_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "slo": {"p99_ms": slo.p99_ms, "error_budget": slo.error_budget, "window_s": slo.window},
         "capacity": {
@@ -79,52 +74,52 @@ def build_plan(
             "price_region": table.region,
             "price_as_of": table.as_of,
         },
-        "scaling": scaling_section(arguments, sizing, the_policy),
-        "cost": asdict(scaling.cost(sizing, found.rps, instance)),
+        "scaling": scaling_section(arguments, sized, the_policy),
+        "cost": asdict(sizing.cost(sized, found.rps, instance)),
         "endpoint": {"name": arguments.endpoint, "variant": arguments.variant},
-        "policy": policy.payloads(the_policy),
-        "autoscaling": policy.autoscaling_document(the_policy),
+        "policy": proposal.payloads(the_policy),
+        "autoscaling": proposal.autoscaling_document(the_policy),
         "source": source,
     }
 
 
 def make_policy(
-    arguments: argparse.Namespace, sizing: scaling.Sizing, instance: prices.InstanceType
-) -> policy.Policy:
+    arguments: argparse.Namespace, sized: sizing.Sizing, instance: prices.InstanceType
+) -> proposal.Policy:
     if arguments.metric == "cpu":
-        target = scaling.cpu_target(arguments.cpu_target, instance)
+        target = sizing.cpu_target(arguments.cpu_target, instance)
     else:
-        target = sizing.invocations_per_instance_per_minute
+        target = sized.invocations_per_instance_per_minute
     overhead = arguments.overhead_latency_ms
     if overhead is not None and not overhead > 0:
         raise CommandError("--overhead-latency-ms must be above 0")
     if min(arguments.scale_in_cooldown, arguments.scale_out_cooldown) < 0:
         raise CommandError("cooldowns must be >= 0 seconds")
-    return policy.Policy(
+    return proposal.Policy(
         arguments.endpoint,
         arguments.variant,
         arguments.metric,
         target,
-        sizing.min_instances,
-        sizing.max_instances,
+        sized.min_instances,
+        sized.max_instances,
         arguments.scale_in_cooldown,
         arguments.scale_out_cooldown,
         None if overhead is None else round(overhead * 1000),
-        [policy.ScheduledAction.parse(text) for text in arguments.schedule or []],
+        [proposal.ScheduledAction.parse(text) for text in arguments.schedule or []],
     )
 
 
 def scaling_section(
-    arguments: argparse.Namespace, sizing: scaling.Sizing, the_policy: policy.Policy
+    arguments: argparse.Namespace, sized: sizing.Sizing, the_policy: proposal.Policy
 ) -> dict[str, Any]:
     return {
         "metric": the_policy.metric,
         "target_value": round(the_policy.target_value, 2),
         "safety_factor": arguments.safety_factor,
-        "invocations_per_instance_per_minute": round(sizing.invocations_per_instance_per_minute, 2),
-        "target_rps_per_instance": round(sizing.target_rps_per_instance, 2),
-        "min_instances": sizing.min_instances,
-        "max_instances": sizing.max_instances,
+        "invocations_per_instance_per_minute": round(sized.invocations_per_instance_per_minute, 2),
+        "target_rps_per_instance": round(sized.target_rps_per_instance, 2),
+        "min_instances": sized.min_instances,
+        "max_instances": sized.max_instances,
         "peak_rps": arguments.peak_rps,
         "scale_in_cooldown_s": the_policy.scale_in_cooldown,
         "scale_out_cooldown_s": the_policy.scale_out_cooldown,
@@ -140,10 +135,6 @@ def write_plan(prefix: Path, document: dict[str, Any]) -> list[Path]:
         prefix.with_name(prefix.name + "-cloudformation.yaml"),
     ]
     paths[0].write_text(json.dumps(document, indent=1) + "\n")
-    paths[1].write_text(policy.boto3_script(document["policy"]))
-    paths[2].write_text(policy.cloudformation(document["policy"]))
+    paths[1].write_text(proposal.boto3_script(document["policy"]))
+    paths[2].write_text(proposal.cloudformation(document["policy"]))
     return paths
-
-
-def read_plan(path: Path) -> dict[str, Any]:
-    return read_document(path, PLAN_KIND, "plan")

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from byom.cli import CommandError
+from byom.errors import CommandError
 
 
 @dataclass(frozen=True)

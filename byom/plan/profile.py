@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from byom.cli import CommandError
+from byom.errors import CommandError
 
 SEED_POINTS = ((0.0, 200.0), (3600.0, 600.0), (7200.0, 800.0))
 _TIME_UNITS = {"second": 1.0, "seconds": 1.0, "minute": 60.0, "minutes": 60.0}

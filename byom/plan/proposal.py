@@ -1,9 +1,9 @@
 """The autoscaling policy `byom plan` proposes: its deployable form, API payloads and renderings.
 
 `autoscaling_document` turns the plan's choices into the scaling plan `byom deploy --plan` applies
-(byom/policy.py), and `payloads` builds the exact keyword arguments of the boto3 calls
+(byom/ship/scaling_plan.py), and `payloads` builds the exact keyword arguments of the boto3 calls
 (register_scalable_target, put_scaling_policy, put_metric_alarm, put_scheduled_action) from it
-through deploy's own request builders (byom/deployment.py): what the plan prints is what deploy
+through deploy's own request builders (byom/ship/resources.py): what the plan prints is what deploy
 sends.
 `boto3_script` prints them as a runnable Python snippet and `cloudformation` as a template
 fragment (AWS::ApplicationAutoScaling::ScalableTarget and ::ScalingPolicy, AWS::CloudWatch::Alarm).
@@ -22,9 +22,8 @@ from typing import Any
 
 import yaml
 
-from byom import deployment
-from byom import policy as deploy_policy
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.ship import resources, scaling_plan
 
 ARN_PLACEHOLDER = "<ARN of the step scaling policy>"
 
@@ -67,7 +66,6 @@ class Policy:
 def autoscaling_document(policy: Policy) -> dict[str, Any]:
     """The policy in the shape `byom deploy --plan` applies, checked by deploy's own reader."""
     document: dict[str, Any] = {
-        "format_version": deploy_policy.FORMAT_VERSION,
         "min_capacity": policy.min_instances,
         "max_capacity": policy.max_instances,
         "target_tracking": [
@@ -104,21 +102,21 @@ def autoscaling_document(policy: Policy) -> dict[str, Any]:
                 {"lower": threshold, "adjustment": 2},
             ],
         }
-    deploy_policy.Plan.from_json(json.dumps(document))  # a name or value deploy would refuse fails here
+    scaling_plan.Plan.from_document(document)  # a name or value deploy would refuse fails here
     return document
 
 
 def payloads(policy: Policy) -> dict[str, Any]:
-    plan = deploy_policy.Plan.from_json(json.dumps(autoscaling_document(policy)))
+    plan = scaling_plan.Plan.from_document(autoscaling_document(policy))
     endpoint, variant = policy.endpoint, policy.variant
     step = plan.step_scaling
     return {
-        "register_scalable_target": deployment.scalable_target_request(endpoint, variant, plan),
-        "put_scaling_policy": deployment.policy_requests(endpoint, variant, plan),
-        "put_metric_alarm": [deployment.alarm_request(endpoint, variant, step, ARN_PLACEHOLDER)]
+        "register_scalable_target": resources.scalable_target_request(endpoint, variant, plan),
+        "put_scaling_policy": resources.policy_requests(endpoint, variant, plan),
+        "put_metric_alarm": [resources.alarm_request(endpoint, variant, step, ARN_PLACEHOLDER)]
         if step
         else [],
-        "put_scheduled_action": deployment.scheduled_action_requests(endpoint, variant, plan),
+        "put_scheduled_action": resources.scheduled_action_requests(endpoint, variant, plan),
     }
 
 

@@ -1,7 +1,7 @@
 """`byom simulate`: replay a traffic profile against a plan's fleet, BEFORE (fixed) vs AFTER (autoscaling).
 
-Reads a plan (byom.plan) for the instance model and the policy, a profile (the seed's two-hour
-ramp by default, a CSV, or --ramp), runs byom.fleet twice, prints a table, and writes
+Reads a plan (byom.plan.plan_file) for the instance model and the policy, a profile (the seed's two-hour
+ramp by default, a CSV, or --ramp), runs byom.plan.fleet twice, prints a table, and writes
 PREFIX.json, PREFIX.csv (both fleets, minute by minute) and PREFIX.png (side by side).
 """
 
@@ -15,11 +15,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from byom import fleet, plots, profile
-from byom.cli import CommandError
-from byom.fleet import Autoscaling, InstanceModel, Minute, Timing
-from byom.loadspec import parse_duration, parse_rate
-from byom.plan_file import read_plan
+from byom.errors import CommandError
+from byom.measure.loadspec import parse_duration, parse_rate
+from byom.plan import fleet, profile
+from byom.plan.fleet import Autoscaling, InstanceModel, Minute, Timing
+from byom.shared import plots
+from byom.shared.documents import read_plan
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from byom.cli import CommandError
-from byom.prices import InstanceType
+from byom.errors import CommandError
+from byom.plan.prices import InstanceType
 
 MIN_INSTANCES_FOR_AVAILABILITY = 2
 

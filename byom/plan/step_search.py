@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from byom import timeline
-from byom.capacity import Slo, Sustained, max_sustained
-from byom.cli import CommandError
-from byom.loadspec import LoadSpec, Phase
-from byom.loadtest import run_load
-from byom.timeline import Second
+from byom.errors import CommandError
+from byom.measure import timeline
+from byom.measure.loadspec import LoadSpec, Phase
+from byom.measure.loadtest import run_load
+from byom.measure.timeline import Second
+from byom.plan.capacity import Slo, Sustained, max_sustained
 
 RunStep = Callable[[float], list[Second]]
 CLOSE_ENOUGH = 1.03  # rates this close are not bisected further while confirming

@@ -20,8 +20,8 @@ import boto3
 import boto3.exceptions
 import botocore.exceptions
 
-from byom.cli import CommandError
-from byom.config import Config
+from byom.errors import CommandError
+from byom.shared.config import Config
 
 Response = dict[str, Any]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from byom import validate
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.shared import validate
 
 PROJECT_FILE = "byom.toml"
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from byom.fleet import Minute
-    from byom.timeline import Second
+    from byom.measure.timeline import Second
+    from byom.plan.fleet import Minute
 
 
 def _figure(rows: int, columns: int, title: str) -> tuple[Figure, list[list[Axes]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from byom.cli import CommandError
+from byom.errors import CommandError
 
 # SageMaker's pattern for endpoint, endpoint-config, model and variant names.
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from byom import deployment
-from byom.aws import Aws
-from byom.policy import Plan
+from byom.shared.aws import Aws
+from byom.ship import resources
+from byom.ship.scaling_plan import Plan
 
 
 def apply(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
-    keys = deployment.target_keys(endpoint, variant)
-    target = deployment.scalable_target_request(endpoint, variant, plan)
-    if deployment.matches(current_target(aws, endpoint, variant), target):
+    keys = resources.target_keys(endpoint, variant)
+    target = resources.scalable_target_request(endpoint, variant, plan)
+    if resources.matches(current_target(aws, endpoint, variant), target):
         aws.say(f"scalable target {keys['ResourceId']}: unchanged ({plan.min_capacity}-{plan.max_capacity})")
     else:
         aws.change("application-autoscaling", "register_scalable_target", **target)
@@ -29,7 +29,7 @@ def apply(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
 
 
 def current_target(aws: Aws, endpoint: str, variant: str) -> dict[str, Any] | None:
-    keys = deployment.target_keys(endpoint, variant)
+    keys = resources.target_keys(endpoint, variant)
     found = aws.read(
         "application-autoscaling",
         "describe_scalable_targets",
@@ -43,21 +43,21 @@ def current_target(aws: Aws, endpoint: str, variant: str) -> dict[str, Any] | No
 
 def current_policies(aws: Aws, endpoint: str, variant: str) -> dict[str, dict[str, Any]]:
     found = aws.read(
-        "application-autoscaling", "describe_scaling_policies", **deployment.target_keys(endpoint, variant)
+        "application-autoscaling", "describe_scaling_policies", **resources.target_keys(endpoint, variant)
     )
     return {policy["PolicyName"]: policy for policy in found.get("ScalingPolicies", [])}
 
 
 def current_schedule(aws: Aws, endpoint: str, variant: str) -> dict[str, dict[str, Any]]:
     found = aws.read(
-        "application-autoscaling", "describe_scheduled_actions", **deployment.target_keys(endpoint, variant)
+        "application-autoscaling", "describe_scheduled_actions", **resources.target_keys(endpoint, variant)
     )
     return {action["ScheduledActionName"]: action for action in found.get("ScheduledActions", [])}
 
 
 def remove(aws: Aws, endpoint: str, variant: str) -> None:
     """Delete the variant's scheduled actions, policies (and their alarms) and scalable target."""
-    keys = deployment.target_keys(endpoint, variant)
+    keys = resources.target_keys(endpoint, variant)
     if current_target(aws, endpoint, variant) is None:
         return
     for name in current_schedule(aws, endpoint, variant):
@@ -70,9 +70,9 @@ def remove(aws: Aws, endpoint: str, variant: str) -> None:
 
 def _apply_policies(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
     existing = current_policies(aws, endpoint, variant)
-    for request in deployment.policy_requests(endpoint, variant, plan):
+    for request in resources.policy_requests(endpoint, variant, plan):
         name = request["PolicyName"]
-        if deployment.matches(existing.get(name), request):
+        if resources.matches(existing.get(name), request):
             aws.say(f"scaling policy {name}: unchanged")
             arn = existing[name].get("PolicyARN", "")
         else:
@@ -80,7 +80,7 @@ def _apply_policies(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
             arn = answer.get("PolicyARN", f"<PolicyARN of {name}>")
             aws.say(f"scaling policy {name}: {request['PolicyType']} applied")
         if request["PolicyType"] == "StepScaling" and plan.step_scaling:
-            _apply_alarm(aws, deployment.alarm_request(endpoint, variant, plan.step_scaling, arn))
+            _apply_alarm(aws, resources.alarm_request(endpoint, variant, plan.step_scaling, arn))
     for name in sorted(set(existing) - set(plan.policy_names)):
         _delete_policy(aws, endpoint, variant, existing[name])
 
@@ -89,7 +89,7 @@ def _apply_alarm(aws: Aws, request: dict[str, Any]) -> None:
     found = aws.read("cloudwatch", "describe_alarms", AlarmNames=[request["AlarmName"]]).get(
         "MetricAlarms", []
     )
-    if found and deployment.matches(found[0], request):
+    if found and resources.matches(found[0], request):
         aws.say(f"alarm {request['AlarmName']}: unchanged")
         return
     aws.change("cloudwatch", "put_metric_alarm", **request)
@@ -99,11 +99,11 @@ def _apply_alarm(aws: Aws, request: dict[str, Any]) -> None:
 
 
 def _delete_policy(aws: Aws, endpoint: str, variant: str, policy: dict[str, Any]) -> None:
-    keys = deployment.target_keys(endpoint, variant)
+    keys = resources.target_keys(endpoint, variant)
     aws.change("application-autoscaling", "delete_scaling_policy", **keys, PolicyName=policy["PolicyName"])
     named = {alarm["AlarmName"] for alarm in policy.get("Alarms", [])}
     if policy.get("PolicyType") == "StepScaling":
-        named.add(deployment.alarm_name(endpoint, variant, policy["PolicyName"]))
+        named.add(resources.alarm_name(endpoint, variant, policy["PolicyName"]))
     found = (
         aws.read("cloudwatch", "describe_alarms", AlarmNames=sorted(named)).get("MetricAlarms", [])
         if named
@@ -116,14 +116,14 @@ def _delete_policy(aws: Aws, endpoint: str, variant: str, policy: dict[str, Any]
 
 def _apply_schedule(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
     existing = current_schedule(aws, endpoint, variant)
-    for request in deployment.scheduled_action_requests(endpoint, variant, plan):
+    for request in resources.scheduled_action_requests(endpoint, variant, plan):
         name = request["ScheduledActionName"]
-        if deployment.matches(existing.get(name), request):
+        if resources.matches(existing.get(name), request):
             aws.say(f"scheduled action {name}: unchanged")
         else:
             aws.change("application-autoscaling", "put_scheduled_action", **request)
             aws.say(f"scheduled action {name}: {request['Schedule']}")
-    keys = deployment.target_keys(endpoint, variant)
+    keys = resources.target_keys(endpoint, variant)
     for name in sorted(set(existing) - {action.name for action in plan.scheduled_actions}):
         aws.change("application-autoscaling", "delete_scheduled_action", **keys, ScheduledActionName=name)
         aws.say(f"scheduled action {name}: deleted")

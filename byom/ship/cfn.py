@@ -1,6 +1,6 @@
 """`byom cfn`: the deployment `byom deploy` makes, as a CloudFormation template (JSON).
 
-Owns the translation from the API requests of byom/deployment.py (the same source deploy uses)
+Owns the translation from the API requests of byom/ship/resources.py (the same source deploy uses)
 to resources: AWS::SageMaker::Model, ::EndpointConfig and ::Endpoint, the
 AWS::ApplicationAutoScaling::ScalableTarget (with the plan's scheduled actions) and
 ::ScalingPolicy resources, and the AWS::CloudWatch::Alarm that drives a step policy.
@@ -16,9 +16,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from byom import config, deployment, policy
-from byom.config import Config, required
-from byom.policy import Plan
+from byom.shared import config
+from byom.shared.config import Config, required
+from byom.ship import resources, scaling_plan
+from byom.ship.scaling_plan import Plan
 
 Resource = dict[str, Any]
 ENDPOINT_NAME = {"Fn::GetAtt": ["Endpoint", "EndpointName"]}
@@ -26,14 +27,14 @@ ENDPOINT_NAME = {"Fn::GetAtt": ["Endpoint", "EndpointName"]}
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("cfn", help="write the deployment as a CloudFormation template")
-    config.add_flags(parser, *deployment.SETTINGS)
+    config.add_flags(parser, *resources.SETTINGS)
     parser.add_argument("--output", metavar="FILE", help="write the template here (default stdout)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
-    plan = policy.load(settings.plan) if settings.plan else None
+    plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
     text = json.dumps(template(settings, plan), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -44,21 +45,21 @@ def run(args: argparse.Namespace) -> int:
 
 def template(settings: Config, plan: Plan | None) -> dict[str, Any]:
     endpoint = required(settings.endpoint, "endpoint")
-    resources = sagemaker_resources(settings, plan)
+    template_resources = sagemaker_resources(settings, plan)
     if plan is not None:
-        resources.update(scaling_resources(endpoint, settings.variant, plan))
+        template_resources.update(scaling_resources(endpoint, settings.variant, plan))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"byom: SageMaker endpoint {endpoint} with its autoscaling",
-        "Resources": resources,
+        "Resources": template_resources,
         "Outputs": {"EndpointName": {"Value": ENDPOINT_NAME}},
     }
 
 
 def sagemaker_resources(settings: Config, plan: Plan | None) -> dict[str, Resource]:
-    model = without(deployment.model_request(settings), "ModelName")
-    count = deployment.initial_count(settings, plan)
-    endpoint_config = without(deployment.endpoint_config_request(settings, "", count), "EndpointConfigName")
+    model = without(resources.model_request(settings), "ModelName")
+    count = resources.initial_count(settings, plan)
+    endpoint_config = without(resources.endpoint_config_request(settings, "", count), "EndpointConfigName")
     for variant in endpoint_config["ProductionVariants"]:
         variant["ModelName"] = {"Fn::GetAtt": ["Model", "ModelName"]}
     return {
@@ -75,33 +76,33 @@ def sagemaker_resources(settings: Config, plan: Plan | None) -> dict[str, Resour
 
 
 def scaling_resources(endpoint: str, variant: str, plan: Plan) -> dict[str, Resource]:
-    target = deployment.scalable_target_request(endpoint, variant, plan)
+    target = resources.scalable_target_request(endpoint, variant, plan)
     target["ResourceId"] = {"Fn::Join": ["", ["endpoint/", ENDPOINT_NAME, f"/variant/{variant}"]]}
     actions = [
-        without(action, *deployment.target_keys(endpoint, variant))
-        for action in deployment.scheduled_action_requests(endpoint, variant, plan)
+        without(action, *resources.target_keys(endpoint, variant))
+        for action in resources.scheduled_action_requests(endpoint, variant, plan)
     ]
     if actions:
         target["ScheduledActions"] = actions
-    resources: dict[str, Resource] = {
+    template_resources: dict[str, Resource] = {
         "ScalableTarget": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": target}
     }
-    for request in deployment.policy_requests(endpoint, variant, plan):
-        properties = without(request, *deployment.target_keys(endpoint, variant))
+    for request in resources.policy_requests(endpoint, variant, plan):
+        properties = without(request, *resources.target_keys(endpoint, variant))
         properties["ScalingTargetId"] = {"Ref": "ScalableTarget"}
-        resources[logical_id(request["PolicyName"], "Policy")] = {
+        template_resources[logical_id(request["PolicyName"], "Policy")] = {
             "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
             "Properties": refer_to_endpoint(properties, endpoint),
         }
     if plan.step_scaling:
         policy_id = logical_id(plan.step_scaling.name, "Policy")
-        alarm = deployment.alarm_request(endpoint, variant, plan.step_scaling, "")
+        alarm = resources.alarm_request(endpoint, variant, plan.step_scaling, "")
         alarm["AlarmActions"] = [{"Ref": policy_id}]
-        resources[logical_id(plan.step_scaling.name, "Alarm")] = {
+        template_resources[logical_id(plan.step_scaling.name, "Alarm")] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": refer_to_endpoint(alarm, endpoint),
         }
-    return resources
+    return template_resources
 
 
 def refer_to_endpoint(properties: Resource, endpoint: str) -> Resource:

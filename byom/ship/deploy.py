@@ -1,7 +1,7 @@
 """`byom deploy`: model, endpoint config and endpoint, then the scaling plan; safe to run again.
 
 Owns the order of a deployment and what "already there" means. The model and the endpoint
-config are named after their content (byom/deployment.py), so an unchanged input finds them in
+config are named after their content (byom/ship/resources.py), so an unchanged input finds them in
 place. An existing endpoint is updated only when its config serves something else, through a new
 config that keeps the variant's current instance count (autoscaling may have moved it). SageMaker
 refuses to change the instance type of a variant registered with autoscaling, so the target is
@@ -13,26 +13,27 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from byom import autoscaling, config, deployment, policy, waiting
-from byom.aws import Aws, connect
-from byom.cli import CommandError
-from byom.config import Config, required
-from byom.policy import Plan
+from byom.errors import CommandError
+from byom.shared import config
+from byom.shared.aws import Aws, connect
+from byom.shared.config import Config, required
+from byom.ship import autoscaling, resources, scaling_plan, waiting
+from byom.ship.scaling_plan import Plan
 
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("deploy", help="create or update a SageMaker endpoint and its autoscaling")
-    config.add_flags(parser, *deployment.SETTINGS, "wait")
+    config.add_flags(parser, *resources.SETTINGS, "wait")
     config.add_dry_run(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
-    plan = policy.load(settings.plan) if settings.plan else None
-    model = deployment.model_request(settings)  # validates every required setting before any call
+    plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
+    model = resources.model_request(settings)  # validates every required setting before any call
     aws = connect(settings, dry_run=args.dry_run)
     deploy(aws, settings, model, plan)
     return 0
@@ -44,9 +45,7 @@ def deploy(aws: Aws, settings: Config, model: dict[str, Any], plan: Plan | None)
     current = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
     if current is None:
         count = initial_count(aws, settings, plan)
-        create_endpoint(
-            aws, settings, deployment.endpoint_config_request(settings, model["ModelName"], count)
-        )
+        create_endpoint(aws, settings, resources.endpoint_config_request(settings, model["ModelName"], count))
     else:
         update_endpoint(aws, settings, current, model["ModelName"])
     if plan is not None:
@@ -75,7 +74,7 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
 
 
 def initial_count(aws: Aws, settings: Config, plan: Plan | None) -> int:
-    count = deployment.initial_count(settings, plan)
+    count = resources.initial_count(settings, plan)
     if count < 2:
         aws.say("warning: one instance has no redundancy; SageMaker recommends at least two for availability")
     return count
@@ -95,11 +94,11 @@ def update_endpoint(aws: Aws, settings: Config, current: dict[str, Any], model_n
         )
         raise CommandError(f"endpoint {endpoint} is {status}; {hint}")
     variant = current_variant(current, settings.variant)
-    desired = deployment.endpoint_config_request(settings, model_name, variant_count(variant, settings))
+    desired = resources.endpoint_config_request(settings, model_name, variant_count(variant, settings))
     described = aws.read(
         "sagemaker", "describe_endpoint_config", EndpointConfigName=current["EndpointConfigName"]
     )
-    if deployment.config_matches(described, desired):
+    if resources.config_matches(described, desired):
         aws.say(f"endpoint {endpoint}: unchanged (config {current['EndpointConfigName']})")
         return
     if instance_type_of(described, settings.variant) != settings.instance_type:

@@ -12,10 +12,11 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from byom import autoscaling, config, deployment
-from byom.aws import Aws, connect
-from byom.cli import CommandError
-from byom.config import required
+from byom.errors import CommandError
+from byom.shared import config
+from byom.shared.aws import Aws, connect
+from byom.shared.config import required
+from byom.ship import autoscaling, resources
 
 
 @dataclass
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def inventory(aws: Aws, endpoint: str) -> Inventory:
     described = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
-    prefix = deployment.name_prefix(endpoint)
+    prefix = resources.name_prefix(endpoint)
     configs = [
         c["EndpointConfigName"]
         for c in aws.listing("sagemaker", "list_endpoint_configs", "EndpointConfigs", NameContains=prefix)
@@ -60,8 +61,8 @@ def inventory(aws: Aws, endpoint: str) -> Inventory:
     models = [m["ModelName"] for m in aws.listing("sagemaker", "list_models", "Models", NameContains=prefix)]
     found = Inventory(
         described,
-        [name for name in configs if deployment.is_derived_name(name, endpoint)],
-        [name for name in models if deployment.is_derived_name(name, endpoint)],
+        [name for name in configs if resources.is_derived_name(name, endpoint)],
+        [name for name in models if resources.is_derived_name(name, endpoint)],
     )
     if described:
         add(found.configs, described["EndpointConfigName"])

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from byom import config
-from byom.aws import connect
-from byom.cli import CommandError
-from byom.config import required
+from byom.errors import CommandError
+from byom.shared import config
+from byom.shared.aws import connect
+from byom.shared.config import required
 
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's limit for a real-time request body
 CONTENT_TYPES = {

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from byom import config
-from byom.aws import Aws, connect
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.shared import config
+from byom.shared.aws import Aws, connect
 from container import manifest
 from container.errors import ModelLoadError
 from container.flavours import MANIFEST_NAME, find_artifact

@@ -19,9 +19,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from byom import config, validate
-from byom.aws import Aws, connect
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.shared import config, validate
+from byom.shared.aws import Aws, connect
 
 
 class Docker:

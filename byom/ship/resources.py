@@ -14,8 +14,8 @@ import json
 import re
 from typing import Any
 
-from byom.config import Config, required
-from byom.policy import Plan, ScheduledAction, StepScaling, TargetTracking
+from byom.shared.config import Config, required
+from byom.ship.scaling_plan import Plan, ScheduledAction, StepScaling, TargetTracking
 
 Request = dict[str, Any]
 
@@ -24,7 +24,7 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"  # CPUUtilization, MemoryUtilization
 INVOCATION_METRICS_NAMESPACE = "AWS/SageMaker"  # Invocations, ModelLatency, OverheadLatency
 NAME_LIMIT = 63
-# The settings (byom/config.py) a deployment is made of: deploy's and cfn's flags.
+# The settings (byom/shared/config.py) a deployment is made of: deploy's and cfn's flags.
 SETTINGS = (
     "endpoint",
     "image",

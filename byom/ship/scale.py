@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from byom import autoscaling, config, validate, waiting
-from byom.aws import Aws, connect
-from byom.cli import CommandError
-from byom.config import required
+from byom.errors import CommandError
+from byom.shared import config, validate
+from byom.shared.aws import Aws, connect
+from byom.shared.config import required
+from byom.ship import autoscaling, waiting
 
 
 def register(subparsers: Any) -> None:

@@ -1,10 +1,10 @@
-"""The scaling plan: the JSON file `byom plan` writes and `byom deploy --plan FILE` applies.
+"""The scaling plan `byom deploy --plan FILE` applies: the "autoscaling" member of a plan file.
 
-Owns the file's shape and its validation (`Plan.from_json`, `load`); it knows nothing about AWS
-request shapes (byom/deployment.py turns a Plan into them). The shape, format_version 1:
+Owns the member's shape and its validation (`Plan.from_document`, `from_plan_file`); the file
+itself is read by byom/shared/documents.py, the one reader of the one plan format. It knows
+nothing about AWS request shapes (byom/ship/resources.py turns a Plan into them). The shape:
 
     {
-      "format_version": 1,
       "min_capacity": 2,                  # instances, >= 1
       "max_capacity": 8,                  # >= min_capacity
       "target_tracking": [                # zero or more, names unique
@@ -31,8 +31,8 @@ request shapes (byom/deployment.py turns a Plan into them). The shape, format_ve
       ]
     }
 
-`byom plan` writes this shape as the "autoscaling" member of its plan file, and `load` accepts
-that whole file too.
+`byom plan` writes it in its plan file beside the measurements it chose from; a plan written by
+hand needs only `{"kind": "byom.plan", "version": 1, "autoscaling": {...}}`.
 
 CPUUtilization is SageMaker's per-instance figure summed over vCPUs (up to 400 on 4 vCPUs), so it
 is not capped at 100. Unknown keys are errors: a typo must not silently drop a policy.
@@ -41,16 +41,14 @@ is not capped at 100. Unknown keys are errors: a typo must not silently drop a p
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from byom import validate
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.shared import validate
+from byom.shared.documents import read_plan
 
-FORMAT_VERSION = 1
-CAPACITY_PLAN_KIND = "byom.plan"  # `byom plan` writes this shape in its file's "autoscaling" member
 METRICS = ("SageMakerVariantInvocationsPerInstance", "CPUUtilization")
 SCHEDULE_PREFIXES = ("cron(", "rate(", "at(")
 
@@ -98,19 +96,13 @@ class Plan:
     scheduled_actions: tuple[ScheduledAction, ...] = ()
 
     @classmethod
-    def from_json(cls, text: str) -> Plan:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise CommandError(f"scaling plan is not JSON: {error}") from error
-        if isinstance(document, dict) and document.get("kind") == CAPACITY_PLAN_KIND:
-            document = document.get("autoscaling")  # a whole `byom plan` file: its deployable part
+    def from_document(cls, document: Any) -> Plan:
+        """The plan of a plan file's "autoscaling" member (JSON values)."""
         return _plan(
             _fields(
                 document,
-                "plan",
+                "autoscaling",
                 {
-                    "format_version",
                     "min_capacity",
                     "max_capacity",
                     "target_tracking",
@@ -126,21 +118,17 @@ class Plan:
         return (*(policy.name for policy in self.target_tracking), *step)
 
 
-def load(path: str | Path) -> Plan:
+def from_plan_file(path: str | Path) -> Plan:
+    document = read_plan(Path(path))
+    if "autoscaling" not in document:
+        raise CommandError(f'{path}: the plan has no "autoscaling" member')
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise CommandError(f"cannot read scaling plan {path}: {error.strerror}") from error
-    try:
-        return Plan.from_json(text)
+        return Plan.from_document(document["autoscaling"])
     except CommandError as error:
         raise CommandError(f"{path}: {error}") from error
 
 
 def _plan(document: dict[str, Any]) -> Plan:
-    version = document.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        raise CommandError(f"plan format_version {version!r} is not supported (expected {FORMAT_VERSION})")
     minimum, maximum = _int(document, "min_capacity"), _int(document, "max_capacity")
     validate.capacity_range(minimum, maximum)
     plan = Plan(

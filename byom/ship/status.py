@@ -11,20 +11,21 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from byom import autoscaling, config, deployment
-from byom.aws import Aws, connect
-from byom.cli import CommandError
-from byom.config import required
+from byom.errors import CommandError
+from byom.shared import config
+from byom.shared.aws import Aws, connect
+from byom.shared.config import required
+from byom.ship import autoscaling, resources
 
 # (namespace, metric, statistic, unit shown, divisor from SageMaker's unit)
 FIGURES = (
-    (deployment.INVOCATION_METRICS_NAMESPACE, "Invocations", "Sum", "", 1.0),
-    (deployment.INVOCATION_METRICS_NAMESPACE, "Invocation4XXErrors", "Sum", "", 1.0),
-    (deployment.INVOCATION_METRICS_NAMESPACE, "Invocation5XXErrors", "Sum", "", 1.0),
-    (deployment.INVOCATION_METRICS_NAMESPACE, "ModelLatency", "Average", " ms", 1000.0),
-    (deployment.INVOCATION_METRICS_NAMESPACE, "OverheadLatency", "Average", " ms", 1000.0),
-    (deployment.ENDPOINT_METRICS_NAMESPACE, "CPUUtilization", "Average", " %", 1.0),
-    (deployment.ENDPOINT_METRICS_NAMESPACE, "MemoryUtilization", "Average", " %", 1.0),
+    (resources.INVOCATION_METRICS_NAMESPACE, "Invocations", "Sum", "", 1.0),
+    (resources.INVOCATION_METRICS_NAMESPACE, "Invocation4XXErrors", "Sum", "", 1.0),
+    (resources.INVOCATION_METRICS_NAMESPACE, "Invocation5XXErrors", "Sum", "", 1.0),
+    (resources.INVOCATION_METRICS_NAMESPACE, "ModelLatency", "Average", " ms", 1000.0),
+    (resources.INVOCATION_METRICS_NAMESPACE, "OverheadLatency", "Average", " ms", 1000.0),
+    (resources.ENDPOINT_METRICS_NAMESPACE, "CPUUtilization", "Average", " %", 1.0),
+    (resources.ENDPOINT_METRICS_NAMESPACE, "MemoryUtilization", "Average", " %", 1.0),
 )
 
 
@@ -111,7 +112,7 @@ def figure_lines(aws: Aws, endpoint: str, variant: str, minutes: int) -> list[st
             "get_metric_statistics",
             Namespace=namespace,
             MetricName=metric,
-            Dimensions=deployment.variant_dimensions(endpoint, variant),
+            Dimensions=resources.variant_dimensions(endpoint, variant),
             StartTime=end - timedelta(minutes=minutes),
             EndTime=end,
             Period=minutes * 60,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from byom.aws import Aws
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.shared.aws import Aws
 
 POLL_SECONDS = 15.0
 PROGRESS_EVERY = 60.0

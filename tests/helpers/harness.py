@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_MODEL = REPO / "model"
 READY_DEADLINE_SECONDS = 60.0
 

@@ -32,7 +32,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from container.flavours.estimator import EstimatorModel
 from container.flavours.exported_tree import write_export
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 IRIS_NAMES = ("setosa", "versicolor", "virginica")
 
 
@@ -257,3 +257,18 @@ def slow_xgboost(directory: Path, rows: int = 20_000) -> bytes:
     booster.save_model(str(directory / "model.ubj"))
     body = rng.normal(size=(rows, 20))
     return "\n".join(",".join(f"{value:.3f}" for value in row) for row in body).encode()
+
+
+class Canary:
+    """Unpickling this object writes a file: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.marker, "code from the pickle ran"))
+
+
+def plant_pickle_canary(model_dir: Path, marker: Path) -> None:
+    model_dir.mkdir(exist_ok=True)
+    (model_dir / "model.pkl").write_bytes(pickle.dumps(Canary(marker)))

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import skops.io
+import xgboost
 
-from tests.harness import REPO, share_with_any_user
-from tests.models import iris, synthetic
+from container.flavours import find_artifact
+from tests.helpers.harness import REPO, share_with_any_user
+from tests.helpers.models import iris, synthetic
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,76 @@ def synthetic_split(
     features, labels = synthetic(n_classes=n_classes, rows=600)
     named = np.asarray(names)[labels] if names is not None else labels
     return features[:500], named[:500], features[500:], named[500:]
+
+
+def iris_job(base: Path, hyperparameters: dict[str, str]) -> tuple[OptMl, np.ndarray]:
+    train_x, train_y, valid_x, valid_y = iris_split()
+    channels = {"train": [csv_text(train_y, train_x)], "validation": [csv_text(valid_y, valid_x)]}
+    return OptMl.create(base, hyperparameters, channels), train_x
+
+
+def synthetic_job(
+    base: Path,
+    hyperparameters: dict[str, str],
+    n_classes: int,
+    names: list[str] | None = None,
+    libsvm: bool = False,
+) -> tuple[OptMl, np.ndarray]:
+    train_x, train_y, valid_x, valid_y = synthetic_split(n_classes, names)
+    write = libsvm_text if libsvm else csv_text
+    halves = [
+        write(train_y[:250], train_x[:250]),
+        write(train_y[250:], train_x[250:]),
+    ]  # two files per channel
+    kinds = {"train": "text/libsvm", "validation": "text/libsvm"} if libsvm else None
+    return OptMl.create(
+        base, hyperparameters, {"train": halves, "validation": [write(valid_y, valid_x)]}, kinds
+    ), train_x
+
+
+def regression_job(base: Path, hyperparameters: dict[str, str]) -> tuple[OptMl, np.ndarray]:
+    train_x, _, valid_x, _ = synthetic_split(2)
+    target = lambda x: 3 * x[:, 0] - x[:, 1] ** 2  # noqa: E731
+    channels = {
+        "train": [csv_text(target(train_x), train_x)],
+        "validation": [csv_text(target(valid_x), valid_x)],
+    }
+    return OptMl.create(base, hyperparameters, channels), train_x
+
+
+JOBS: dict[str, Callable[[Path], tuple[OptMl, np.ndarray]]] = {
+    "decision_tree": lambda base: iris_job(base, {"algorithm": "decision_tree", "max_depth": "4"}),
+    "random_forest": lambda base: iris_job(base, {"algorithm": "random_forest", "n_estimators": "15"}),
+    "gradient_boosting": lambda base: iris_job(
+        base, {"algorithm": "gradient_boosting", "n_estimators": "20"}
+    ),
+    "random_forest_regression": lambda base: regression_job(
+        base, {"algorithm": "random_forest", "task": "regression", "n_estimators": "10"}
+    ),
+    "xgboost_binary": lambda base: synthetic_job(
+        base,
+        {
+            "objective": "binary:logistic",
+            "num_round": "200",
+            "early_stopping_rounds": "5",
+            "eval_metric": "auc,logloss",
+        },
+        2,
+    ),
+    "xgboost_multi_named": lambda base: synthetic_job(
+        base, {"objective": "multi:softprob", "num_round": "15"}, 3, ["low", "mid", "high"]
+    ),
+    "xgboost_libsvm": lambda base: synthetic_job(
+        base, {"objective": "binary:logistic", "num_round": "10"}, 2, libsvm=True
+    ),
+    "xgboost_regression": lambda base: regression_job(base, {"num_round": "20", "max_depth": "3"}),
+}
+
+
+def reference_predictions(model_dir: Path, rows: np.ndarray) -> np.ndarray:
+    """The library's own answer, loading the artifact without any of our code."""
+    artifact = find_artifact(model_dir).path
+    if artifact.suffix == ".skops":
+        estimator = skops.io.load(artifact, trusted=skops.io.get_untrusted_types(file=artifact))
+        return np.asarray(estimator.predict(rows))
+    return np.asarray(xgboost.Booster(model_file=str(artifact)).predict(xgboost.DMatrix(rows)))

@@ -7,32 +7,15 @@ fresh environment: fake credentials, us-east-1, no profile or project file, one 
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import urllib.request
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-
-from byom import cli
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byom:0.1.0-abc1234"
-MODEL_DATA = "s3://byom-test-models/byom/models/0123456789ab/model.tar.gz"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(scope="session")
@@ -65,49 +48,3 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> s
 def client(aws_env: str) -> Any:
     """boto3 clients on the emulator, for arranging and checking resources."""
     return lambda service: boto3.client(service, region_name="us-east-1")
-
-
-def byom(*argv: str, stdin: str = "") -> Result:
-    """Run the CLI in-process and capture what it prints."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(list(argv))
-    return Result(code, out.getvalue(), err.getvalue())
-
-
-def dry_run_calls(result: Result) -> list[str]:
-    """The `service Operation` of each call a --dry-run printed (progress lines left out)."""
-    return [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
-
-
-def write_plan(path: Path, **overrides: Any) -> Path:
-    plan: dict[str, Any] = {
-        "format_version": 1,
-        "min_capacity": 2,
-        "max_capacity": 6,
-        "target_tracking": [
-            {
-                "name": "invocations",
-                "metric": "SageMakerVariantInvocationsPerInstance",
-                "target_value": 700.0,
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            {"name": "cpu", "metric": "CPUUtilization", "target_value": 150.0},
-        ],
-        "step_scaling": {
-            "name": "overhead-latency",
-            "threshold_microseconds": 20000,
-            "cooldown": 120,
-            "steps": [{"lower": 0, "upper": 20000, "adjustment": 1}, {"lower": 20000, "adjustment": 2}],
-        },
-        "scheduled_actions": [
-            {"name": "weekday-mornings", "schedule": "cron(0 7 ? * MON-FRI *)", "min_capacity": 4}
-        ],
-    }
-    plan.update(overrides)
-    path.write_text(json.dumps(plan))
-    return path
-
-
-DEPLOY_FLAGS = ("--endpoint", "iris", "--image", IMAGE, "--model-data", MODEL_DATA, "--role", ROLE)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.ship.conftest import DEPLOY_FLAGS, IMAGE, ROLE, byom, write_plan
+from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, ROLE, byom, write_plan
 
 
 def lint(template: Path) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from byom import config, deploy, deployment, waiting
-from byom.aws import Aws
-from tests.ship.conftest import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, dry_run_calls, write_plan
+from byom.shared import config
+from byom.shared.aws import Aws
+from byom.ship import deploy, resources, waiting
+from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, dry_run_calls, write_plan
 
 TARGET = {
     "ServiceNamespace": "sagemaker",
@@ -137,7 +138,7 @@ def test_dry_run_prints_the_calls_and_makes_none(client: Any, tmp_path: Path) ->
         (("--endpoint", "e" * 64), "is not a valid SageMaker name"),
         (("--model-data", "/tmp/model.tar.gz"), "is not an s3://bucket/key URL"),
         (("--image", "byom"), "is not a registry image reference"),
-        (("--plan", "missing.json"), "cannot read scaling plan"),
+        (("--plan", "missing.json"), "cannot read the plan missing.json"),
     ],
 )
 def test_bad_settings_are_refused_before_any_call(aws_env: str, flags: tuple[str, ...], message: str) -> None:
@@ -181,8 +182,8 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
     settings = config.Config(
         endpoint="iris", image=IMAGE.replace("abc1234", "def5678"), model_data=MODEL_DATA, role=ROLE
     )
-    model = deployment.model_request(settings)
-    new_config = deployment.endpoint_config_request(settings, model["ModelName"], 5)
+    model = resources.model_request(settings)
+    new_config = resources.endpoint_config_request(settings, model["ModelName"], 5)
     aws = Aws(boto3.Session(region_name="us-east-1"))
     with Stubber(aws.client("sagemaker")) as stub:
         stub.add_client_error(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.ship.conftest import DEPLOY_FLAGS, byom, dry_run_calls, write_plan
+from tests.helpers.ship import DEPLOY_FLAGS, byom, dry_run_calls, write_plan
 
 TARGET = {
     "ServiceNamespace": "sagemaker",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.ship.conftest import byom
+from tests.helpers.ship import byom
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "model"
 

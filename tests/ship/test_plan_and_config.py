@@ -9,36 +9,59 @@ from typing import Any
 
 import pytest
 
-from byom import config, policy
-from byom.cli import CommandError
+from byom.errors import CommandError
+from byom.shared import config
+from byom.ship import scaling_plan
 
 STEPS = [{"lower": 0, "upper": 20000, "adjustment": 1}, {"lower": 20000, "adjustment": 2}]
 
 
+def autoscaling(**fields: Any) -> dict[str, Any]:
+    return {"min_capacity": 2, "max_capacity": 6, **fields}
+
+
 def plan_text(**fields: Any) -> str:
-    return json.dumps({"min_capacity": 2, "max_capacity": 6, **fields})
+    return json.dumps({"kind": "byom.plan", "version": 1, "autoscaling": autoscaling(**fields)})
 
 
-def test_a_full_plan_is_read() -> None:
-    read = policy.Plan.from_json(
+def read_plan_text(tmp_path: Path, text: str) -> scaling_plan.Plan:
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    return scaling_plan.from_plan_file(path)
+
+
+def test_a_full_plan_is_read(tmp_path: Path) -> None:
+    read = read_plan_text(
+        tmp_path,
         plan_text(
-            format_version=1,
             target_tracking=[{"name": "cpu", "metric": "CPUUtilization", "target_value": 150}],
             step_scaling={"name": "latency", "threshold_microseconds": 20000, "steps": STEPS, "period": 30},
             scheduled_actions=[{"name": "nights", "schedule": "cron(0 22 * * ? *)", "max_capacity": 2}],
-        )
+        ),
     )
-    assert read.target_tracking == (policy.TargetTracking("cpu", "CPUUtilization", 150.0, 300, 60),)
-    assert read.step_scaling is not None and read.step_scaling.steps[1] == policy.Step(20000.0, None, 2)
-    assert read.scheduled_actions == (policy.ScheduledAction("nights", "cron(0 22 * * ? *)", None, 2),)
+    assert read.target_tracking == (scaling_plan.TargetTracking("cpu", "CPUUtilization", 150.0, 300, 60),)
+    assert read.step_scaling is not None and read.step_scaling.steps[1] == scaling_plan.Step(20000.0, None, 2)
+    assert read.scheduled_actions == (scaling_plan.ScheduledAction("nights", "cron(0 22 * * ? *)", None, 2),)
     assert read.policy_names == ("cpu", "latency")
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{", "scaling plan is not JSON"),
-        (plan_text(format_version=2), "format_version 2 is not supported"),
+        ("{", "cannot read the plan"),
+        (
+            json.dumps({"kind": "byom.plan", "version": 2, "autoscaling": autoscaling()}),
+            "plan version 2 is not supported",
+        ),
+        (
+            json.dumps(autoscaling()),
+            'it looks like a bare scaling policy: put it in a plan file, {"kind": "byom.plan"',
+        ),
+        (
+            json.dumps({"kind": "byom.loadtest", "version": 1}),
+            "is not a byom plan (its `kind` is not 'byom.plan')",
+        ),
+        (json.dumps({"kind": "byom.plan", "version": 1}), 'the plan has no "autoscaling" member'),
         (plan_text(min_capacity=0), "min capacity must be at least 1"),
         (plan_text(max_capacity=1), "min capacity 2 is greater than max capacity 1"),
         (plan_text(max_capacity="6"), "max_capacity must be an integer"),
@@ -99,9 +122,9 @@ def test_a_full_plan_is_read() -> None:
         ),
     ],
 )
-def test_bad_plans_are_refused(text: str, message: str) -> None:
+def test_bad_plans_are_refused(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(CommandError) as raised:
-        policy.Plan.from_json(text)
+        read_plan_text(tmp_path, text)
     assert message in str(raised.value)
 
 

@@ -22,10 +22,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from byom import push
-from byom.aws import Aws
-from byom.cli import CommandError
-from tests.ship.conftest import byom
+from byom.errors import CommandError
+from byom.shared.aws import Aws
+from byom.ship import push
+from tests.helpers.ship import byom
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
