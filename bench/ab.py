@@ -1,22 +1,28 @@
-"""`python bench/ab.py --baseline REF [--side NAME=VAR=VALUE ...]`: an interleaved A/B of servers.
+"""`python bench/ab.py --baseline REF [--candidate REF] [--commit NAME=REF] [--side NAME=VAR=VALUE]`:
+an interleaved A/B of servers.
 
-Owns: comparing this checkout's server (or that of `--candidate REF`) with another commit's (REF,
-checked out in a temporary git worktree that shares this checkout's .venv, its C extensions built
-there), and with the candidate run under other settings (`--side fast=BYOM_HTTP_PARSER=fast`), on the same three loads:
-- `ping`: GET /ping, the trivial handler (the app answers 200 with no body, no model involved);
-- `iris`: one CSV row to the demo model (a scikit-learn tree);
-- `xgboost`: one CSV row of 30 features to 200 trees of depth 6.
-Each is wrk -t1 -c16 on the load CPU against 3 workers x 4 threads pinned to the server CPU, as in
-`make bench`. Rounds alternate the order of the sides (A B, B A, A B...), and every side of every
-round starts its servers afresh, so neither a side's position in the round nor a server's age
-(the first-started server of a run can be the slower one) favours one. The report gives each
-side's median and range over the rounds and its ratio to the baseline, round by round paired, and
-is written to bench/results/ab.md (and ab.json).
+Owns: comparing the candidate's server (this checkout as it is, or `--candidate REF`) with the
+baseline commit's, and with other commits (`--commit`) or the candidate under other settings
+(`--side fast=BYOM_HTTP_PARSER=fast`). Each commit is checked out in a temporary git worktree that
+shares this checkout's .venv, its C extensions built there. The loads, on 3 workers x 4 threads
+pinned to the server CPU, the load generator on the other, as in `make bench`:
+- `ping`: GET /ping, the trivial handler (200 with no body, no model involved), wrk -t1 -c16;
+- `iris`: one CSV row to the demo model (a scikit-learn tree), wrk -t1 -c16;
+- `xgboost`: one CSV row of 30 features to 200 trees of depth 6, wrk -t1 -c16;
+- `iris CPU`, `xgboost CPU`: the server's CPU time per request at FIXED_RATE, open loop. At
+  saturation, requests/s move by tens of percent between runs of one commit on this machine (how
+  wrk's connections spread over the workers, whether the event loop or the pool answers): the CPU
+  time of a request at a fixed rate is the steadier measure of what a change costs.
+Rounds alternate the order of the sides (A B, B A, A B...), and every side of every round starts
+its servers afresh, so neither a side's position nor a server's age favours one. The report gives
+each side's median and range over the rounds and its ratio to the baseline's, paired round by
+round, in bench/results/ab.md (and ab.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,7 +38,8 @@ from types import FrameType
 
 import load
 from models import DEMO_MODEL, IRIS_ROW, csv_body, feature_rows, xgboost_model
-from servers import start_ours
+from procs import tree_cpu_seconds
+from servers import Server, start_ours
 from stats import median
 
 BENCH = Path(__file__).resolve().parent
@@ -42,7 +49,8 @@ WORKERS = 3
 THREADS = 4
 CONNECTIONS = 16
 WARMUP_SECONDS = 3
-LOADS = ("ping", "iris", "xgboost")
+LOADS = ("ping", "iris", "xgboost", "iris CPU", "xgboost CPU")
+FIXED_RATE = 1000.0  # requests/s: below every side's capacity on one core
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,13 @@ class Side:
     def describe(self) -> str:
         settings = " ".join(f"{k}={v}" for k, v in self.extra.items())
         return f"{self.name}: {self.source}" + (f" with {settings}" if settings else "")
+
+
+def parse_commit(text: str) -> tuple[str, str]:
+    name, equals, ref = text.partition("=")
+    if not (name and equals and ref):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=REF")
+    return name, ref
 
 
 def parse_side(text: str) -> tuple[str, dict[str, str]]:
@@ -108,38 +123,51 @@ def build_extensions(tree: Path) -> None:
 def measure_round(
     sides: list[Side], work: Path, seconds: float, models: dict[str, Path]
 ) -> dict[str, dict[str, float]]:
+    bodies = {
+        "iris": body_file(work, "iris.csv", IRIS_ROW),
+        "xgboost": body_file(work, "xgboost.csv", csv_body(feature_rows(1, seed=1))),
+    }
     scripts = {
-        "iris": load.post_script(work / "iris.lua", body_file(work, "iris.csv", IRIS_ROW), "text/csv"),
-        "xgboost": load.post_script(
-            work / "xgboost.lua",
-            body_file(work, "xgboost.csv", csv_body(feature_rows(1, seed=1))),
-            "text/csv",
-        ),
+        name: load.post_script(work / f"{name}.lua", body, "text/csv") for name, body in bodies.items()
     }
     found: dict[str, dict[str, float]] = {}
     for side in sides:
-        rates: dict[str, float] = {}
+        measured: dict[str, float] = {}
         for model, loads in (("iris", ("ping", "iris")), ("xgboost", ("xgboost",))):
             with start_ours(
                 side.name, models[model], work, WORKERS, THREADS, checkout=side.checkout, extra=side.extra
             ) as server:
                 for name in loads:
-                    url = server.url + ("/ping" if name == "ping" else "/invocations")
-                    script = scripts.get(name)
-                    load.wrk(url, WARMUP_SECONDS, CONNECTIONS, script)  # every worker loaded and warm
-                    result = load.wrk(url, seconds, CONNECTIONS, script)
-                    if not result.clean:
-                        raise RuntimeError(
-                            f"{side.name} {name}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors"
-                        )
-                    rates[name] = result.requests_per_s
-        found[side.name] = rates
-        print(
-            f"ab: {side.name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items()),
-            file=sys.stderr,
-            flush=True,
-        )
+                    measured[name] = saturation(server, name, scripts.get(name), seconds)
+                    if name in bodies:
+                        measured[f"{name} CPU"] = cpu_per_request(server, bodies[name], seconds, work)
+        found[side.name] = measured
+        print(f"ab: {side.name}: " + ", ".join(f"{k} {v:,.0f}" for k, v in measured.items()), file=sys.stderr)
     return found
+
+
+def saturation(server: Server, name: str, script: Path | None, seconds: float) -> float:
+    """Requests/s under wrk, after a warm-up that has every worker loaded and warm."""
+    url = server.url + ("/ping" if name == "ping" else "/invocations")
+    load.wrk(url, WARMUP_SECONDS, CONNECTIONS, script)
+    result = load.wrk(url, seconds, CONNECTIONS, script)
+    if not result.clean:
+        raise RuntimeError(
+            f"{server.name} {name}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors"
+        )
+    return result.requests_per_s
+
+
+def cpu_per_request(server: Server, body: Path, seconds: float, work: Path) -> float:
+    """The server's CPU microseconds per request at FIXED_RATE, open loop (`byom loadtest`): the
+    cost of a request without saturation's regimes (how connections spread over the workers,
+    whether the event loop answers or the pool does), which move requests/s by tens of percent."""
+    pids = [process.pid for process in server.processes]
+    before = tree_cpu_seconds(pids)
+    result = load.open_loop(server.url, seconds, FIXED_RATE, body, "text/csv", work / f"{server.name}-open")
+    if not result.clean:
+        raise RuntimeError(f"{server.name}: errors at {FIXED_RATE} req/s: {result.errors}")
+    return (tree_cpu_seconds(pids) - before) / result.requests * 1e6
 
 
 def body_file(work: Path, name: str, body: bytes) -> Path:
@@ -161,6 +189,7 @@ def report(
         "",
         f"`python bench/ab.py --baseline {ref}"
         + (f" --candidate {candidate}" if candidate else "")
+        + "".join(f" --commit {s.name}={s.source}" for s in sides[2:] if not s.extra)
         + "".join(f" --side {s.name}={k}={v}" for s in sides[2:] for k, v in s.extra.items())
         + f" --rounds {len(rounds)} --seconds {seconds:g}`",
         "",
@@ -168,7 +197,10 @@ def report(
         f"- wrk -t1 -c{CONNECTIONS} for {seconds:g} s per load after {WARMUP_SECONDS} s of warm-up, requests/s; {WORKERS} workers x "
         f"{THREADS} threads on one core; {len(rounds)} rounds, the sides' order alternating, servers started afresh",
         "",
-        "| load | side | median req/s | range | vs baseline (median of paired rounds) |",
+        f"- `iris CPU` and `xgboost CPU`: the server's CPU microseconds per request at {FIXED_RATE:,.0f} requests/s,"
+        " open loop (`byom loadtest`), lower is better; the others are requests/s at saturation",
+        "",
+        "| load | side | median | range | vs baseline (median of paired rounds) |",
         "|---|---|---|---|---|",
     ]
     for name in LOADS:
@@ -205,6 +237,13 @@ def main(argv: list[str]) -> int:
         default=[],
         help="NAME=VARIABLE=VALUE: this checkout with a setting",
     )
+    parser.add_argument(
+        "--commit",
+        type=parse_commit,
+        action="append",
+        default=[],
+        help="NAME=REF: another commit's server beside them (to tell apart what each change did)",
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "ab.md")
@@ -215,12 +254,14 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="byom-ab-work-"))
     models = {"iris": DEMO_MODEL, "xgboost": xgboost_model(work).directory}
     rounds: list[dict[str, dict[str, float]]] = []
-    with (
-        checked_out(args.baseline, "baseline") as baseline,
-        checked_out(args.candidate, "candidate") as candidate,
-    ):
+    with contextlib.ExitStack() as trees:
+        baseline = trees.enter_context(checked_out(args.baseline, "baseline"))
+        candidate = trees.enter_context(checked_out(args.candidate, "candidate"))
         source = args.candidate or "this checkout"
         sides = [Side("baseline", args.baseline, baseline, {}), Side("candidate", source, candidate, {})]
+        sides += [
+            Side(name, ref, trees.enter_context(checked_out(ref, name)), {}) for name, ref in args.commit
+        ]
         sides += [Side(name, source, candidate, extra) for name, extra in args.side]
         for number in range(args.rounds):
             order = sides if number % 2 == 0 else sides[::-1]
