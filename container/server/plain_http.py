@@ -17,6 +17,8 @@ answers or refuses it as before. For a plain request the environ holds what guni
 but `wsgi.early_hints`; the answer's bytes are gunicorn's, but for its Date header, formatted
 once a second, and for an answer of unknown length, sent as one chunk rather than one per item
 the app yields; tests/test_plain_http.py compares both with gunicorn's on a corpus.
+`BYOM_HTTP_PARSER=python` or `=fast` turns this path off: every request then takes gunicorn's
+parser (docs/performance.md measures both and says why this one is the default).
 """
 
 from __future__ import annotations
