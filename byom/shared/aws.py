@@ -52,6 +52,11 @@ class Aws:
     def region(self) -> str:
         return str(self.session.region_name)
 
+    @property
+    def where(self) -> str:
+        """The account a call went to, as errors name it: the active profile and the region."""
+        return f"profile {self.session.profile_name!r}, region {self.region}"
+
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(service)
@@ -105,13 +110,15 @@ class Aws:
         except botocore.exceptions.ClientError as error:
             if missing_ok and is_not_found(error):
                 raise _Missing from error
-            raise CommandError(f"{service} {self.api_name(service, operation)}: {describe(error)}") from error
+            raise CommandError(
+                f"{service} {self.api_name(service, operation)}: {describe(error)} ({self.where})"
+            ) from error
         except botocore.exceptions.NoCredentialsError as error:
             raise CommandError(
-                "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+                f"no AWS credentials ({self.where}): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
             ) from error
         except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
-            raise CommandError(f"{service} {self.api_name(service, operation)}: {error}") from error
+            raise CommandError(f"{service} {self.api_name(service, operation)}: {error} ({self.where})") from error
 
 
 class _Missing(Exception):
@@ -134,7 +141,9 @@ def open_session(profile: str | None, region: str | None) -> boto3.Session:
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as error:
-        raise CommandError(f"AWS profile {profile!r} is not configured (~/.aws/config)") from error
+        active = error.kwargs.get("profile", profile)
+        source = "--profile (or byom.toml)" if profile else "AWS_PROFILE"
+        raise CommandError(f"AWS profile {active!r}, from {source}, is not configured (~/.aws/config)") from error
     if not session.region_name:
         raise CommandError("no AWS region: pass --region, set `region` in byom.toml, or set AWS_REGION")
     return session

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws
 from byom.ship import deploy, resources, waiting
@@ -305,3 +306,22 @@ def test_a_new_instance_type_deregisters_autoscaling_before_the_update(client: A
         "sagemaker UpdateEndpoint",
     ]
     assert '"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 2' in result.out
+
+
+def test_an_unconfigured_profile_is_named_with_where_it_came_from(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "ml")
+    result = byom("status", "--endpoint", "iris")
+    assert result.code == 2
+    assert "AWS profile 'ml', from AWS_PROFILE, is not configured (~/.aws/config)" in result.err
+    flagged = byom("status", "--endpoint", "iris", "--profile", "prod")
+    assert "AWS profile 'prod', from --profile (or byom.toml), is not configured" in flagged.err
+
+
+def test_an_aws_refusal_names_the_profile_and_region(aws_env: str) -> None:
+    aws = Aws(boto3.Session(region_name="us-east-1"))
+    with pytest.raises(
+        CommandError, match=r"sagemaker DescribeEndpoint: .* \(profile 'default', region us-east-1\)$"
+    ):
+        aws.read("sagemaker", "describe_endpoint", EndpointName="nowhere")
