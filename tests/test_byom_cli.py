@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from byom.cli import main
 from byom.measure.timeline import read_result
 from byom.shared import plots
 from byom.ship import scaling_plan
-from tests.helpers.harness import DEMO_MODEL, free_port, serving
+from tests.helpers.harness import DEMO_MODEL, REPO, free_port, serving
 
 pytestmark = pytest.mark.server
 
@@ -232,3 +236,46 @@ def test_plan_reads_a_users_price_table(loadtest_result: Path, tmp_path: Path) -
     assert document["scaling"]["target_value"] == 140.0  # 70% per core x 2 vCPUs
     prices.write_text("{}")
     assert main([*argv[:3], str(prices), *argv[4:]]) == 2
+
+
+WITHOUT_THE_CLI_EXTRA = """
+import sys
+for module in ("yaml", "boto3", "botocore", "matplotlib"):
+    sys.modules[module] = None  # import fails as if `pip install .` had left it out
+from byom.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def byom_without_the_cli_extra(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_THE_CLI_EXTRA, *argv],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_without_the_cli_extra_help_and_unpack_work_and_the_rest_say_what_to_install(tmp_path: Path) -> None:
+    listed = byom_without_the_cli_extra("--help", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "loadtest  (needs PyYAML: pip install '.[cli]'" in listed.stdout
+    assert "push      (needs boto3: pip install '.[cli]'" in listed.stdout
+
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(REPO / "model" / "manifest.json", arcname="manifest.json")
+    unpacked = byom_without_the_cli_extra("unpack", str(archive), str(tmp_path / "out"), cwd=tmp_path)
+    assert unpacked.returncode == 0, unpacked.stderr
+    assert (tmp_path / "out" / "manifest.json").exists()
+
+    for argv in (("loadtest", "--rate", "5", "--duration", "1"), ("deploy", "--dry-run")):
+        refused = byom_without_the_cli_extra(*argv, cwd=tmp_path)
+        assert refused.returncode == 2
+        package = "PyYAML" if argv[0] == "loadtest" else "boto3"
+        assert (
+            refused.stderr
+            == f"byom {argv[0]}: needs {package}, which is not installed: pip install '.[cli]' (the cli extra)\n"
+        )
