@@ -118,7 +118,9 @@ class Aws:
                 f"no AWS credentials ({self.where}): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
             ) from error
         except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
-            raise CommandError(f"{service} {self.api_name(service, operation)}: {error} ({self.where})") from error
+            raise CommandError(
+                f"{service} {self.api_name(service, operation)}: {error} ({self.where})"
+            ) from error
 
 
 class _Missing(Exception):
@@ -143,7 +145,9 @@ def open_session(profile: str | None, region: str | None) -> boto3.Session:
     except botocore.exceptions.ProfileNotFound as error:
         active = error.kwargs.get("profile", profile)
         source = "--profile (or byom.toml)" if profile else "AWS_PROFILE"
-        raise CommandError(f"AWS profile {active!r}, from {source}, is not configured (~/.aws/config)") from error
+        raise CommandError(
+            f"AWS profile {active!r}, from {source}, is not configured (~/.aws/config)"
+        ) from error
     if not session.region_name:
         raise CommandError("no AWS region: pass --region, set `region` in byom.toml, or set AWS_REGION")
     return session
