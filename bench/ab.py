@@ -49,6 +49,7 @@ WORKERS = 3
 THREADS = 4
 CONNECTIONS = 16
 WARMUP_SECONDS = 3
+THIS_CHECKOUT = "this checkout"  # the candidate without --candidate: the work tree as it is
 LOADS = ("ping", "iris", "xgboost", "iris CPU", "xgboost CPU")
 FIXED_RATE = 1000.0  # requests/s: below every side's capacity on one core
 
@@ -56,7 +57,7 @@ FIXED_RATE = 1000.0  # requests/s: below every side's capacity on one core
 @dataclass(frozen=True)
 class Side:
     name: str
-    source: str  # the commit, or "this checkout"
+    source: str  # the commit, or THIS_CHECKOUT
     checkout: Path
     extra: Mapping[str, str]
 
@@ -176,19 +177,13 @@ def body_file(work: Path, name: str, body: bytes) -> Path:
     return path
 
 
-def report(
-    sides: list[Side],
-    rounds: list[dict[str, dict[str, float]]],
-    seconds: float,
-    ref: str,
-    candidate: str | None,
-) -> str:
-    baseline = sides[0].name
+def report(sides: list[Side], rounds: list[dict[str, dict[str, float]]], seconds: float) -> str:
+    baseline, candidate = sides[0].name, sides[1].source
     lines = [
         "# Interleaved A/B",
         "",
-        f"`python bench/ab.py --baseline {ref}"
-        + (f" --candidate {candidate}" if candidate else "")
+        f"`python bench/ab.py --baseline {sides[0].source}"
+        + (f" --candidate {candidate}" if candidate != THIS_CHECKOUT else "")
         + "".join(f" --commit {s.name}={s.source}" for s in sides[2:] if not s.extra)
         + "".join(f" --side {s.name}={k}={v}" for s in sides[2:] for k, v in s.extra.items())
         + f" --rounds {len(rounds)} --seconds {seconds:g}`",
@@ -257,7 +252,7 @@ def main(argv: list[str]) -> int:
     with contextlib.ExitStack() as trees:
         baseline = trees.enter_context(checked_out(args.baseline, "baseline"))
         candidate = trees.enter_context(checked_out(args.candidate, "candidate"))
-        source = args.candidate or "this checkout"
+        source = args.candidate or THIS_CHECKOUT
         sides = [Side("baseline", args.baseline, baseline, {}), Side("candidate", source, candidate, {})]
         sides += [
             Side(name, ref, trees.enter_context(checked_out(ref, name)), {}) for name, ref in args.commit
@@ -267,7 +262,7 @@ def main(argv: list[str]) -> int:
             order = sides if number % 2 == 0 else sides[::-1]
             print(f"ab: round {number + 1} of {args.rounds}", file=sys.stderr, flush=True)
             rounds.append(measure_round(order, work, args.seconds, models))
-    text = report(sides, rounds, args.seconds, args.baseline, args.candidate)
+    text = report(sides, rounds, args.seconds)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps({"rounds": rounds}, indent=1) + "\n")
     shutil.rmtree(work, ignore_errors=True)
