@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -117,8 +118,9 @@ def test_small_quick_requests_are_answered_by_the_event_loop_itself(tmp_path: Pa
         after = main_and_pool_cpu(pid)
     main, pool = after[0] - before[0], after[1] - before[1]
     # Handed over, the pool does ~3/4 of the work. Here it does none, unless one request took over
-    # QUICK_SECONDS of CPU (a busy machine) and the next went to the pool for a pause.
-    assert main > 0.3 and pool < main / 2, (main, pool)
+    # QUICK_SECONDS of CPU (a busy machine) and the next went to the pool for a pause. 2,000
+    # requests take 0.28-0.35 s of the main thread's CPU here: 0.1 s only proves it did them.
+    assert main > 0.1 and pool < main / 2, (main, pool)
 
 
 def test_slow_small_requests_hold_the_event_loop_twice_then_go_to_the_threads(
@@ -346,6 +348,7 @@ def test_gunicorns_own_parsers_serve_the_same_answers(tmp_path: Path, parser: st
     [
         ("corrupt", {}, "byom: cannot serve: model.json is not an XGBoost model", 4),
         ("empty", {}, "byom: cannot serve: no model file in", 1),
+        ("golden", {}, "no longer reproduces its training-time predicted_label on the golden rows", 4),
         ("pickle", {}, "set BYOM_ALLOW_PICKLE=true only if you trust", 1),
         ("corrupt", {"SAGEMAKER_MODEL_SERVER_WORKERS": "none"}, "SAGEMAKER_MODEL_SERVER_WORKERS='none'", 1),
         (
@@ -368,6 +371,11 @@ def test_a_server_that_cannot_serve_stops_with_one_line(
 ) -> None:
     if prepare == "corrupt":
         (model_dir / "model.json").write_text('{"not": "xgboost"}')
+    elif prepare == "golden":  # the demo model, with a manifest its rows no longer match
+        shutil.copytree(REPO / "model", model_dir, dirs_exist_ok=True)
+        recorded = json.loads((model_dir / "manifest.json").read_text())
+        recorded["golden_outputs"]["predicted_label"][0] = "virginica"
+        (model_dir / "manifest.json").write_text(json.dumps(recorded))
     elif prepare == "pickle":
         CASES["pickle-decision-tree"](model_dir)
     if "ACCEPT" in str(env):
@@ -381,9 +389,10 @@ def test_a_server_that_cannot_serve_stops_with_one_line(
         pytest.fail(f"server kept running instead of stopping:\n{server.log()}")
     log = server.log()
     assert code == exit_code, log
-    assert says in log
-    assert len(worker_pids(server.log_path)) <= 3, "workers were respawned"
-    assert "Traceback" not in log
+    assert log.strip().splitlines() == [next(line for line in log.splitlines() if says in line)], (
+        "the reason, said once, is the whole log: no worker started, no gunicorn line"
+    )
+    assert worker_pids(server.log_path) == []
 
 
 def test_a_413_says_connection_close_and_closes(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def preload(settings: Settings) -> None:
     from container import manifest
 
     artifact = check_artifact(settings)
-    if FLAVOURS[artifact.flavour].preload:
+    if FLAVOURS[artifact.flavour].preload and artifact.path not in _preloaded:  # `serve` and the hook
         _preloaded[artifact.path] = _load_checked(artifact, settings, manifest.read(settings.model_dir))
 
 
