@@ -165,6 +165,7 @@ def test_the_simulation_plot_puts_before_and_after_on_one_scale(tmp_path: Path) 
         ),
         (["loadtest", "--target", "http://x", "--phase", "10"], "DURATION:RATE"),
         (["loadtest", "--target", "http://x", "--rate", "1", "--header", "nocolon"], "Name: value"),
+        (["loadtest", "--target", "http://x", "--rate", "1", "--error-budget", "1"], "--error-budget within"),
         (["plan"], "nothing to plan from"),
         (["plan", "{missing}"], "cannot read the loadtest result"),
         (["plan", "{missing}", "--target", "http://x"], "not both"),

@@ -52,6 +52,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--out", type=Path, default=Path("loadtest"), help="output prefix (default ./loadtest)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--slo-p99-ms",
+        type=float,
+        metavar="MS",
+        help="a p99 bound to draw on the PNG (plot only; the test is unchanged)",
+    )
+    parser.add_argument(
+        "--error-budget",
+        type=float,
+        metavar="FRACTION",
+        help="an error rate bound, e.g. 0.05, to draw on the PNG (plot only)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -78,6 +90,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    slo, budget = arguments.slo_p99_ms, arguments.error_budget
+    if (slo is not None and not slo > 0) or (budget is not None and not 0 <= budget < 1):
+        raise CommandError("--slo-p99-ms must be above 0 and --error-budget within [0, 1)")
     spec = load_spec(arguments)
     outcomes = run_load(arguments, spec, progress=sys.stderr if show_progress(arguments) else None)
     duration = min(spec.duration, outcomes.wall_seconds) if outcomes.interrupted else spec.duration
@@ -88,7 +103,8 @@ def run(arguments: argparse.Namespace) -> int:
     paths = [prefix.with_suffix(suffix) for suffix in (".json", ".csv", ".png")]
     timeline.write_json(paths[0], document, rows)
     timeline.write_csv(paths[1], rows)
-    plots.write_loadtest_png(paths[2], rows, f"byom loadtest: {document['target']}")
+    title = f"byom loadtest: {document['target']}"
+    plots.write_loadtest_png(paths[2], rows, title, slo_p99_ms=slo, error_budget=budget)
     print_summary(document, rows, paths)
     if outcomes.interrupted:
         print(

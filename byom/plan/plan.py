@@ -144,7 +144,13 @@ def write_search(prefix: Path, search: Search, target: str) -> Path:
     document = {"kind": timeline.RESULT_KIND, "version": 1, "target": target, "steps": steps}
     timeline.write_json(base.with_suffix(".json"), document, search.rows)
     timeline.write_csv(base.with_suffix(".csv"), search.rows)
-    plots.write_loadtest_png(base.with_suffix(".png"), search.rows, f"byom plan step search: {target}")
+    plots.write_loadtest_png(
+        base.with_suffix(".png"),
+        search.rows,
+        f"byom plan step search: {target}",
+        slo_p99_ms=search.slo.p99_ms,
+        error_budget=search.slo.error_budget,
+    )
     return base.with_suffix(".json")
 
 

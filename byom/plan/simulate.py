@@ -60,7 +60,7 @@ def run(arguments: argparse.Namespace) -> int:
     breach = fleet.first_breach(rates, model, fixed, *slo)
     prefix: Path = arguments.out
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    written = write_outputs(prefix, before, after, fixed)
+    written = write_outputs(prefix, before, after, fixed, slo)
     print_table(before, after, arguments.every)
     print_totals(before, after, fixed, breach, rates)
     print("wrote " + ", ".join(str(path) for path in written))
@@ -125,7 +125,14 @@ def autoscaling(plan: dict[str, Any]) -> Autoscaling:
         raise CommandError(f"the plan lacks its scaling section ({error})") from None
 
 
-def write_outputs(prefix: Path, before: Sequence[Minute], after: Sequence[Minute], fixed: int) -> list[Path]:
+def write_outputs(
+    prefix: Path,
+    before: Sequence[Minute],
+    after: Sequence[Minute],
+    fixed: int,
+    slo: tuple[float, float] | None = None,
+) -> list[Path]:
+    """The JSON, the CSV and the PNG; `slo` (p99 ms, error budget) is drawn on the PNG."""
     paths = [prefix.with_suffix(suffix) for suffix in (".json", ".csv", ".png")]
     document = {
         "kind": "byom.simulation",
@@ -142,7 +149,8 @@ def write_outputs(prefix: Path, before: Sequence[Minute], after: Sequence[Minute
         for label, minutes in (("before", before), ("after", after)):
             writer.writerows([label, *asdict(m).values()] for m in minutes)
     title = f"byom simulate: BEFORE ({fixed} fixed) vs AFTER (autoscaling)"
-    plots.write_simulation_png(paths[2], before, after, title)
+    p99_ms, budget = slo if slo is not None else (None, None)
+    plots.write_simulation_png(paths[2], before, after, title, slo_p99_ms=p99_ms, error_budget=budget)
     return paths
 
 
