@@ -1,9 +1,15 @@
 """The one door to AWS: every byom command calls AWS through an `Aws` object.
 
-Owns: client creation from a boto3 session, the read/change split behind `--dry-run` (reads are
-made, changes are printed as `service Operation {parameters}` and not made), turning botocore
-failures into one-line `CommandError`s, and "not found" as `None` instead of an exception.
+Owns: client creation from a boto3 session, the read/change split behind `--dry-run`, turning
+botocore failures into one-line `CommandError`s, and "not found" as `None` instead of an exception.
 It knows nothing about endpoints or policies: commands say what to call.
+
+A dry run prints each change as `(dry run) will call service Operation {parameters}` and makes
+none. With credentials, its reads are made, so the preview shows what really differs. Without
+credentials it is offline: no call leaves the machine, each read is printed as `(dry run) will
+read ...` and answered here as if nothing existed yet (`find` None, `listing` [], `read` from the
+small table in `offline_answer`, whose unknowns are placeholders such as `<ACCOUNT-ID>`). Whether
+there are credentials is boto3's answer (its whole chain, which may probe the instance metadata).
 
 boto3 itself resolves credentials (AWS_PROFILE, the shared files, roles) and honours
 AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which is how the tests point it at an emulator.
@@ -11,6 +17,7 @@ AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which is how the tests point it a
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Callable
@@ -38,15 +45,24 @@ NOT_FOUND_CODES = frozenset(
     }
 )
 
+OFFLINE_NOTE = (
+    "no AWS credentials: nothing is read from AWS; each read is answered as if none of these "
+    "resources existed yet"
+)
+
 
 class Aws:
-    """AWS calls for one command run; `dry_run` prints changes instead of making them."""
+    """AWS calls for one command run; `dry_run` prints changes instead of making them, and is
+    `offline` (reads printed and answered here too) when the session has no credentials."""
 
     def __init__(self, session: boto3.Session, *, dry_run: bool = False, out: IO[str] | None = None) -> None:
         self.session = session
         self.dry_run = dry_run
         self.out = out or sys.stdout
+        self.offline = dry_run and session.get_credentials() is None
         self._clients: dict[str, Any] = {}
+        if self.offline:
+            self.say(OFFLINE_NOTE)
 
     @property
     def region(self) -> str:
@@ -63,11 +79,23 @@ class Aws:
         return self._clients[service]
 
     def read(self, service: str, operation: str, **params: Any) -> Response:
-        """A call that changes nothing: made even under --dry-run."""
+        """A call that changes nothing: made even under --dry-run, unless offline."""
+        if self.offline:
+            self._will("read", service, operation, params)
+            answer = offline_answer(service, operation, self.region)
+            if answer is None:
+                raise CommandError(
+                    f"{service} {self.api_name(service, operation)}: no offline answer for a dry run "
+                    "without credentials (a bug in byom; run it with credentials)"
+                )
+            return answer
         return self._call(service, operation, params)
 
     def listing(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
         """Every item of a paginated list call (NextToken), e.g. listing(..., "Models")."""
+        if self.offline:
+            self._will("read", service, operation, params)
+            return []
         items: list[Any] = []
         while True:
             answer = self.read(service, operation, **params)
@@ -77,7 +105,10 @@ class Aws:
             params["NextToken"] = answer["NextToken"]
 
     def find(self, service: str, operation: str, **params: Any) -> Response | None:
-        """A describe call, or None when the resource does not exist."""
+        """A describe call, or None when the resource does not exist (always, offline)."""
+        if self.offline:
+            self._will("read", service, operation, params)
+            return None
         try:
             return self._call(service, operation, params, missing_ok=True)
         except _Missing:
@@ -86,16 +117,24 @@ class Aws:
     def change(self, service: str, operation: str, **params: Any) -> Response:
         """A call that changes something: printed instead under --dry-run (returns {})."""
         if self.dry_run:
-            print(
-                f"{service} {self.api_name(service, operation)} {json.dumps(params, default=str)}",
-                file=self.out,
-            )
+            self._will("call", service, operation, params)
             return {}
         return self._call(service, operation, params)
 
     def say(self, line: str) -> None:
-        """A progress line on the command's output, marked when nothing is really being done."""
+        """A progress line on the command's output (an observed state, a note), marked under dry run."""
         print(f"(dry run) {line}" if self.dry_run else line, flush=True, file=self.out)
+
+    def done(self, subject: str, verb: str, details: str = "") -> None:
+        """The outcome of a change: `subject: verb (details)`, or `subject: will be verb` in a dry run."""
+        line = f"{subject}: {'will be ' if self.dry_run else ''}{verb}" + (f" ({details})" if details else "")
+        self.say(line)
+
+    def _will(self, kind: str, service: str, operation: str, params: dict[str, Any]) -> None:
+        """A dry run's line for a request it will make: `(dry run) will read|call service Operation {...}`."""
+        self.say(
+            f"will {kind} {service} {self.api_name(service, operation)} {json.dumps(params, default=str)}"
+        )
 
     def api_name(self, service: str, operation: str) -> str:
         """boto3's snake_case method name as AWS names the operation (create_model -> CreateModel)."""
@@ -121,6 +160,31 @@ class Aws:
             raise CommandError(
                 f"{service} {self.api_name(service, operation)}: {error} ({self.where})"
             ) from error
+
+
+def offline_answer(service: str, operation: str, region: str) -> Response | None:
+    """What an offline dry run answers to a read made with `Aws.read`; None for a read not listed.
+
+    Only the answers the commands use: the account, the registry to log in to, and "nothing
+    there" for autoscaling, alarms and an endpoint config's variants.
+    """
+    answers: dict[tuple[str, str], Response] = {
+        ("sts", "get_caller_identity"): {"Account": "<ACCOUNT-ID>"},
+        ("ecr", "get_authorization_token"): {
+            "authorizationData": [
+                {
+                    "authorizationToken": base64.b64encode(b"AWS:<PASSWORD>").decode(),
+                    "proxyEndpoint": f"https://<ACCOUNT-ID>.dkr.ecr.{region}.amazonaws.com",
+                }
+            ]
+        },
+        ("sagemaker", "describe_endpoint_config"): {"ProductionVariants": []},
+        ("application-autoscaling", "describe_scalable_targets"): {"ScalableTargets": []},
+        ("application-autoscaling", "describe_scaling_policies"): {"ScalingPolicies": []},
+        ("application-autoscaling", "describe_scheduled_actions"): {"ScheduledActions": []},
+        ("cloudwatch", "describe_alarms"): {"MetricAlarms": []},
+    }
+    return answers.get((service, operation))
 
 
 class _Missing(Exception):
@@ -154,5 +218,6 @@ def open_session(profile: str | None, region: str | None) -> boto3.Session:
 
 
 def connect(settings: Config, *, dry_run: bool = False, out: IO[str] | None = None) -> Aws:
-    """The Aws door for one command run, from the resolved configuration."""
+    """The Aws door for one command run, from the resolved configuration (offline for a dry run
+    without credentials)."""
     return Aws(open_session(settings.profile, settings.region), dry_run=dry_run, out=out)

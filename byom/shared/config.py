@@ -119,7 +119,9 @@ def add_flags(parser: argparse.ArgumentParser, *names: str) -> None:
 
 def add_dry_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the AWS calls that change something; make none"
+        "--dry-run",
+        action="store_true",
+        help="print the AWS calls it will make and make no change (without AWS credentials: read nothing)",
     )
 
 

@@ -23,7 +23,11 @@ def apply(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
         aws.say(f"scalable target {keys['ResourceId']}: unchanged ({plan.min_capacity}-{plan.max_capacity})")
     else:
         aws.change("application-autoscaling", "register_scalable_target", **target)
-        aws.say(f"scalable target {keys['ResourceId']}: {plan.min_capacity}-{plan.max_capacity} instances")
+        aws.done(
+            f"scalable target {keys['ResourceId']}",
+            "registered",
+            f"{plan.min_capacity}-{plan.max_capacity} instances",
+        )
     _apply_policies(aws, endpoint, variant, plan)
     _apply_schedule(aws, endpoint, variant, plan)
 
@@ -65,7 +69,7 @@ def remove(aws: Aws, endpoint: str, variant: str) -> None:
     for policy in current_policies(aws, endpoint, variant).values():
         _delete_policy(aws, endpoint, variant, policy)
     aws.change("application-autoscaling", "deregister_scalable_target", **keys)
-    aws.say(f"scalable target {keys['ResourceId']}: deregistered")
+    aws.done(f"scalable target {keys['ResourceId']}", "deregistered")
 
 
 def _apply_policies(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
@@ -77,8 +81,8 @@ def _apply_policies(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
             arn = existing[name].get("PolicyARN", "")
         else:
             answer = aws.change("application-autoscaling", "put_scaling_policy", **request)
-            arn = answer.get("PolicyARN", f"<PolicyARN of {name}>")
-            aws.say(f"scaling policy {name}: {request['PolicyType']} applied")
+            arn = answer.get("PolicyARN", f"<POLICY ARN OF {name}>")
+            aws.done(f"scaling policy {name}", "applied", request["PolicyType"])
         if request["PolicyType"] == "StepScaling" and plan.step_scaling:
             _apply_alarm(aws, resources.alarm_request(endpoint, variant, plan.step_scaling, arn))
     for name in sorted(set(existing) - set(plan.policy_names)):
@@ -93,8 +97,10 @@ def _apply_alarm(aws: Aws, request: dict[str, Any]) -> None:
         aws.say(f"alarm {request['AlarmName']}: unchanged")
         return
     aws.change("cloudwatch", "put_metric_alarm", **request)
-    aws.say(
-        f"alarm {request['AlarmName']}: OverheadLatency > {request['Threshold']:g} us triggers the step policy"
+    aws.done(
+        f"alarm {request['AlarmName']}",
+        "set",
+        f"OverheadLatency > {request['Threshold']:g} us triggers the step policy",
     )
 
 
@@ -111,7 +117,7 @@ def _delete_policy(aws: Aws, endpoint: str, variant: str, policy: dict[str, Any]
     )
     if found:
         aws.change("cloudwatch", "delete_alarms", AlarmNames=[alarm["AlarmName"] for alarm in found])
-    aws.say(f"scaling policy {policy['PolicyName']}: deleted")
+    aws.done(f"scaling policy {policy['PolicyName']}", "deleted")
 
 
 def _apply_schedule(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
@@ -122,8 +128,8 @@ def _apply_schedule(aws: Aws, endpoint: str, variant: str, plan: Plan) -> None:
             aws.say(f"scheduled action {name}: unchanged")
         else:
             aws.change("application-autoscaling", "put_scheduled_action", **request)
-            aws.say(f"scheduled action {name}: {request['Schedule']}")
+            aws.done(f"scheduled action {name}", "set", request["Schedule"])
     keys = resources.target_keys(endpoint, variant)
     for name in sorted(set(existing) - {action.name for action in plan.scheduled_actions}):
         aws.change("application-autoscaling", "delete_scheduled_action", **keys, ScheduledActionName=name)
-        aws.say(f"scheduled action {name}: deleted")
+        aws.done(f"scheduled action {name}", "deleted")

@@ -5,7 +5,8 @@ config are named after their content (byom/ship/resources.py), so an unchanged i
 place. An existing endpoint is updated only when its config serves something else, through a new
 config that keeps the variant's current instance count (autoscaling may have moved it). SageMaker
 refuses to change the instance type of a variant registered with autoscaling, so the target is
-deregistered first in that case; `--plan` registers it again.
+deregistered first in that case; `--plan` registers it again. A dry run does not wait; without
+credentials it finds nothing, so it previews the create path.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def deploy(aws: Aws, settings: Config, model: dict[str, Any], plan: Plan | None)
         update_endpoint(aws, settings, current, model["ModelName"])
     if plan is not None:
         autoscaling.apply(aws, endpoint, settings.variant, plan)
-    aws.say(f"endpoint {endpoint}: deployed")
+    aws.done(f"endpoint {endpoint}", "deployed")
 
 
 def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
@@ -70,7 +71,7 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
         aws.say(f"{label} {request[key]}: exists")
         return
     aws.change("sagemaker", f"create_{kind}", **request)
-    aws.say(f"{label} {request[key]}: created ({summary})")
+    aws.done(f"{label} {request[key]}", "created", summary)
 
 
 def initial_count(aws: Aws, settings: Config, plan: Plan | None) -> int:
@@ -112,7 +113,8 @@ def apply_config(aws: Aws, settings: Config, operation: str, config_name: str) -
     """Create the endpoint or move it to another config, then wait until it serves."""
     endpoint = required(settings.endpoint, "endpoint")
     aws.change("sagemaker", operation, EndpointName=endpoint, EndpointConfigName=config_name)
-    aws.say(f"endpoint {endpoint}: {operation.replace('_endpoint', '')} with config {config_name}")
+    verb = "created" if operation == "create_endpoint" else "updated"
+    aws.done(f"endpoint {endpoint}", f"{verb} with config {config_name}")
     if not aws.dry_run:
         waiting.wait_in_service(aws, endpoint, settings.wait)
 

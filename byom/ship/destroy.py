@@ -3,7 +3,8 @@
 Owns the inventory and the order: scheduled actions, scaling policies and their alarms, the
 scalable target, the endpoint, then its endpoint configs and models, namely the ones the current
 config uses and the earlier ones deploy named after this endpoint (`<endpoint>-<8 hex>`). It asks
-before deleting unless --yes; --dry-run prints the calls instead.
+before deleting unless --yes; --dry-run prints the calls instead. Without credentials a dry run
+can read nothing, so it prints the inventory's reads and says in one line what it will delete.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ def run(args: argparse.Namespace) -> int:
     endpoint = required(settings.endpoint, "endpoint")
     aws = connect(settings, dry_run=args.dry_run)
     found = inventory(aws, endpoint)
+    if aws.offline:
+        aws.say(
+            "then it will delete what those reads find: each variant's autoscaling (scheduled actions, "
+            f"scaling policies and their alarms, scalable target), endpoint {endpoint}, and its endpoint "
+            "configs and models (the current config and its models, and the ones named "
+            f"{resources.name_prefix(endpoint)}-<8 HEX>)"
+        )
+        return 0
     if found.is_empty():
         aws.say(f"endpoint {endpoint}: nothing to delete")
         return 0
@@ -98,10 +107,10 @@ def destroy(aws: Aws, endpoint: str, found: Inventory) -> None:
         for variant in found.endpoint.get("ProductionVariants", []):
             autoscaling.remove(aws, endpoint, variant["VariantName"])
         aws.change("sagemaker", "delete_endpoint", EndpointName=endpoint)
-        aws.say(f"endpoint {endpoint}: deleted")
+        aws.done(f"endpoint {endpoint}", "deleted")
     for name in found.configs:
         aws.change("sagemaker", "delete_endpoint_config", EndpointConfigName=name)
-        aws.say(f"endpoint config {name}: deleted")
+        aws.done(f"endpoint config {name}", "deleted")
     for name in found.models:
         aws.change("sagemaker", "delete_model", ModelName=name)
-        aws.say(f"model {name}: deleted")
+        aws.done(f"model {name}", "deleted")

@@ -6,7 +6,8 @@ with a matching checksum, and nothing but regular files and folders: a symlink (
 point outside) or a device file is refused. Dotfiles (macOS `._` entries) are left out. The
 archive is reproducible (sorted names, zero times and owners), so the same model gives the same
 bytes, the same key (`PREFIX/<12 hex of its sha256>/model.tar.gz`) and no second upload.
-Progress goes to stderr; stdout carries only the URL.
+Progress goes to stderr; stdout carries only the URL, and nothing under --dry-run (stderr says
+what the URL will be).
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
         key = f"{settings.prefix.strip('/')}/{manifest.file_sha256(archive)[:12]}/model.tar.gz"
         ensure_bucket(aws, bucket)
         upload(aws, archive, bucket, key)
-    print(f"s3://{bucket}/{key}")
+    if aws.dry_run:
+        aws.say(f"the model URL will be s3://{bucket}/{key}")
+    else:
+        print(f"s3://{bucket}/{key}")
     return 0
 
 
@@ -109,7 +113,7 @@ def ensure_bucket(aws: Aws, bucket: str) -> None:
         {} if aws.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}}
     )
     aws.change("s3", "create_bucket", Bucket=bucket, **location)
-    aws.say(f"bucket {bucket}: created")
+    aws.done(f"bucket {bucket}", "created")
 
 
 def upload(aws: Aws, archive: Path, bucket: str, key: str) -> None:
@@ -117,4 +121,4 @@ def upload(aws: Aws, archive: Path, bucket: str, key: str) -> None:
         aws.say(f"s3://{bucket}/{key}: already uploaded (same content)")
         return
     aws.change("s3", "upload_file", Filename=str(archive), Bucket=bucket, Key=key)
-    aws.say(f"s3://{bucket}/{key}: uploaded ({archive.stat().st_size} bytes)")
+    aws.done(f"s3://{bucket}/{key}", "uploaded", f"{archive.stat().st_size} bytes")

@@ -5,7 +5,8 @@ push), log the local Docker engine in with an authorization token (`aws ecr get-
 the token is `AWS:<password>` in base64 and goes to `docker login --password-stdin`, never onto
 a command line), tag, push. The tags are VERSION (pyproject.toml's, or --tag) and
 VERSION-<12 hex of HEAD>[-dirty]; stdout carries only the image URI with the second, the one to
-deploy. Docker is reached through `Docker`, so tests can watch the commands.
+deploy, and nothing under --dry-run (stderr says what the URI will be; a dry run still checks the
+local image). Docker is reached through `Docker`, so tests can watch the commands.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from byom.shared.aws import Aws, connect
 
 
 class Docker:
-    """The local Docker CLI; under dry-run it prints the commands instead."""
+    """The local Docker CLI; under dry-run it prints the commands instead (`image inspect` is run)."""
 
     def __init__(self, dry_run: bool = False) -> None:
         self.dry_run = dry_run
 
     def __call__(self, *args: str, stdin: str | None = None) -> str:
         if self.dry_run and args[0] != "image":
-            print("docker " + " ".join(args), file=sys.stderr)
+            print("(dry run) will run docker " + " ".join(args), file=sys.stderr)
             return ""
         executable = shutil.which("docker")
         if executable is None:
@@ -65,20 +66,25 @@ def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
     tags = image_tags(args.tag or project_version(Path.cwd()), git_revision(Path.cwd()))
     aws = connect(settings, dry_run=args.dry_run, out=sys.stderr)
-    print(push(aws, Docker(args.dry_run), args.local_image, settings.repository, tags))
+    uri = push(aws, Docker(args.dry_run), args.local_image, settings.repository, tags)
+    if aws.dry_run:
+        aws.say(f"the image URI will be {uri}")
+    else:
+        print(uri)
     return 0
 
 
 def push(aws: Aws, docker: Docker, image: str, repository: str, tags: list[str]) -> str:
     """Push `image` as every tag; returns the URI of the last tag."""
     check_local_image(docker, image)
-    uri = ensure_repository(aws, repository)
+    known = ensure_repository(aws, repository)
     registry, username, password = login_details(aws)
+    uri = known or f"{registry}/{repository}"  # a repository's URI is REGISTRY/NAME
     docker("login", "--username", username, "--password-stdin", registry, stdin=password)
     for tag in tags:
         docker("tag", image, f"{uri}:{tag}")
         docker("push", f"{uri}:{tag}")
-        aws.say(f"pushed {uri}:{tag}")
+        aws.done(f"image {uri}:{tag}", "pushed")
     return f"{uri}:{tags[-1]}"
 
 
@@ -93,15 +99,17 @@ def check_local_image(docker: Docker, image: str) -> None:
         raise
 
 
-def ensure_repository(aws: Aws, repository: str) -> str:
+def ensure_repository(aws: Aws, repository: str) -> str | None:
+    """The repository's URI, creating it if missing; None when a dry run would create it."""
     found = aws.find("ecr", "describe_repositories", repositoryNames=[repository])
     if found:
         return str(found["repositories"][0]["repositoryUri"])
     created = aws.change(
         "ecr", "create_repository", repositoryName=repository, imageScanningConfiguration={"scanOnPush": True}
     )
-    aws.say(f"ECR repository {repository}: created")
-    return str(created.get("repository", {}).get("repositoryUri", f"<{repository} repository URI>"))
+    aws.done(f"ECR repository {repository}", "created")
+    uri = created.get("repository", {}).get("repositoryUri")
+    return None if uri is None else str(uri)
 
 
 def login_details(aws: Aws) -> tuple[str, str, str]:

@@ -2,7 +2,8 @@
 
 Owns the checks before UpdateEndpointWeightsAndCapacities: the endpoint and variant exist, and
 a count inside the variant's autoscaling range (outside it, autoscaling would undo the change at
-its next evaluation; widen the range with `byom deploy --plan` instead).
+its next evaluation; widen the range with `byom deploy --plan` instead). A dry run without
+credentials prints the reads these checks make but cannot make the checks.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         EndpointName=endpoint,
         DesiredWeightsAndCapacities=[desired],
     )
-    aws.say(f"endpoint {endpoint}: variant {settings.variant} set to {describe(desired)}")
+    aws.done(f"endpoint {endpoint}, variant {settings.variant}", f"set to {describe(desired)}")
     if not aws.dry_run:
         waiting.wait_in_service(aws, endpoint, settings.wait)
     return 0
@@ -59,6 +60,13 @@ def desired_variant(variant: str, count: int | None, weight: float | None) -> di
 
 def check_variant(aws: Aws, endpoint: str, variant: str, count: int | None) -> None:
     described = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
+    if aws.offline:
+        autoscaling.current_target(aws, endpoint, variant)
+        aws.say(
+            f"not checked without credentials: that endpoint {endpoint} has variant {variant}"
+            + ("" if count is None else f" and that {count} is inside its autoscaling range")
+        )
+        return
     if described is None:
         raise CommandError(f"endpoint {endpoint} does not exist")
     names = [v.get("VariantName") for v in described.get("ProductionVariants", [])]

@@ -32,9 +32,12 @@ def byom(*argv: str, stdin: str = "") -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def dry_run_calls(result: Result) -> list[str]:
-    """The `service Operation` of each call a --dry-run printed (progress lines left out)."""
-    return [line.split(" {")[0] for line in result.out.splitlines() if not line.startswith("(dry run)")]
+def dry_run_calls(result: Result, stream: str = "out") -> list[str]:
+    """The `service Operation` of each change a --dry-run said it will call (its `will read` lines
+    and progress lines left out); `stream` is "err" for push and package."""
+    prefix = "(dry run) will call "
+    lines = getattr(result, stream).splitlines()
+    return [line.removeprefix(prefix).split(" {")[0] for line in lines if line.startswith(prefix)]
 
 
 def write_plan(path: Path, **overrides: Any) -> Path:

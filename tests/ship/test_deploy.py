@@ -79,6 +79,7 @@ def test_a_second_deploy_changes_nothing(client: Any, tmp_path: Path) -> None:
     assert again.code == 0, again.err
     changes = dry_run_calls(again)
     assert changes == [], again.out  # nothing would be called that changes anything
+    assert "will read" not in again.out and "(dry run) scaling policy cpu: unchanged" in again.out  # read
     assert byom("deploy", *DEPLOY_FLAGS, "--plan", str(plan)).code == 0
     assert len(client("sagemaker").list_models()["Models"]) == 1
     assert len(client("sagemaker").list_endpoint_configs()["EndpointConfigs"]) == 1

@@ -41,11 +41,12 @@ def test_scale_sets_the_instance_count(deployed: Any) -> None:
 def test_scale_dry_run_changes_nothing(deployed: Any) -> None:
     result = byom("scale", "--endpoint", "iris", "--count", "4", "--weight", "0.5", "--dry-run")
     assert result.code == 0, result.err
-    call, _ = result.out.split("\n", 1)
-    assert call == (
-        'sagemaker UpdateEndpointWeightsAndCapacities {"EndpointName": "iris", "DesiredWeightsAndCapacities": '
-        '[{"VariantName": "AllTraffic", "DesiredInstanceCount": 4, "DesiredWeight": 0.5}]}'
-    )
+    assert result.out.splitlines() == [
+        '(dry run) will call sagemaker UpdateEndpointWeightsAndCapacities {"EndpointName": "iris", '
+        '"DesiredWeightsAndCapacities": [{"VariantName": "AllTraffic", "DesiredInstanceCount": 4, '
+        '"DesiredWeight": 0.5}]}',
+        "(dry run) endpoint iris, variant AllTraffic: will be set to 4 instance(s), weight 0.5",
+    ]
     assert variant_count(deployed) == 2
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.ship import byom
+from tests.helpers.ship import byom, dry_run_calls
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "model"
 
@@ -53,7 +53,11 @@ def test_package_defaults_to_the_sagemaker_bucket(client: Any, model_dir: Path) 
 def test_package_dry_run_uploads_nothing(client: Any, model_dir: Path) -> None:
     result = byom("package", str(model_dir), "--bucket", "byom-test-models", "--dry-run")
     assert result.code == 0, result.err
-    assert "s3 CreateBucket" in result.err and "s3 upload_file" in result.err
+    assert dry_run_calls(result, "err") == ["s3 CreateBucket", "s3 upload_file"]
+    assert (
+        result.out == ""
+        and "(dry run) the model URL will be s3://byom-test-models/byom/models/" in result.err
+    )
     assert client("s3").list_buckets()["Buckets"] == []
 
 

@@ -25,7 +25,7 @@ from botocore.stub import Stubber
 from byom.errors import CommandError
 from byom.shared.aws import Aws
 from byom.ship import push
-from tests.helpers.ship import byom
+from tests.helpers.ship import byom, dry_run_calls
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
@@ -77,11 +77,10 @@ def test_push_dry_run_creates_no_repository(client: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(push.subprocess, "run", fake_run)
     result = byom("push", "byom:latest", "--tag", "1.2.3", "--dry-run")
     assert result.code == 0, result.err
-    assert (
-        "ecr CreateRepository" in result.err
-        and "docker push <byom repository URI>:1.2.3-0123456789ab" in result.err
-    )
-    assert result.out == "<byom repository URI>:1.2.3-0123456789ab\n"
+    assert dry_run_calls(result, "err") == ["ecr CreateRepository"]
+    assert f"(dry run) will run docker push {REGISTRY}/byom:1.2.3-0123456789ab" in result.err
+    assert f"(dry run) the image URI will be {REGISTRY}/byom:1.2.3-0123456789ab" in result.err
+    assert result.out == ""  # IMAGE=$(byom push --dry-run) captures nothing rather than a preview
     assert [c[1:3] for c in commands if c[0].endswith("docker")] == [["image", "inspect"]]
     assert client("ecr").describe_repositories()["repositories"] == []
 
