@@ -1,4 +1,4 @@
-# The two commands (see README): `make serve` serves the bundled demo model on :8080;
+# The two commands (see README): `make serve` serves the bundled demo model on 127.0.0.1:8080;
 # `make test` runs every test, the Docker image's included.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -12,12 +12,12 @@ EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/codecs/_row_r
 .PHONY: serve test lint demo-model image audit bytecode
 
 serve: $(STAMP) $(EXTENSIONS) bytecode
-	SM_MODEL_DIR=$${SM_MODEL_DIR:-model} ./serve
+	@SM_MODEL_DIR=$${SM_MODEL_DIR:-model} BYOM_HOST=$${BYOM_HOST:-127.0.0.1} ./serve
 
 # The server package's bytecode, compiled ahead as the image's is: where PYTHONDONTWRITEBYTECODE
 # is set (this project's CI machines), every start would otherwise compile it again (~0.07 s).
 bytecode: $(STAMP)
-	$(PYTHON) -m compileall -q container
+	@$(PYTHON) -m compileall -q container
 
 test: lint $(EXTENSIONS) bytecode
 	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \

@@ -473,7 +473,9 @@ def train_xgboost(hp: Hyperparameters) -> tuple[xgboost.Booster, list[str]]:
     if hp.params["objective"].startswith("multi:"):
         params.setdefault("num_class", 3)  # the trainer derives it from the data
     train = xgboost.DMatrix(ROWS, label=labels(hp.task, hp.params["objective"]))
-    with warnings.catch_warnings(record=True) as caught:
+    # verbosity is also XGBoost's process-wide setting: a booster trained at 3 leaves it at 3, and
+    # every booster freed later (some only at exit, after pytest stopped capturing) prints its timings.
+    with warnings.catch_warnings(record=True) as caught, xgboost.config_context():
         warnings.simplefilter("always")
         booster = xgboost.train(
             params,
