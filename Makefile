@@ -12,7 +12,7 @@ EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/codecs/_row_r
 .PHONY: serve test lint demo-model image audit bytecode
 
 serve: $(STAMP) $(EXTENSIONS) bytecode
-	@SM_MODEL_DIR=$${SM_MODEL_DIR:-model} BYOM_HOST=$${BYOM_HOST:-127.0.0.1} ./serve
+	@SM_MODEL_DIR=$${SM_MODEL_DIR:-model} BYOM_HOST=$${BYOM_HOST:-127.0.0.1} exec ./serve
 
 # The server package's bytecode, compiled ahead as the image's is: where PYTHONDONTWRITEBYTECODE
 # is set (this project's CI machines), every start would otherwise compile it again (~0.07 s).

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +83,9 @@ CURL_EXAMPLES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
-    """`make serve` with nothing set but a free port: its stdout and stderr kept apart."""
+def start_make_serve(logs: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`make serve` with nothing set but a free port (and two workers), stdout and stderr kept apart."""
     port = free_port()
-    logs = tmp_path_factory.mktemp("make-serve")
     environment = {
         name: value for name, value in os.environ.items() if name not in ("BYOM_HOST", "SM_MODEL_DIR")
     }
@@ -96,10 +95,17 @@ def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
             ["make", "--no-print-directory", "serve"], cwd=REPO, env=environment,
             stdout=stdout, stderr=stderr, start_new_session=True,
         )  # fmt: skip
+    wait_until_ready(
+        f"http://127.0.0.1:{port}", lambda: server.poll() is None, (logs / "stderr").read_text, 300
+    )
+    return server, port
+
+
+@pytest.fixture(scope="module")
+def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
+    logs = tmp_path_factory.mktemp("make-serve")
+    server, port = start_make_serve(logs)
     try:
-        wait_until_ready(
-            f"http://127.0.0.1:{port}", lambda: server.poll() is None, (logs / "stderr").read_text, 300
-        )
         yield port, logs / "stdout", logs / "stderr"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -152,3 +158,19 @@ def test_make_serve_listens_on_this_machine_only_and_logs_requests_alone_on_stdo
     )
     lines = stdout.read_text().splitlines()
     assert lines and all(json.loads(line)["path"] in ("/ping", "/invocations") for line in lines)
+
+
+def test_stopping_make_serve_stops_the_server(tmp_path: Path) -> None:
+    """`kill %1` without job control, or a supervisor, signals make alone: the server must stop too."""
+    server, _ = start_make_serve(tmp_path)
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=60)
+    give_up = time.monotonic() + 30
+    while time.monotonic() < give_up:
+        try:
+            os.killpg(server.pid, 0)  # anything left of the group make led?
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(server.pid, signal.SIGKILL)
+    pytest.fail("the server outlived make")
