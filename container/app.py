@@ -15,13 +15,15 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from container.access_log import BYTES_IN, AccessLog
 from container.errors import ContainerError, MalformedRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from container.flavours import load_model
 from container.invocations import Invoker
 from container.outputs import Predictor
+from container.script.invoker import from_script
+from container.script.locate import find_script
 from container.settings import Settings
 
 JSON = "application/json"
@@ -32,6 +34,16 @@ HUGE_LENGTH = 10**18  # a Content-Length this long is read no further: a number 
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
+class RequestPath(Protocol):
+    """/invocations' path: `plan` from the headers (refusing what it can before the body is read),
+    then `answer` with (content type, body): `Invoker`, or `ScriptInvoker` with a script."""
+
+    @property
+    def plan(self) -> Callable[..., Any]: ...
+
+    def answer(self, plan: Any, body: bytes) -> tuple[str, bytes]: ...
+
+
 class Answer(NamedTuple):
     status: int
     content_type: str
@@ -40,13 +52,17 @@ class Answer(NamedTuple):
 
 
 def create_app(settings: Settings, model: Predictor | None = None) -> AccessLog:
-    """Load the model (unless given one) and build the app; raises StartupError on failure."""
+    """Load the model (unless given one) and build the app; raises StartupError on failure. With
+    SAGEMAKER_PROGRAM set, requests go through the inference script's hooks."""
+    script = find_script(settings)
+    if script is not None:
+        return AccessLog(Application(settings, from_script(settings, script, model)))
     invoker = Invoker(settings, model if model is not None else load_model(settings))
     return AccessLog(Application(settings, invoker))
 
 
 class Application:
-    def __init__(self, settings: Settings, invoker: Invoker) -> None:
+    def __init__(self, settings: Settings, invoker: RequestPath) -> None:
         self.invoker = invoker
         self.limit = settings.max_body_bytes
         parameters = {
@@ -105,7 +121,8 @@ class Application:
         )
         body = read_body(environ, self.limit)
         environ[BYTES_IN] = len(body)
-        return Answer(200, _with_charset(plan.response_type), self.invoker.answer(plan, body))
+        content_type, reply = self.invoker.answer(plan, body)
+        return Answer(200, _with_charset(content_type), reply)
 
 
 def read_body(environ: Environ, limit: int) -> bytes:
@@ -159,5 +176,7 @@ def _head_of_get(environ: Environ, method: str) -> bool:
     return method == "GET" and environ.get("REQUEST_METHOD") == "HEAD"
 
 
-def _with_charset(mimetype: str) -> str:
-    return f"{mimetype}; charset=utf-8" if mimetype.startswith("text/") else mimetype
+def _with_charset(content_type: str) -> str:
+    if content_type.startswith("text/") and "charset" not in content_type.lower():
+        return f"{content_type}; charset=utf-8"
+    return content_type

@@ -45,8 +45,8 @@ class Invoker:
     def __init__(self, settings: Settings, model: Predictor) -> None:
         self.model = model
         self.batch = settings.batch
-        self.default_accept = _default_accept(settings.default_accept)
-        self.default_keys = _default_keys(settings.inference_output, model)
+        self.default_accept = default_accept(settings.default_accept)
+        self.default_keys = default_keys(settings.inference_output, model)
         self.plan = functools.lru_cache(maxsize=PLANS)(self._plan)
 
     def _plan(
@@ -57,24 +57,18 @@ class Invoker:
         content_encoding: str | None = None,
     ) -> Plan:
         response_type = self._negotiate(accept)
-        mimetype, params = parse_options_header(content_type or "")
-        decoder = DECODERS.get(mimetype.lower())
-        if decoder is None:
-            supported = ", ".join(DECODERS)
-            raise UnsupportedMediaType(
-                f"Content-Type {content_type or '(none)'!r} is not supported; send one of {supported}"
-            )
-        _check_not_encoded(content_encoding)
+        decoder, params = decoder_for(content_type)
+        check_not_encoded(content_encoding)
         keys = keys_from_custom_attributes(custom_attributes) or self.default_keys
         if keys is not None:
             check_supported(keys, self.model)
-        lowered = MappingProxyType({k.lower(): v for k, v in params.items()})  # shared: read-only
-        return Plan(decoder, lowered, ENCODERS[response_type], response_type, keys)
+        return Plan(decoder, params, ENCODERS[response_type], response_type, keys)
 
-    def answer(self, plan: Plan, body: bytes) -> bytes:
+    def answer(self, plan: Plan, body: bytes) -> tuple[str, bytes]:
+        """(response content type, response body)."""
         table = plan.decoder(body, plan.params)
         rows = conform(table, self.model.schema)
-        return plan.encoder(predict(self.model, rows, plan.keys))
+        return plan.response_type, plan.encoder(predict(self.model, rows, plan.keys))
 
     def _negotiate(self, accept: str | None) -> str:
         return negotiate(accept, self.default_accept, self.batch)
@@ -94,7 +88,19 @@ def negotiate(accept: str | None, default: str, batch: bool) -> str:
     return JSON_LINES if batch and chosen == "application/json" else chosen
 
 
-def _check_not_encoded(content_encoding: str | None) -> None:
+def decoder_for(content_type: str | None) -> tuple[Decoder, Mapping[str, str]]:
+    """The decoder for a Content-Type and its parameters (lower-cased names); 415 when none."""
+    mimetype, params = parse_options_header(content_type or "")
+    decoder = DECODERS.get(mimetype.lower())
+    if decoder is None:
+        supported = ", ".join(DECODERS)
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type or '(none)'!r} is not supported; send one of {supported}"
+        )
+    return decoder, MappingProxyType({k.lower(): v for k, v in params.items()})  # shared: read-only
+
+
+def check_not_encoded(content_encoding: str | None) -> None:
     """A compressed body would be decoded as garbage: refuse it by its header (RFC 9110: 415)."""
     coding = (content_encoding or "").strip().lower()
     if coding not in IDENTITY_CODINGS:
@@ -103,7 +109,7 @@ def _check_not_encoded(content_encoding: str | None) -> None:
         )
 
 
-def _default_accept(value: str) -> str:
+def default_accept(value: str) -> str:
     mimetype = parse_options_header(value)[0].lower()
     if mimetype not in ENCODERS:
         raise ConfigurationError(
@@ -112,12 +118,14 @@ def _default_accept(value: str) -> str:
     return mimetype
 
 
-def _default_keys(text: str | None, model: Predictor) -> tuple[str, ...] | None:
+def default_keys(text: str | None, model: Predictor | None) -> tuple[str, ...] | None:
+    """SAGEMAKER_INFERENCE_OUTPUT's keys, checked against the model when it is one of ours."""
     if text is None:
         return None
     try:
         keys = parse_keys(text)
-        check_supported(keys, model)
+        if model is not None:
+            check_supported(keys, model)
     except UnsupportedOutput as error:
         raise ConfigurationError(f"SAGEMAKER_INFERENCE_OUTPUT={text!r}: {error.message}") from None
     return keys

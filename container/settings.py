@@ -36,7 +36,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 @dataclass(frozen=True)
 class Settings:
     """The server's whole configuration; build it with `Settings.from_env(os.environ)`. Each
-    field but `model_dir` and `model_threads` is set by one entry of VARIABLES."""
+    field but `model_dir`, `base_dir` and `model_threads` is set by one entry of VARIABLES."""
 
     model_dir: Path
     host: str = "0.0.0.0"
@@ -55,6 +55,9 @@ class Settings:
     skops_trusted_types: tuple[str, ...] = ()
     log_level: str = "info"
     http_parser: str = HTTP_PARSERS[0]
+    program: str | None = None
+    submit_directory: str | None = None
+    base_dir: Path = Path(DEFAULT_BASE_DIR)
 
     @property
     def max_body_bytes(self) -> int:
@@ -68,7 +71,7 @@ class Settings:
             if variable.field:
                 values[variable.field] = variable.read(env, values)
         values["model_threads"] = max(1, values.pop("cores") // values["workers"])
-        return cls(model_dir=_model_dir(environ), **values)
+        return cls(model_dir=_model_dir(environ), base_dir=_base_dir(environ), **values)
 
 
 Kind = Literal["text", "optional-text", "lowercase-text", "integer", "flag", "choice", "words", "path"]
@@ -152,6 +155,13 @@ VARIABLES = [
              "gunicorn's Python parser; `python`: gunicorn's Python parser for all; `fast`: gunicorn's "
              "C parser for all (needs the `gunicorn_h1c` package; see docs/performance.md)",
              choices=HTTP_PARSERS),
+    Variable(("SAGEMAKER_PROGRAM",), "program", "optional-text", None, "none",
+             "the inference script's file name (e.g. `inference.py`): its hooks (`model_fn`, "
+             "`input_fn`, `predict_fn`, `output_fn` or `transform_fn`) run only when this is set; "
+             "see docs/inference-code.md"),
+    Variable(("SAGEMAKER_SUBMIT_DIRECTORY",), "submit_directory", "optional-text", None,
+             "`$SM_MODEL_DIR/code`, else `$SAGEMAKER_BASE_DIR/code`",
+             "the directory holding the script (its `lib/` is importable too)"),
 ]  # fmt: skip
 
 
@@ -199,15 +209,17 @@ class TrainingPaths:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> TrainingPaths:
-        return cls(
-            base=Path(environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR), model=_model_dir(environ)
-        )
+        return cls(base=_base_dir(environ), model=_model_dir(environ))
 
 
 def _model_dir(environ: Mapping[str, str]) -> Path:
     if environ.get("SM_MODEL_DIR"):
         return Path(environ["SM_MODEL_DIR"])
-    return Path(environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR) / "model"
+    return _base_dir(environ) / "model"
+
+
+def _base_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR)
 
 
 class _Env:

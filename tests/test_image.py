@@ -22,6 +22,7 @@ import requests
 from tests.helpers.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
 from tests.helpers.load import Load, csv_request, exchange, failures, wait_until
 from tests.helpers.models import CASES
+from tests.helpers.scripts import write_code
 
 pytestmark = pytest.mark.container
 
@@ -96,6 +97,53 @@ def test_a_model_that_cannot_load_stops_the_container(
         logs = running.logs()
     assert exit_code != 0 and not running.running()
     assert "byom: cannot serve: model.json is not an XGBoost model" in logs
+
+
+IMAGE_SCRIPT = """
+    import os
+
+    import joblib
+    from flowers import FIELDS
+
+    def model_fn(model_dir):
+        return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+    def input_fn(body, content_type):
+        import json
+
+        return [[record[field] for field in FIELDS] for record in json.loads(body)["records"]]
+
+    def output_fn(prediction, accept):
+        return ",".join(map(str, prediction)), "text/plain"
+"""
+
+
+def test_an_inference_script_serves_in_the_image(image: str, tmp_path: Path, run_as: tuple[str, ...]) -> None:
+    """As the SageMaker SDK repacks it: code/ inside the model, a vendored package in code/lib/,
+    a requirements.txt the image already satisfies; SAGEMAKER_SUBMIT_DIRECTORY as the SDK sets it."""
+    import joblib
+    from sklearn.tree import DecisionTreeClassifier
+
+    model_dir = tmp_path / "model"
+    write_code(
+        model_dir,
+        IMAGE_SCRIPT,
+        {"lib/flowers/__init__.py": "FIELDS = ('a', 'b')\n", "requirements.txt": "scikit-learn\n"},
+    )
+    joblib.dump(
+        DecisionTreeClassifier(random_state=0).fit([[1, 1], [9, 9]], [0, 1]), model_dir / "model.joblib"
+    )
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    body = json.dumps({"records": [{"a": 2, "b": 1}, {"a": 8, "b": 9}]})
+    with container(image, model_dir, env, run_as=run_as) as running:
+        reply = requests.post(
+            running.url + "/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=60
+        )
+    assert (reply.status_code, reply.text, reply.headers["Content-Type"]) == (
+        200,
+        "0,1",
+        "text/plain; charset=utf-8",
+    )
 
 
 def test_docker_stop_exits_0(image: str, run_as: tuple[str, ...]) -> None:

@@ -12,7 +12,13 @@ from tests.helpers.harness import REPO
 SERVER = REPO / "container" / "server"
 FROM_THE_APPLICATION = {"container.settings", "container.errors"}
 WHERE_SERVER_MEETS_APPLICATION = {"serve.py", "gunicorn_hooks.py", "wsgi.py"}
-MEETING_IMPORTS = {"container.app", "container.access_log", "container.flavours", "container.accelerations"}
+MEETING_IMPORTS = {
+    "container.app",
+    "container.access_log",
+    "container.flavours",
+    "container.accelerations",
+    "container.script.locate",  # whether an inference script loads its own model: nothing to preload
+}
 
 
 def container_imports(path: Path) -> set[str]:
@@ -45,6 +51,19 @@ WHAT_CODECS_READ = {"container.errors", "container.tables", "container.outputs"}
 def test_the_codecs_know_bytes_and_tables_not_models_or_settings(path: Path) -> None:
     foreign = {name for name in container_imports(path) if not name.startswith("container.codecs")}
     assert foreign <= WHAT_CODECS_READ, f"{path.name} imports {sorted(foreign - WHAT_CODECS_READ)}"
+
+
+SCRIPT = REPO / "container" / "script"
+
+
+@pytest.mark.parametrize("path", sorted(SCRIPT.glob("*.py")), ids=lambda path: path.name)
+def test_the_script_layer_knows_neither_wsgi_nor_gunicorn(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    modules |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {
+        name for name in modules if name.startswith(("container.server", "container.app", "gunicorn"))
+    }
 
 
 def test_each_content_type_has_one_codec_module() -> None:

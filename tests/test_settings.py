@@ -248,7 +248,11 @@ def test_usable_cpu_count(monkeypatch: pytest.MonkeyPatch, quota: float | None, 
 
 
 def test_every_settings_field_is_set_by_one_variable() -> None:
-    computed = {"model_dir", "model_threads"}  # from SM_MODEL_DIR / SAGEMAKER_BASE_DIR, and the cores
+    computed = {
+        "model_dir",
+        "base_dir",
+        "model_threads",
+    }  # from SM_MODEL_DIR / SAGEMAKER_BASE_DIR, and the cores
     fields = [variable.field for variable in container.settings.VARIABLES if variable.field]
     assert sorted(fields) == sorted(set(Settings.__dataclass_fields__) - computed)
 

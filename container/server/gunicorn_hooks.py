@@ -23,6 +23,7 @@ from typing import Any
 
 from container.errors import StartupError
 from container.flavours import check_artifact, preload
+from container.script.locate import loads_its_own_model
 from container.settings import Settings
 
 
@@ -41,6 +42,9 @@ def on_starting(server: Any) -> None:
 def _import_and_preload() -> None:
     try:
         settings = Settings.from_env(os.environ)
+        if loads_its_own_model(settings):  # the inference script's model_fn, in each worker
+            importlib.import_module("container.app")
+            return
         # The model's library before the web app's (pandas): see estimator.import_skops_io.
         importlib.import_module(check_artifact(settings).module)
         importlib.import_module("container.app")

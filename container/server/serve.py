@@ -29,6 +29,7 @@ from pathlib import Path
 from container import accelerations
 from container.errors import ConfigurationError, StartupError
 from container.flavours import check_artifact, preload
+from container.script.locate import find_script, loads_its_own_model, unconsented
 from container.settings import Settings
 
 GRACEFUL_TIMEOUT_SECONDS = 20  # SageMaker sends SIGKILL 30 s after SIGTERM
@@ -101,15 +102,17 @@ def import_model_library(module: str) -> None:
     importlib.import_module(module)
 
 
-def prove_model(settings: Settings) -> str | None:
+def prove_model(settings: Settings, preload_model: bool = True) -> str | None:
     """Build the app in a forked child, as a worker will; None when it serves, else the reason.
 
     A scikit-learn model is preloaded here first, so the child (and later every worker) inherits
-    it and only replays the golden rows; an XGBoost model is loaded by the child alone.
+    it and only replays the golden rows; an XGBoost model is loaded by the child alone, and so is
+    anything an inference script does (its import, its model_fn).
     """
     importlib.import_module("container.app")  # here, not in the child: the hook would import it again
     try:
-        preload(settings)
+        if preload_model:
+            preload(settings)
     except StartupError as error:
         return error.message
     reading, writing = os.pipe()
@@ -144,6 +147,17 @@ def _prove_in_child(settings: Settings, writing: int) -> None:
         os._exit(code)
 
 
+def log_to_stderr(level: str) -> None:
+    """The server's log ("byom") before gunicorn runs (preloading says what it loaded); gunicorn's
+    hook then routes it through gunicorn's error log."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("byom: %(message)s"))
+    byom = logging.getLogger("byom")
+    byom.handlers[:] = [handler]
+    byom.setLevel(level.upper())
+    byom.propagate = False
+
+
 def run_gunicorn(options: list[str]) -> None:
     """gunicorn with these options, in this process, as `python -m container.server.gunicorn_main`."""
     from container.server import gunicorn_main  # imports gunicorn
@@ -158,17 +172,25 @@ def main(args: list[str]) -> None:
     try:
         settings = Settings.from_env(os.environ)
         check_http_parser(settings)
-        artifact = check_artifact(settings)
+        script = find_script(settings)
+        artifact = None if loads_its_own_model(settings) else check_artifact(settings)
     except StartupError as error:
         sys.exit(f"byom: cannot serve: {error.message}")
+    note = unconsented(settings)
+    if note:
+        print(f"byom: {note}", file=sys.stderr, flush=True)
     os.environ.update(thread_limits(settings.model_threads))  # before any library loads
-    import_model_library(artifact.module)
-    reason = prove_model(settings)
+    log_to_stderr(settings.log_level)
+    if artifact is not None:
+        import_model_library(artifact.module)
+    reason = prove_model(settings, preload_model=artifact is not None)
     if reason is not None:
         print(f"byom: cannot serve: {reason}", file=sys.stderr, flush=True)
         sys.exit(APP_LOAD_ERROR)
+    served = f"{artifact.path} ({artifact.flavour})" if artifact else f"{settings.model_dir} (its model_fn)"
+    through = f" through {script.path}" if script else ""
     print(
-        f"byom: serving {artifact.path} ({artifact.flavour}) on {settings.host}:{settings.port} "
+        f"byom: serving {served}{through} on {settings.host}:{settings.port} "
         f"with {settings.workers} workers x {settings.worker_threads} threads",
         file=sys.stderr,
         flush=True,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,6 +120,15 @@ def start_serve(model_dir: Path, log_dir: Path, env: Mapping[str, str] | None = 
             [str(REPO / "serve")], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
     return ServeProcess(process, port, log_path)
+
+
+def exit_code_of_a_server_that_must_stop(server: ServeProcess, timeout: float = 60) -> int:
+    """Its exit code; the test fails (and the server is killed) if it is still running after `timeout`."""
+    try:
+        return server.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.stop(signal.SIGKILL)
+        pytest.fail(f"server kept running instead of stopping:\n{server.log()}")
 
 
 @contextmanager
