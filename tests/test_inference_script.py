@@ -349,3 +349,13 @@ def test_a_script_named_like_an_imported_module_is_refused(tmp_path: Path) -> No
     model_dir = model_with_script(tmp_path, RECORDS_INPUT_FN)
     (model_dir / "code" / "inference.py").rename(model_dir / "code" / "json.py")
     assert "a module named json is already imported" in refusal(model_dir, program="json.py")
+
+
+def test_the_payload_limit_holds_before_a_hook_sees_the_body(tmp_path: Path) -> None:
+    model_dir = model_with_script(
+        tmp_path, "def transform_fn(model, body, content_type, accept):\n    return 'read'\n"
+    )
+    reply = endpoint(model_dir, max_payload_mb=1).request(
+        "POST", "/invocations", b"1" * (1024 * 1024 + 1), CSV
+    )
+    assert (reply.status, json.loads(reply.body)["error"]) == (413, "payload_too_large")

@@ -1,13 +1,14 @@
 """Importing the script and checking its hooks before anything is served; calling them after.
 
 Owns: the import (the script's directory, then its `lib/`, first on the import path; the module
-under its own name, which must not be one already imported), the rules a script must meet (at
-least one hook; `transform_fn` alone, never beside `input_fn`, `predict_fn` or `output_fn`; each
-hook taking its arguments, plus an optional trailing `context`, as AWS's toolkit counts them),
-and what a hook's failure becomes: this container's own errors pass through; an exception with a
-`status_code` of 400-499 (sagemaker_inference's errors have one) is that status with the JSON
-error body; anything else is a 500 with the JSON body, logged with its traceback. Every problem
-found at import is a StartupError naming the file: the server stops at boot with that one line.
+under its own name, which must not be another module's already imported), the rules a script
+must meet (at least one hook; `transform_fn` alone, never beside `input_fn`, `predict_fn` or
+`output_fn`; each hook taking its arguments, plus an optional trailing `context`, as AWS's
+toolkit counts them), and what a hook's failure becomes: this container's own errors pass
+through; an exception with a `status_code` of 400-499 (sagemaker_inference's errors have one) is
+that status with the JSON error body; anything else is a 500 with the JSON body, logged with its
+traceback. Every problem found at import is a StartupError naming the file: the server stops at
+boot with that one line.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Context:
     """A hook's optional last argument: the request as far as hooks may need it."""
 
     model_dir: str
-    model_name: str | None = None
     content_type: str | None = None
     accept: str | None = None
     custom_attributes: str | None = None

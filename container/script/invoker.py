@@ -72,14 +72,11 @@ class ScriptPlan:
 
 
 class ScriptInvoker:
-    def __init__(
-        self, settings: Settings, hooks: dict[str, Hook], model: Any, model_name: str | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, hooks: dict[str, Hook], model: Any) -> None:
         self.hooks = hooks
         self.model = model
         self.builtin_model: Predictor | None = None if "model_fn" in hooks else model
         self.model_dir = str(settings.model_dir)
-        self.model_name = model_name
         self.batch = settings.batch
         self.default_accept = default_accept(settings.default_accept)
         self.default_keys = default_keys(settings.inference_output, self.builtin_model)
@@ -102,7 +99,7 @@ class ScriptInvoker:
         if keys is not None and self.builtin_model is not None and "predict_fn" not in self.hooks:
             check_supported(keys, self.builtin_model)
         mimetype = parse_options_header(content_type or "")[0].lower()
-        context = Context(self.model_dir, self.model_name, content_type, given_accept, custom_attributes)
+        context = Context(self.model_dir, content_type, given_accept, custom_attributes)
         return ScriptPlan(context, decoder, params, response_type, keys, mimetype in TEXT_BODIES)
 
     def answer(self, plan: ScriptPlan, body: bytes) -> tuple[str, bytes]:
