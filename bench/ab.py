@@ -3,7 +3,7 @@ an interleaved A/B of servers.
 
 Owns: comparing the candidate's server (this checkout as it is, or `--candidate REF`) with the
 baseline commit's, and with other commits (`--commit`) or the candidate under other settings
-(`--side fast=BYOM_HTTP_PARSER=fast`). Each commit is checked out in a temporary git worktree that
+(`--side fast=BYOM_HTTP_PARSER=fast`; a NAME given twice gets both settings). Each commit is checked out in a temporary git worktree that
 shares this checkout's .venv, its C extensions built there. The loads, on 3 workers x 4 threads
 pinned to the server CPU, the load generator on the other, as in `make bench`:
 - `ping`: GET /ping, the trivial handler (200 with no body, no model involved), wrk -t1 -c16;
@@ -79,6 +79,14 @@ def parse_side(text: str) -> tuple[str, dict[str, str]]:
     if not (name and variable and equals):
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VARIABLE=VALUE")
     return name, {variable: value}
+
+
+def merged(sides: list[tuple[str, dict[str, str]]]) -> dict[str, dict[str, str]]:
+    """--side NAME=A=1 --side NAME=B=2: one side with both settings, in the order given."""
+    settings: dict[str, dict[str, str]] = {}
+    for name, extra in sides:
+        settings.setdefault(name, {}).update(extra)
+    return settings
 
 
 @contextmanager
@@ -230,7 +238,7 @@ def main(argv: list[str]) -> int:
         type=parse_side,
         action="append",
         default=[],
-        help="NAME=VARIABLE=VALUE: this checkout with a setting",
+        help="NAME=VARIABLE=VALUE: this checkout with a setting (repeat a NAME for several)",
     )
     parser.add_argument(
         "--commit",
@@ -257,7 +265,7 @@ def main(argv: list[str]) -> int:
         sides += [
             Side(name, ref, trees.enter_context(checked_out(ref, name)), {}) for name, ref in args.commit
         ]
-        sides += [Side(name, source, candidate, extra) for name, extra in args.side]
+        sides += [Side(name, source, candidate, extra) for name, extra in merged(args.side).items()]
         for number in range(args.rounds):
             order = sides if number % 2 == 0 else sides[::-1]
             print(f"ab: round {number + 1} of {args.rounds}", file=sys.stderr, flush=True)
