@@ -359,3 +359,16 @@ def test_the_payload_limit_holds_before_a_hook_sees_the_body(tmp_path: Path) -> 
         "POST", "/invocations", b"1" * (1024 * 1024 + 1), CSV
     )
     assert (reply.status, json.loads(reply.body)["error"]) == (413, "payload_too_large")
+
+
+def test_a_prediction_that_is_not_rows_is_answered_as_json_only(tmp_path: Path) -> None:
+    model_dir = model_with_script(
+        tmp_path, "def predict_fn(data, model):\n    return {'score': 0.5, 'rows': 1}\n"
+    )
+    app = endpoint(model_dir)
+    as_json = app.request("POST", "/invocations", b"1,2,3,4", CSV)
+    assert (as_json.status, as_json.body) == (200, b'{"predictions":{"score":0.5,"rows":1}}')
+    as_lines = app.request("POST", "/invocations", b"1,2,3,4", {**CSV, "Accept": "application/jsonlines"})
+    assert as_lines.body == b'{"score":0.5,"rows":1}\n'
+    as_csv = app.request("POST", "/invocations", b"1,2,3,4", {**CSV, "Accept": "text/csv"})
+    assert as_csv.status == 406 and "answered as JSON only" in json.loads(as_csv.body)["message"]
