@@ -3,13 +3,16 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+# The SageMaker Python SDK v2, for tests/test_sdk_local_mode.py: its own venv, its pins conflicting with dev.lock's.
+SDK_VENV := .venv-sdk
+SDK_STAMP := $(SDK_VENV)/.installed-$(shell cksum < requirements/sdk.lock | cut -d' ' -f1)
 # The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py) and the
 # CSV and one-row JSON readers (container/codecs/). Without a C compiler or Python's headers the
 # numpy walk and the simdjson routes serve instead, and the tests that check the C code say what is missing.
 EXT_SUFFIX := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/codecs/_row_reader$(EXT_SUFFIX)
 
-.PHONY: serve test lint demo-model image audit bytecode
+.PHONY: serve test lint demo-model image audit bytecode $(SDK_VENV)
 
 serve: $(STAMP) $(EXTENSIONS) bytecode
 	@SM_MODEL_DIR=$${SM_MODEL_DIR:-model} BYOM_HOST=$${BYOM_HOST:-127.0.0.1} exec ./serve
@@ -19,7 +22,7 @@ serve: $(STAMP) $(EXTENSIONS) bytecode
 bytecode: $(STAMP)
 	@$(PYTHON) -m compileall -q container
 
-test: lint $(EXTENSIONS) bytecode
+test: lint $(EXTENSIONS) bytecode $(SDK_STAMP)
 	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \
 	  else echo "make test: no Docker engine; container tests will skip"; fi; \
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
@@ -50,6 +53,13 @@ $(STAMP): requirements/dev.lock pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --no-deps --require-hashes -r requirements/dev.lock
 	rm -f $(VENV)/.installed-* && touch $@
+
+# `make .venv-sdk`: (re)built from requirements/sdk.lock when the lock changes (~20 s), as $(STAMP) is.
+$(SDK_VENV): $(SDK_STAMP)
+$(SDK_STAMP): requirements/sdk.lock
+	test -x $(SDK_VENV)/bin/python || python3 -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --no-deps --require-hashes -r requirements/sdk.lock
+	rm -f $(SDK_VENV)/.installed-* && touch $@
 
 # The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
 .PHONY: bench
