@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -22,59 +20,19 @@ from byom.measure import timeline
 from byom.measure.http_client import Origin
 from byom.measure.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
 from byom.measure.loadspec import Phase, Request, arrival_times
-
-SERVICE_LOCK = threading.Lock()
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path.startswith("/serial/"):
-            with SERVICE_LOCK:
-                time.sleep(float(self.path.rsplit("/", 1)[1]) / 1000)
-        if self.path == "/chunked":
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.write(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
-            return
-        status = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/status/") else 200
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        if self.path == "/close":
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.helpers.http_server import ImpatientHandler, serving
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-class ImpatientHandler(Handler):
-    timeout = 0.2  # closes a keep-alive connection idle this long, as gunicorn does after 2 s
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def impatient_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ImpatientHandler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(ImpatientHandler) as url:
+        yield url
 
 
 def run(url: str, paths: list[str], phases: list[Phase], timeout: float = 5.0, warm: int = 0) -> Outcomes:

@@ -1,8 +1,10 @@
 """What a load test sends and when: phases, requests, and the open-loop arrival schedule.
 
 Owns the artillery subset we read (config.target, config.phases with duration / arrivalRate /
-rampTo / arrivalCount / pause, scenarios[].flow[].post with url, headers, body or json) and the
-arrival times a list of phases gives. It knows nothing of sockets or SageMaker.
+rampTo / arrivalCount / pause, scenarios[].flow[].post with url, headers, body or json, and
+config.ensure, whose checks byom.measure.ensure parses and judges) and the arrival times a list
+of phases gives. It knows nothing of sockets or SageMaker. Keys are read by artillery's
+spelling, with a warning for each key not read as written (byom.measure.artillery_keys).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Any
 import yaml
 
 from byom.errors import CommandError
+from byom.measure import artillery_keys as keys
+from byom.measure import ensure
+from byom.measure.artillery_keys import KeyReader
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$")
 _UNIT_SECONDS = {None: 1.0, "s": 1.0, "sec": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -62,6 +67,8 @@ class LoadSpec:
     target: str
     phases: Sequence[Phase]
     requests: Sequence[Request]
+    checks: Sequence[ensure.Check] = ()  # config.ensure's, judged at the end of the test
+    warnings: Sequence[str] = ()  # one line per key read under another spelling, or not read
 
     @property
     def duration(self) -> float:
@@ -127,20 +134,48 @@ def request_from_post(post: Mapping[str, Any]) -> Request:
     return Request("POST", str(post.get("url", "/invocations")), headers, body)
 
 
+def checks(reader: KeyReader, config: Mapping[str, Any]) -> list[ensure.Check]:
+    """config.ensure's checks, or config.plugins.ensure's (artillery's docs show both places)."""
+    raw_plugins = config.get("plugins")
+    plugins = reader.mapping(raw_plugins, "config.plugins", keys.plugins(raw_plugins or ()))
+    given = {"config.ensure": config.get("ensure"), "config.plugins.ensure": plugins.get("ensure")}
+    given = {path: raw for path, raw in given.items() if raw}
+    if len(given) > 1:
+        raise CommandError("config.ensure and config.plugins.ensure both set checks: keep one of them")
+    if not given:
+        return []
+    ((path, raw),) = given.items()
+    section = reader.mapping(raw, path, keys.ENSURE)
+    if "conditions" in section:
+        section["conditions"] = reader.mappings(section["conditions"], f"{path}.conditions", keys.CONDITION)
+    return ensure.parse(section, path)
+
+
 def from_artillery(text: str) -> LoadSpec:
     """A LoadSpec from an artillery script's text; every post step of every scenario, in order."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise CommandError(f"the artillery script is not valid YAML: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+    reader = KeyReader()
+    top = reader.mapping(document if isinstance(document, dict) else None, "", keys.TOP)
+    if not isinstance(top.get("config"), dict):
         raise CommandError("the artillery script has no `config` section")
-    config = document["config"]
-    phases = [phase_from_mapping(raw, i) for i, raw in enumerate(config.get("phases") or [])]
-    posts = [
-        step["post"]
-        for scenario in document.get("scenarios") or []
-        for step in (scenario or {}).get("flow") or []
-        if isinstance(step, dict) and isinstance(step.get("post"), dict)
-    ]
-    return LoadSpec(str(config.get("target", "")), phases, [request_from_post(p) for p in posts])
+    config = reader.mapping(top["config"], "config", keys.CONFIG)
+    phases = reader.mappings(config.get("phases"), "config.phases", keys.PHASE)
+    scripted_checks = checks(reader, config)
+    posts = []
+    for s, scenario in enumerate(reader.mappings(top.get("scenarios"), "scenarios", keys.SCENARIO)):
+        steps = reader.mappings(scenario.get("flow"), f"scenarios[{s}].flow", keys.STEP)
+        posts += [
+            reader.mapping(step["post"], f"scenarios[{s}].flow[{i}].post", keys.POST)
+            for i, step in enumerate(steps)
+            if "post" in step
+        ]
+    return LoadSpec(
+        str(config.get("target", "")),
+        [phase_from_mapping(raw, i) for i, raw in enumerate(phases)],
+        [request_from_post(p) for p in posts],
+        scripted_checks,
+        reader.warnings,
+    )

@@ -1,7 +1,8 @@
 """`byom loadtest`: open-loop load on a container URL or a SageMaker endpoint, and its timeline.
 
 Reads an artillery script (optional) and flags that override it, runs the schedule, prints a
-summary, and writes PREFIX.json, PREFIX.csv and PREFIX.png (see byom.measure.timeline for the JSON).
+summary, and writes PREFIX.json, PREFIX.csv and PREFIX.png (see byom.measure.timeline for the JSON);
+then judges the script's `ensure` checks (byom.measure.ensure) and exits 3 if a strict one failed.
 `run_load` is the part `byom plan` reuses for its step search.
 """
 
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from byom.errors import CommandError
-from byom.measure import timeline
+from byom.measure import ensure, timeline
 from byom.measure.http_client import Origin
 from byom.measure.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
 from byom.measure.loadspec import (
@@ -35,10 +36,20 @@ from byom.measure.loadspec import (
 from byom.shared import plots
 
 DEFAULT_BODY = b"5.1,3.5,1.4,0.2"  # one iris row, as in the seed's artillery script
+EXIT_CODES = f"""exit status:
+  0    the test ran (and every strict check of the script's config.ensure passed)
+  2    a usage or setup error, before any load (a bad script or flag, an unreachable target)
+  {ensure.CHECKS_FAILED}    a strict config.ensure check failed (one line per check on stdout)
+  130  interrupted (Ctrl-C): what finished is written, and checks are judged on it"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("loadtest", help="open-loop load test with a per-second timeline")
+    parser = subparsers.add_parser(
+        "loadtest",
+        help="open-loop load test with a per-second timeline",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("script", nargs="?", type=Path, help="an artillery YAML script (optional)")
     add_target_arguments(parser)
     parser.add_argument("--rate", type=float, help="arrivals per second (artillery arrivalRate)")
@@ -106,13 +117,20 @@ def run(arguments: argparse.Namespace) -> int:
     title = f"byom loadtest: {document['target']}"
     plots.write_loadtest_png(paths[2], rows, title, slo_p99_ms=slo, error_budget=budget)
     print_summary(document, rows, paths)
+    lines, passed = ensure.verdict(spec.checks, measure(outcomes, duration))
+    print("\n".join(lines), end="\n" if lines else "")
     if outcomes.interrupted:
         print(
             f"byom loadtest: interrupted after {outcomes.wall_seconds:.0f} s; wrote what finished",
             file=sys.stderr,
         )
         return 130
-    return 0
+    return 0 if passed else ensure.CHECKS_FAILED
+
+
+def measure(outcomes: Outcomes, seconds: float) -> dict[str, float]:
+    latency_ms = np.frombuffer(outcomes.latency, dtype=np.float64) * 1000
+    return ensure.measure(latency_ms, np.frombuffer(outcomes.status, dtype=np.int32), seconds)
 
 
 def show_progress(arguments: argparse.Namespace) -> bool:
@@ -126,6 +144,8 @@ def load_spec(arguments: argparse.Namespace) -> LoadSpec:
             spec = from_artillery(arguments.script.read_text())
         except OSError as error:
             raise CommandError(f"cannot read {arguments.script}: {error.strerror}") from None
+        for warning in spec.warnings:
+            print(f"byom loadtest: {arguments.script}: {warning}", file=sys.stderr)
     target = arguments.sagemaker or arguments.target or spec.target
     if not target:
         raise CommandError(
