@@ -40,6 +40,7 @@ RUN PYTHON=/build/venv/bin/python /build/scripts/build-extensions
 
 FROM ${BASE_IMAGE}
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true \
       org.opencontainers.image.title="byom" \
       org.opencontainers.image.description="SageMaker-compatible server for XGBoost and scikit-learn models"
 ENV PATH=/opt/venv/bin:$PATH \

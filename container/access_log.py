@@ -1,7 +1,8 @@
 """One structured JSON line per request on stdout, as a WSGI middleware.
 
 Owns: the access log's fields (method, path, status, latency in microseconds, bytes in and out,
-the worker's pid, and the SageMaker inference id when the caller sent one). It wraps any WSGI app
+the worker's pid, the SageMaker inference id and target model when the caller sent them, and the
+model a multi-model route named). It wraps any WSGI app
 and must not know what the app does. Lines are written whole, under a lock, and flushed: not
 through `logging`, whose record machinery cost ~30 us a request, a quarter of a single-row one.
 """
@@ -19,9 +20,11 @@ import orjson
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 INFERENCE_ID = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
+TARGET_MODEL = "HTTP_X_AMZN_SAGEMAKER_TARGET_MODEL"  # a multi-model endpoint's TargetModel, for logs only
 MAX_DIGITS = 19  # of a 64-bit Content-Length
 # Set by the app once it has read the body (chunked bodies have no length), or refused it unread.
 BYTES_IN = "byom.bytes_in"
+MODEL = "byom.model"  # set by the app on a route that names a model (multi-model mode)
 
 
 def declared_length(environ: dict[str, Any]) -> int:
@@ -76,4 +79,8 @@ class AccessLog:
         }
         if environ.get(INFERENCE_ID):
             record["inference_id"] = environ[INFERENCE_ID]
+        if MODEL in environ:
+            record["model"] = environ[MODEL]
+        if environ.get(TARGET_MODEL):
+            record["target_model"] = environ[TARGET_MODEL]
         return orjson.dumps(record).decode()

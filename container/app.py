@@ -1,29 +1,35 @@
 """The HTTP shell: `create_app(settings)` builds the WSGI application for /ping, /invocations and
-/execution-parameters.
+/execution-parameters, or in multi-model mode /ping, /execution-parameters and the /models routes
+(container.multimodel).
 
 Owns: routing, reading the body within the payload limit, and turning every error into
 `{"error": code, "message": text}` with its status. The only module that speaks WSGI; the request
 path itself lives in `container.invocations`. It is a bare WSGI callable, not a framework app:
 Flask's per-request machinery cost about 170 us of a 376 us single-row request in process, more
 than parsing, predicting and encoding together. The app exists only once the model has loaded,
-so /ping answering 200 always means a model is ready.
+so /ping answering 200 always means a model is ready (in multi-model mode: that the server is,
+with or without models).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
-from container.access_log import BYTES_IN, AccessLog
+from container.access_log import BYTES_IN, MODEL, AccessLog
 from container.errors import ContainerError, MalformedRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from container.flavours import load_model
 from container.invocations import Invoker
+from container.multimodel import api
+from container.multimodel.models import LoadedModels
+from container.multimodel.registry import Registry
 from container.outputs import Predictor
 from container.script.invoker import from_script
-from container.script.locate import find_script
+from container.script.locate import Script, find_model_script, find_script
 from container.settings import Settings
 
 JSON = "application/json"
@@ -51,19 +57,40 @@ class Answer(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def create_app(settings: Settings, model: Predictor | None = None) -> AccessLog:
+def create_app(
+    settings: Settings, model: Predictor | None = None, registry: Registry | None = None
+) -> AccessLog:
     """Load the model (unless given one) and build the app; raises StartupError on failure. With
-    SAGEMAKER_PROGRAM set, requests go through the inference script's hooks."""
-    script = find_script(settings)
+    SAGEMAKER_PROGRAM set, requests go through the inference script's hooks. In multi-model mode
+    the app starts with the models the registry lists (a private one unless given the server's)."""
+    if settings.multi_model:
+        models = LoadedModels(settings, registry or Registry.private(), model_request_path)
+        models.start()
+        return AccessLog(Application(settings, None, models))
+    return AccessLog(Application(settings, request_path(settings, find_script(settings), model)))
+
+
+def request_path(settings: Settings, script: Script | None, model: Predictor | None = None) -> RequestPath:
+    """How a request reaches the model of settings.model_dir: through the script's hooks, or not."""
     if script is not None:
-        return AccessLog(Application(settings, from_script(settings, script, model)))
-    invoker = Invoker(settings, model if model is not None else load_model(settings))
-    return AccessLog(Application(settings, invoker))
+        return from_script(settings, script, model)
+    return Invoker(settings, model if model is not None else load_model(settings))
+
+
+def model_request_path(settings: Settings, name: str) -> RequestPath:
+    """One model of many (settings.model_dir is its directory), with its own script if it has one."""
+    return request_path(settings, find_model_script(settings, name))
+
+
+Handler = Callable[[Environ], Answer]
 
 
 class Application:
-    def __init__(self, settings: Settings, invoker: RequestPath) -> None:
+    def __init__(
+        self, settings: Settings, invoker: RequestPath | None, models: LoadedModels | None = None
+    ) -> None:
         self.invoker = invoker
+        self.models = models
         self.limit = settings.max_body_bytes
         parameters = {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
@@ -71,11 +98,18 @@ class Application:
             "MaxPayloadInMB": settings.max_payload_mb,
         }
         self.parameters = Answer(200, JSON, json.dumps(parameters).encode())
-        self.routes: dict[str, tuple[str, Callable[[Environ], Answer]]] = {
-            "/ping": ("GET", lambda environ: Answer(200, "text/plain", b"")),
-            "/execution-parameters": ("GET", lambda environ: self.parameters),
-            "/invocations": ("POST", self.invocations),
+        self.routes: dict[str, dict[str, Handler]] = {
+            "/ping": {"GET": lambda environ: Answer(200, "text/plain", b"")},
+            "/execution-parameters": {"GET": lambda environ: self.parameters},
         }
+        if invoker is not None:
+            self.routes["/invocations"] = {"POST": functools.partial(self.invocations, invoker=invoker)}
+        if models is not None:
+            self.routes["/invocations"] = {"POST": _multi_model_invocations}
+            self.routes["/models"] = {
+                "GET": functools.partial(self.list_models, models=models),
+                "POST": functools.partial(self.load_model, models=models),
+            }
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -103,17 +137,32 @@ class Application:
             environ[BYTES_IN] = 0
             raise _too_large(declared, self.limit)
         path = environ.get("PATH_INFO", "")
-        route = self.routes.get(path)
+        route = self.routes.get(path) or self.model_route(path)
         if route is None:
             raise NotFound(f"no such path {path[:100]!r}; the paths are {', '.join(self.routes)}")
-        method, handler = route
-        if environ.get("REQUEST_METHOD") != method and not _head_of_get(environ, method):
-            body = json.dumps(MethodNotAllowed(f"{path} takes {method}").body()).encode()
-            return Answer(405, JSON, body, (("Allow", method),))
+        method = environ.get("REQUEST_METHOD", "")
+        handler = route.get("GET" if method == "HEAD" else method)  # HEAD as GET (RFC 9110)
+        if handler is None:
+            allowed = ", ".join(route)
+            body = json.dumps(MethodNotAllowed(f"{path[:100]} takes {allowed}").body()).encode()
+            return Answer(405, JSON, body, (("Allow", allowed),))
         return handler(environ)
 
-    def invocations(self, environ: Environ) -> Answer:
-        plan = self.invoker.plan(
+    def model_route(self, path: str) -> dict[str, Handler] | None:
+        """/models/NAME and /models/NAME/invoke, in multi-model mode."""
+        if self.models is None or not path.startswith("/models/"):
+            return None
+        name, _, action = path.removeprefix("/models/").partition("/")
+        models = self.models
+        if action == "invoke":
+            return {"POST": functools.partial(self.invoke, models=models, name=name)}
+        if action == "" and name:
+            return {"GET": functools.partial(self.describe_model, models=models, name=name),
+                    "DELETE": functools.partial(self.unload_model, models=models, name=name)}  # fmt: skip
+        return None
+
+    def invocations(self, environ: Environ, invoker: RequestPath) -> Answer:
+        plan = invoker.plan(
             environ.get("CONTENT_TYPE"),
             environ.get("HTTP_ACCEPT"),
             environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"),
@@ -121,8 +170,36 @@ class Application:
         )
         body = read_body(environ, self.limit)
         environ[BYTES_IN] = len(body)
-        content_type, reply = self.invoker.answer(plan, body)
+        content_type, reply = invoker.answer(plan, body)
         return Answer(200, _with_charset(content_type), reply)
+
+    def invoke(self, environ: Environ, models: LoadedModels, name: str) -> Answer:
+        environ[MODEL] = name
+        return self.invocations(environ, models.get(name))
+
+    def load_model(self, environ: Environ, models: LoadedModels) -> Answer:
+        body = read_body(environ, self.limit)
+        environ[BYTES_IN] = len(body)
+        return _json(api.load(models, body))
+
+    def list_models(self, environ: Environ, models: LoadedModels) -> Answer:
+        return _json(api.listing(models, environ.get("QUERY_STRING", "")))
+
+    def describe_model(self, environ: Environ, models: LoadedModels, name: str) -> Answer:
+        environ[MODEL] = name
+        return _json(api.describe(models, name))
+
+    def unload_model(self, environ: Environ, models: LoadedModels, name: str) -> Answer:
+        environ[MODEL] = name
+        return _json(api.unload(models, name))
+
+
+def _multi_model_invocations(environ: Environ) -> Answer:
+    raise NotFound("this is a multi-model endpoint: invoke a model with POST /models/NAME/invoke")
+
+
+def _json(payload: object) -> Answer:
+    return Answer(200, JSON, json.dumps(payload).encode())
 
 
 def read_body(environ: Environ, limit: int) -> bytes:
@@ -169,11 +246,6 @@ def _content_length(environ: Environ) -> int | None:
 def _too_large(declared: int, limit: int) -> PayloadTooLarge:
     size = f"{declared}" if declared < HUGE_LENGTH else f"{HUGE_LENGTH} or more"
     return PayloadTooLarge(f"the body is {size} bytes; the limit is {limit}")
-
-
-def _head_of_get(environ: Environ, method: str) -> bool:
-    """HEAD is answered like GET (gunicorn sends the head alone), as RFC 9110 asks of servers."""
-    return method == "GET" and environ.get("REQUEST_METHOD") == "HEAD"
 
 
 def _with_charset(content_type: str) -> str:

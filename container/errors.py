@@ -1,6 +1,7 @@
 """The error vocabulary: every failure the server reports, each carrying its HTTP status.
 
     ContainerError (500 internal_error)     our own bug; the body never says more
+    ├── InsufficientMemory (507)            multi-model: a load that would not fit in memory
     ├── StartupError                        stops the server before it serves anything
     │   ├── ConfigurationError              a bad environment variable
     │   └── ModelLoadError                  no model, several candidates, unreadable artifact
@@ -8,9 +9,11 @@
     └── RequestError                        the client's mistake: always 4xx, never 5xx
         ├── MalformedRequest (400)          the body is not valid in its declared format
         ├── UnsupportedOutput (400)         an output key the model cannot produce
+        ├── RefusedModel (400)              multi-model: a model that cannot be loaded
         ├── NotFound (404), MethodNotAllowed (405)
         ├── NotAcceptable (406)             no supported type in Accept
         ├── RequestTimeout (408)            the request did not arrive whole in time
+        ├── Conflict (409)                  multi-model: the name is loaded already
         ├── PayloadTooLarge (413)           body over the payload limit
         ├── UnsupportedMediaType (415)      Content-Type we cannot decode
         └── InvalidData (422)               well-formed, but not valid input for this model
@@ -47,6 +50,11 @@ class ModelLoadError(StartupError):
     code = "model_load_error"
 
 
+class InsufficientMemory(ContainerError):
+    status = 507
+    code = "insufficient_memory"
+
+
 class TrainingError(ContainerError):
     code = "training_error"
 
@@ -64,6 +72,11 @@ class MalformedRequest(RequestError):
 class UnsupportedOutput(RequestError):
     status = 400
     code = "unsupported_output"
+
+
+class RefusedModel(RequestError):
+    status = 400
+    code = "model_load_error"
 
 
 class NotFound(RequestError):
@@ -84,6 +97,11 @@ class NotAcceptable(RequestError):
 class RequestTimeout(RequestError):
     status = 408
     code = "request_timeout"
+
+
+class Conflict(RequestError):
+    status = 409
+    code = "conflict"
 
 
 class PayloadTooLarge(RequestError):

@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_PAYLOAD_MB = 6
 MAX_PAYLOAD_MB = 100
 DEFAULT_WORKER_THREADS = 4
+DEFAULT_MODEL_ROOT = "/opt/ml/models"  # where SageMaker puts a multi-model endpoint's models
+DEFAULT_MEMORY_RESERVE_MB = 256
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
@@ -57,6 +59,9 @@ class Settings:
     http_parser: str = HTTP_PARSERS[0]
     program: str | None = None
     submit_directory: str | None = None
+    multi_model: bool = False
+    model_root: Path = Path(DEFAULT_MODEL_ROOT)
+    memory_reserve_mb: int = DEFAULT_MEMORY_RESERVE_MB
     base_dir: Path = Path(DEFAULT_BASE_DIR)
 
     @property
@@ -74,7 +79,9 @@ class Settings:
         return cls(model_dir=_model_dir(environ), base_dir=_base_dir(environ), **values)
 
 
-Kind = Literal["text", "optional-text", "lowercase-text", "integer", "flag", "choice", "words", "path"]
+Kind = Literal[
+    "text", "optional-text", "lowercase-text", "integer", "flag", "true-flag", "choice", "words", "path"
+]
 Derived = Callable[[dict[str, Any]], Any]  # a default computed from the values read before it
 
 
@@ -107,6 +114,8 @@ READERS: dict[Kind, Callable[[_Env, Variable, Any], Any]] = {
         variable.names, default, variable.low, variable.high
     ),
     "flag": lambda env, variable, default: env.flag(variable.names, default),
+    "true-flag": lambda env, variable, _: env.text(variable.names, "").lower() == "true",
+    "path": lambda env, variable, default: Path(env.text(variable.names, default)),
     "choice": lambda env, variable, _: env.choice(variable.names, variable.choices),
     "words": lambda env, variable, _: env.words(variable.names),
 }
@@ -162,6 +171,15 @@ VARIABLES = [
     Variable(("SAGEMAKER_SUBMIT_DIRECTORY",), "submit_directory", "optional-text", None,
              "`$SM_MODEL_DIR/code`, else `$SAGEMAKER_BASE_DIR/code`",
              "the directory holding the script (its `lib/` is importable too)"),
+    Variable(("SAGEMAKER_MULTI_MODEL",), "multi_model", "true-flag", False, "`false`",
+             "`true`: a multi-model endpoint, models loaded and unloaded through `/models` "
+             "(SageMaker sets it; any other value is false, as SageMaker compares it with `true`); "
+             "see docs/multi-model.md"),
+    Variable(("BYOM_MODEL_ROOT",), "model_root", "path", DEFAULT_MODEL_ROOT, f"`{DEFAULT_MODEL_ROOT}`",
+             "multi-model: the only directory under which `POST /models` loads a `url`"),
+    Variable(("BYOM_MEMORY_RESERVE_MB",), "memory_reserve_mb", "integer", DEFAULT_MEMORY_RESERVE_MB,
+             f"`{DEFAULT_MEMORY_RESERVE_MB}`",
+             "multi-model: MiB kept free; a load whose estimate would eat into it answers 507", low=0),
 ]  # fmt: skip
 
 

@@ -17,6 +17,8 @@ import pytest
 from container.settings import Settings
 from tests.helpers.harness import DEMO_MODEL, HttpEndpoint, container, docker_available, serving
 from tests.helpers.inprocess import InProcessEndpoint
+from tests.helpers.models import ModelCase
+from tests.helpers.multi_model import build_root
 
 # BYOM_TEST_IMAGE lets several checkouts on one Docker engine test without clobbering each other.
 IMAGE_TAG = os.environ.get("BYOM_TEST_IMAGE", "byom:test")
@@ -37,6 +39,13 @@ def image() -> str:
         pytest.skip(missing)
     build_image(IMAGE_TAG)
     return IMAGE_TAG
+
+
+@pytest.fixture(scope="session")
+def multi_model_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ModelCase | None]]:
+    """A SageMaker-shaped /opt/ml/models of MODEL_COUNT models (tests/helpers/multi_model.py)."""
+    directory = tmp_path_factory.mktemp("models")
+    return directory, build_root(directory)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -21,7 +22,9 @@ import requests
 
 from tests.helpers.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
 from tests.helpers.load import Load, csv_request, exchange, failures, wait_until
-from tests.helpers.models import CASES
+from tests.helpers.models import CASES, ModelCase, large_forest
+from tests.helpers.multi_model import CSV, csv_rows, load_body
+from tests.helpers.multi_model import model_dir as model_dir_of
 from tests.helpers.scripts import write_code
 
 pytestmark = pytest.mark.container
@@ -144,6 +147,78 @@ def test_an_inference_script_serves_in_the_image(image: str, tmp_path: Path, run
         "0,1",
         "text/plain; charset=utf-8",
     )
+
+
+def test_a_multi_model_endpoint_serves_in_the_image(
+    image: str, run_as: tuple[str, ...], multi_model_root: tuple[Path, dict[str, ModelCase | None]]
+) -> None:
+    """The image's label, then every model of the root loaded, invoked (answers equal to the
+    single-model server's), listed and unloaded, with /opt/ml/models mounted as SageMaker does."""
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", image).stdout)
+    assert labels["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
+    root, cases = multi_model_root
+    expected = {
+        name: single_model_answer(model_dir_of(root, name), csv_rows(case)) for name, case in cases.items()
+    }
+    env = {"SAGEMAKER_MULTI_MODEL": "true", "BYOM_ALLOW_PICKLE": "true"}
+    with container(image, root, env, run_as=run_as, mount_at="/opt/ml/models") as running:
+        url = running.url
+        for name in cases:
+            loaded = requests.post(
+                f"{url}/models", data=load_body(name, f"/opt/ml/models/{name}/model"), timeout=120
+            )
+            assert loaded.status_code == 200, (name, loaded.text)
+        for name, case in cases.items():
+            for _ in range(4):
+                reply = requests.post(
+                    f"{url}/models/{name}/invoke", data=csv_rows(case), headers=CSV, timeout=60
+                )
+                assert (reply.status_code, reply.content) == (200, expected[name]), name
+        assert len(requests.get(f"{url}/models", timeout=10).json()["models"]) == len(cases)
+        outside = requests.post(f"{url}/models", data=load_body("escape", "/opt/ml/model"), timeout=10)
+        assert outside.status_code == 400
+        for name in cases:
+            assert requests.delete(f"{url}/models/{name}", timeout=120).status_code == 200
+            assert (
+                requests.post(f"{url}/models/{name}/invoke", data=b"1", headers=CSV, timeout=10).status_code
+                == 404
+            )
+        assert requests.get(f"{url}/ping", timeout=10).status_code == 200
+
+
+def test_the_image_answers_507_for_a_model_its_memory_limit_cannot_hold(image: str, tmp_path: Path) -> None:
+    """Under `docker run --memory`: the cgroup's limit, not the host's memory, decides."""
+    root = tmp_path / "models"
+    large_forest(model_dir_of(root, "forest"))
+    shutil.copytree(REPO / "model", model_dir_of(root, "demo"))
+    env = {
+        "SAGEMAKER_MULTI_MODEL": "true",
+        "BYOM_MEMORY_RESERVE_MB": "64",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "5",
+    }
+    with container(image, root, env, mount_at="/opt/ml/models", docker_args=("--memory", "600m")) as running:
+        url = running.url
+        refused = requests.post(
+            f"{url}/models", data=load_body("forest", "/opt/ml/models/forest/model"), timeout=120
+        )
+        assert (refused.status_code, refused.json()["error"]) == (507, "insufficient_memory"), refused.text
+        print(refused.json()["message"])
+        assert requests.get(f"{url}/models", timeout=10).json() == {"models": []}
+        small = requests.post(
+            f"{url}/models", data=load_body("demo", "/opt/ml/models/demo/model"), timeout=120
+        )
+        assert small.status_code == 200, small.text
+        assert running.running()
+
+
+def single_model_answer(model_dir: Path, body: bytes) -> bytes:
+    from werkzeug.test import Client
+
+    from container.app import create_app
+    from container.settings import Settings
+
+    settings = Settings.from_env({"SM_MODEL_DIR": str(model_dir), "BYOM_ALLOW_PICKLE": "true"})
+    return bytes(Client(create_app(settings)).post("/invocations", data=body, headers=CSV).get_data())
 
 
 def test_docker_stop_exits_0(image: str, run_as: tuple[str, ...]) -> None:

@@ -47,6 +47,14 @@ def test_ping_is_answered_inline_even_while_the_model_is_found_slow(clock: Clock
     assert not policy.allows(SMALL_REQUEST, "/ping")
 
 
+def test_model_loads_and_unloads_are_never_answered_inline_nor_counted(clock: Clock) -> None:
+    policy = InlinePolicy(clock)
+    policy.observe(QUICK)
+    for path in ("/models", "/models/a"):
+        assert not policy.allows(100, path) and not policy.counts(100, path)
+    assert policy.allows(100, "/models/a/invoke") and policy.counts(100, "/models/a/invoke")
+
+
 def test_a_slow_request_sends_the_next_ones_to_the_threads_for_a_pause(clock: Clock) -> None:
     policy = InlinePolicy(clock)
     policy.observe(QUICK)

@@ -18,6 +18,7 @@ MEETING_IMPORTS = {
     "container.flavours",
     "container.accelerations",
     "container.script.locate",  # whether an inference script loads its own model: nothing to preload
+    "container.multimodel.registry",  # the master makes the workers' shared registry, each joins it
 }
 
 
@@ -64,6 +65,19 @@ def test_the_script_layer_knows_neither_wsgi_nor_gunicorn(path: Path) -> None:
     assert not {
         name for name in modules if name.startswith(("container.server", "container.app", "gunicorn"))
     }
+
+
+MULTIMODEL = REPO / "container" / "multimodel"
+# Only api.py knows the routes' payloads, and none of the package knows WSGI or the server.
+WITHOUT_HTTP = ("registry.py", "models.py", "memory.py", "location.py")
+
+
+@pytest.mark.parametrize("path", sorted(MULTIMODEL.glob("*.py")), ids=lambda path: path.name)
+def test_the_multi_model_layer_knows_neither_wsgi_nor_the_server(path: Path) -> None:
+    imported = container_imports(path)
+    assert not {name for name in imported if name.startswith(("container.server", "container.app"))}
+    if path.name in WITHOUT_HTTP:
+        assert "container.multimodel.api" not in imported
 
 
 def test_each_content_type_has_one_codec_module() -> None:

@@ -13,7 +13,7 @@ boot with that one line.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import inspect
 import logging
 import sys
@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -116,12 +117,23 @@ def import_script(script: Script) -> ModuleType:
             sys.path.insert(0, str(directory))
     requirements.check(script.requirements, script.lib)
     try:
-        return importlib.import_module(name)
+        return _import_file(name, script.path)
     except BaseException as error:  # its SystemExit or KeyboardInterrupt too: it must not stop us silently
         sys.modules.pop(name, None)
         raise ConfigurationError(
             f"{script.path} failed to import: {describe(error)}{line_in(script, error)}"
         ) from None
+
+
+def _import_file(name: str, path: Path) -> ModuleType:
+    """The file imported as module `name` (registered before it runs, as an import would)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def takes_context(script: Script, name: str, function: Callable[..., Any]) -> bool:

@@ -5,7 +5,10 @@ it): that is the operator's consent, as BYOM_ALLOW_PICKLE is for pickles. It is 
 `SAGEMAKER_SUBMIT_DIRECTORY` (a directory; `file://` is taken off), else in the model directory's
 `code/` (where the SDK's repack puts it), else in `$SAGEMAKER_BASE_DIR/code` (where local mode
 mounts it). A `code/` folder without the variable is never run, and `unconsented` says how to run
-it. Reads files' names and the script's text only: never imports or runs it.
+it. In multi-model mode the variable is the consent for every model: a model's own
+`code/<SAGEMAKER_PROGRAM>` serves it, else the endpoint's script (as above, less the model
+directory), else the built-in path. Reads files' names and the script's text only: never imports
+or runs it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ REQUIREMENTS = "requirements.txt"
 @dataclass(frozen=True)
 class Script:
     path: Path  # the script file
+    module: str | None = None  # the name it is imported under, when not its file's
 
     @property
     def directory(self) -> Path:
@@ -31,7 +35,7 @@ class Script:
 
     @property
     def module_name(self) -> str:
-        return self.path.stem
+        return self.module or self.path.stem
 
     @property
     def lib(self) -> Path:
@@ -95,6 +99,23 @@ def find_script(settings: Settings) -> Script | None:
             return Script(directory / program)
     looked = ", ".join(str(directory) for directory in directories)
     raise ConfigurationError(f"SAGEMAKER_PROGRAM={program}: no such file in {looked}")
+
+
+def find_model_script(settings: Settings, name: str) -> Script | None:
+    """In multi-model mode, the script of the model in settings.model_dir: its own (imported as
+    `inference[NAME]`, so models' scripts of the same file name never meet), else the endpoint's,
+    else None."""
+    program = settings.program
+    if program is None:
+        return None
+    own = settings.model_dir / "code" / program
+    if own.is_file():
+        return Script(own, f"{own.stem}[{name}]")
+    shared = [Path(settings.submit_directory.removeprefix("file://"))] if settings.submit_directory else []
+    for directory in [*shared, settings.base_dir / "code"]:
+        if (directory / program).is_file():
+            return Script(directory / program)
+    return None
 
 
 def unconsented(settings: Settings) -> str | None:

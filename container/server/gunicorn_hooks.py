@@ -10,7 +10,9 @@ and each worker replays the golden rows itself. The garbage collector is off mea
 master's objects are frozen out of it, since its bookkeeping writes would otherwise copy their
 pages into every worker. The server's own log ("byom") is routed through gunicorn's error log
 first, so its lines share gunicorn's format and its --log-level. (`serve` imports the library
-earlier still, before gunicorn; the import here serves gunicorn started any other way.)
+earlier still, before gunicorn; the import here serves gunicorn started any other way.) In
+multi-model mode the master makes the registry its workers share (container.multimodel.registry),
+imports every flavour's module, loads no model, and removes the registry when it exits.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import os
 from typing import Any
 
 from container.errors import StartupError
-from container.flavours import check_artifact, preload
+from container.flavours import EXPORT_MODULE, FLAVOURS, check_artifact, preload
+from container.multimodel.registry import Registry, server_directory
 from container.script.locate import loads_its_own_model
 from container.settings import Settings
 
@@ -42,6 +45,13 @@ def on_starting(server: Any) -> None:
 def _import_and_preload() -> None:
     try:
         settings = Settings.from_env(os.environ)
+        if settings.multi_model:
+            Registry.create(server_directory(os.getpid()))
+            libraries = dict.fromkeys([flavour.module for flavour in FLAVOURS.values()] + [EXPORT_MODULE])
+            for module in [*libraries, "container.app"]:  # the libraries first: see import_skops_io
+                importlib.import_module(module)
+            importlib.import_module("container.flavours.estimator").import_skops_io()
+            return
         if loads_its_own_model(settings):  # the inference script's model_fn, in each worker
             importlib.import_module("container.app")
             return
@@ -51,6 +61,10 @@ def _import_and_preload() -> None:
         preload(settings)
     except StartupError:
         pass  # the workers report it, with gunicorn's "app failed to load"
+
+
+def on_exit(server: Any) -> None:
+    Registry(server_directory(os.getpid())).remove()  # whether multi-model or not: a no-op without
 
 
 def _log_through_gunicorn(error_log: logging.Logger) -> None:

@@ -18,7 +18,9 @@ request within QUICK_SECONDS of CPU time. Any small request, wherever it ran, fo
 longer sends the next ones to the pool for a pause that doubles with each slow one in a row
 (PAUSES): a model whose small requests are slow is tried on the event loop at most twice per
 pause (see below), and not at all while they keep coming slow. /ping's cost says nothing about
-the model's and is not counted.
+the model's and is not counted. A multi-model endpoint's model loads and unloads (`/models`,
+`/models/NAME`) load or free whole models: never here, and never counted; its invokes are requests
+like any other.
 
 Requests are timed by the wall clock, and only a doubtful one has the next one's CPU time read.
 Reading a thread's CPU time is a system call in which the kernel brings the thread's run time up
@@ -47,6 +49,7 @@ from container.server.read_ahead import SMALL_REQUEST
 QUICK_SECONDS = 0.005
 PAUSES = (1.0, 300.0)  # seconds: the first pause after a slow request, and the longest
 PING = "/ping"
+MODELS = "/models"
 
 
 class InlinePolicy:
@@ -63,7 +66,9 @@ class InlinePolicy:
     def allows(self, request_bytes: int, path: str = "") -> bool:
         """Whether the event loop answers a plain request itself. /ping always: it costs the
         same whatever the model, and a pool busy with slow predictions must not delay it."""
-        return request_bytes < SMALL_REQUEST and (path == PING or self.clock() >= self.resume_at)
+        if request_bytes >= SMALL_REQUEST or _manages_models(path):
+            return False
+        return path == PING or self.clock() >= self.resume_at
 
     def wants_cpu_time(self) -> bool:
         """Whether the next counted request is timed in CPU time (observe) rather than by the
@@ -72,7 +77,7 @@ class InlinePolicy:
 
     def counts(self, request_bytes: int, path: str) -> bool:
         """Whether a request's cost says something about the next small ones'."""
-        return request_bytes < SMALL_REQUEST and path != PING
+        return request_bytes < SMALL_REQUEST and path != PING and not _manages_models(path)
 
     def observe_wall(self, seconds: float) -> None:
         """Record a counted request's wall time: within QUICK_SECONDS it was quick; beyond, it
@@ -95,3 +100,7 @@ class InlinePolicy:
         self.pause = PAUSES[0]
         if self.resume_at == math.inf:
             self.resume_at = self.clock()
+
+
+def _manages_models(path: str) -> bool:
+    return path.startswith(MODELS) and not path.endswith("/invoke")

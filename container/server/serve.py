@@ -13,7 +13,8 @@ demo tree nothing measurable (a preloaded model only replays its rows: 0.325 s t
 before, 0.329 s after) and a 200-tree XGBoost model one more load (0.865 s before, 0.938 s after;
 medians of 7 interleaved starts of ./serve with 5 workers). gunicorn's master is this process, not a second
 interpreter exec'd after the checks, so it is the one that receives SIGTERM and drains in-flight
-requests within GRACEFUL_TIMEOUT_SECONDS.
+requests within GRACEFUL_TIMEOUT_SECONDS. A multi-model endpoint (SAGEMAKER_MULTI_MODEL=true)
+starts with no model: each `POST /models` checks and proves its own.
 """
 
 from __future__ import annotations
@@ -166,12 +167,37 @@ def run_gunicorn(options: list[str]) -> None:
     gunicorn_main.main()
 
 
+def serve_many(settings: Settings) -> None:
+    """A multi-model endpoint: no model to check or prove at start, each load proves its own."""
+    os.environ.update(thread_limits(settings.model_threads))
+    log_to_stderr(settings.log_level)
+    run_serving(settings, f"a multi-model endpoint (models load from {settings.model_root} through /models)")
+
+
+def run_serving(settings: Settings, what: str) -> None:
+    """Say what is served, where, and how fast, then run gunicorn."""
+    print(
+        f"byom: serving {what} on {settings.host}:{settings.port} "
+        f"with {settings.workers} workers x {settings.worker_threads} threads",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(f"byom: {accelerations.summary()}", file=sys.stderr, flush=True)
+    run_gunicorn(gunicorn_options(settings))
+
+
 def main(args: list[str]) -> None:
     if args:
         sys.exit("usage: serve  (configured by environment variables; see the README)")
     try:
         settings = Settings.from_env(os.environ)
         check_http_parser(settings)
+    except StartupError as error:
+        sys.exit(f"byom: cannot serve: {error.message}")
+    if settings.multi_model:
+        serve_many(settings)
+        return
+    try:
         script = find_script(settings)
         artifact = None if loads_its_own_model(settings) else check_artifact(settings)
     except StartupError as error:
@@ -189,14 +215,7 @@ def main(args: list[str]) -> None:
         sys.exit(APP_LOAD_ERROR)
     served = f"{artifact.path} ({artifact.flavour})" if artifact else f"{settings.model_dir} (its model_fn)"
     through = f" through {script.path}" if script else ""
-    print(
-        f"byom: serving {served}{through} on {settings.host}:{settings.port} "
-        f"with {settings.workers} workers x {settings.worker_threads} threads",
-        file=sys.stderr,
-        flush=True,
-    )
-    print(f"byom: {accelerations.summary()}", file=sys.stderr, flush=True)
-    run_gunicorn(gunicorn_options(settings))
+    run_serving(settings, f"{served}{through}")
 
 
 if __name__ == "__main__":

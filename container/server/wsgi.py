@@ -13,11 +13,15 @@ from gunicorn.errors import AppImportError
 from container.access_log import AccessLog
 from container.app import create_app
 from container.errors import StartupError
+from container.multimodel.registry import Registry
 from container.settings import Settings
 
 
 def application() -> AccessLog:
+    """The worker's app; in multi-model mode it joins the registry its master made (gunicorn_hooks)."""
     try:
-        return create_app(Settings.from_env(os.environ))
+        settings = Settings.from_env(os.environ)
+        registry = Registry.of_server(os.getppid()) if settings.multi_model else None
+        return create_app(settings, registry=registry)
     except StartupError as error:
         raise AppImportError(f"byom: cannot serve: {error.message}") from None

@@ -259,13 +259,15 @@ def container(
     container_port: int = 8080,
     wait: bool = True,
     run_as: tuple[str, ...] = (),
+    mount_at: str = "/opt/ml/model",
+    docker_args: tuple[str, ...] = (),
 ) -> Iterator[Container]:
     name = f"byom-test-{uuid.uuid4().hex[:10]}"
     port = free_port()
     if run_as:
         share_with_any_user(model_dir)
     command = ["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{container_port}", *run_as]
-    command += ["-v", f"{model_dir}:/opt/ml/model:ro"]
+    command += ["-v", f"{model_dir}:{mount_at}:ro", *docker_args]
     for key, value in (env or {}).items():
         command += ["-e", f"{key}={value}"]
     subprocess.run([*command, image, "serve"], check=True, capture_output=True, timeout=60)

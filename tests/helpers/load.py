@@ -190,6 +190,22 @@ def tree_rss_bytes(pid: int) -> int:
     return rss_bytes(pid) + sum(rss_bytes(child) for child in children(pid))
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: resident memory with each shared page split among its sharers."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_bytes(pid: int) -> int:
+    """The memory a process and its children use together (PSS summed: shared pages once)."""
+    return pss_bytes(pid) + sum(pss_bytes(child) for child in children(pid))
+
+
 def pending_signals(pid: int) -> int:
     """Signals sent to the process and not yet delivered (it may be stopped), as a bit mask."""
     fields = dict(
