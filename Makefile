@@ -11,8 +11,12 @@ SDK_STAMP := $(SDK_VENV)/.installed-$(shell cksum < requirements/sdk.lock | cut 
 # numpy walk and the simdjson routes serve instead, and the tests that check the C code say what is missing.
 EXT_SUFFIX := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/codecs/_row_reader$(EXT_SUFFIX)
+# artillery from npm, pinned by tools/artillery/package-lock.json, for tests/test_artillery_report.py
+# (a real artillery run, planned from). 2.0.21 is the last release that runs on Node.js 20.
+ARTILLERY_DIR := tools/artillery
+ARTILLERY_STAMP := $(ARTILLERY_DIR)/node_modules/.installed-$(shell cksum < $(ARTILLERY_DIR)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: serve test lint demo-model image audit bytecode $(SDK_VENV)
+.PHONY: serve test lint demo-model image audit bytecode $(SDK_VENV) artillery
 
 serve: $(STAMP) $(EXTENSIONS) bytecode
 	@SM_MODEL_DIR=$${SM_MODEL_DIR:-model} BYOM_HOST=$${BYOM_HOST:-127.0.0.1} exec ./serve
@@ -22,7 +26,7 @@ serve: $(STAMP) $(EXTENSIONS) bytecode
 bytecode: $(STAMP)
 	@$(PYTHON) -m compileall -q container
 
-test: lint $(EXTENSIONS) bytecode $(SDK_STAMP)
+test: lint $(EXTENSIONS) bytecode $(SDK_STAMP) $(ARTILLERY_STAMP)
 	bash -c 'if source .ci/docker-env; then docker build -q --build-arg BASE_IMAGE=$$BYOM_BASE_IMAGE -t $${BYOM_TEST_IMAGE:-byom:test} . >/dev/null; \
 	  else echo "make test: no Docker engine; container tests will skip"; fi; \
 	  exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
@@ -60,6 +64,17 @@ $(SDK_STAMP): requirements/sdk.lock
 	test -x $(SDK_VENV)/bin/python || python3 -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/python -m pip install --quiet --no-deps --require-hashes -r requirements/sdk.lock
 	rm -f $(SDK_VENV)/.installed-* && touch $@
+
+# `make artillery`: npm ci from the lock when it changes (~25 s with npm's cache warm, ~45 s cold;
+# 600 MB). No install scripts: they would download a browser for artillery's Playwright engine,
+# which this project does not use. Without npm it says so and the artillery test skips
+# (fails under BYOM_REQUIRE_DOCKER=1, as CI sets).
+artillery: $(ARTILLERY_STAMP)
+$(ARTILLERY_STAMP): $(ARTILLERY_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd $(ARTILLERY_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error \
+	  && rm -f node_modules/.installed-* && touch node_modules/$(notdir $@); \
+	else echo "make: no npm, so no artillery; tests/test_artillery_report.py's real run will skip"; fi
 
 # The benchmark (bench/run.py; --quick for a smoke check): writes bench/results/latest.md and .json.
 .PHONY: bench

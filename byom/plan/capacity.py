@@ -8,17 +8,42 @@ second; a sustained overload never passes, because open-loop queues keep latency
 server falls behind. A timeline without histograms (a result file from before they were kept) is
 judged by its worst second's p99. Saturation is the highest 2xx throughput sustained over a
 window, whatever the latency: the simulator's capacity.
+
+A row is one second of a `byom loadtest` timeline, or one period of an artillery report
+(byom.measure.artillery_report, 10 s): its counts are per second either way, and a window is a
+number of rows, so `byom plan` turns its window in seconds into periods for a report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from byom.measure import latency_histogram
-from byom.measure.timeline import Second
+
+
+class Row(Protocol):
+    """A stretch of a timeline with its counts per second (a Second, an artillery Period)."""
+
+    @property
+    def second(self) -> int: ...
+    @property
+    def offered(self) -> float: ...
+    @property
+    def achieved(self) -> float: ...
+    @property
+    def ok(self) -> float: ...
+    @property
+    def error_count(self) -> float: ...
+    @property
+    def error_rate(self) -> float: ...
+    @property
+    def p99_ms(self) -> float: ...
+    @property
+    def latency_histogram(self) -> Sequence[Sequence[int]]: ...
 
 
 @dataclass(frozen=True)
@@ -36,11 +61,11 @@ class Sustained:
     error_rate: float
 
 
-def second_passes(row: Second, slo: Slo) -> bool:
+def second_passes(row: Row, slo: Slo) -> bool:
     return row.offered > 0 and row.p99_ms <= slo.p99_ms and row.error_rate <= slo.error_budget
 
 
-def max_sustained(rows: Sequence[Second], slo: Slo) -> Sustained | None:
+def max_sustained(rows: Sequence[Row], slo: Slo) -> Sustained | None:
     """The passing window with the highest served (2xx) rate; None when no window passes."""
     width = min(slo.window, len(rows))
     best: Sustained | None = None
@@ -56,7 +81,7 @@ def max_sustained(rows: Sequence[Second], slo: Slo) -> Sustained | None:
     return best
 
 
-def window_p99_ms(rows: Sequence[Second], width: int) -> list[float]:
+def window_p99_ms(rows: Sequence[Row], width: int) -> list[float]:
     """The p99 of all requests in each run of `width` seconds (the worst second's without histograms)."""
     if width < 1 or len(rows) < width:
         return []
@@ -67,7 +92,7 @@ def window_p99_ms(rows: Sequence[Second], width: int) -> list[float]:
     return [float(p99) for p99 in np.nan_to_num(latency_histogram.percentiles(windows, 99))]
 
 
-def saturation_rps(rows: Sequence[Second], window: int) -> float:
+def saturation_rps(rows: Sequence[Row], window: int) -> float:
     """The highest 2xx completion rate sustained over `window` seconds. A second's completions
     count up to its offered load: a backlog draining in a burst is not extra capacity."""
     achieved = np.array([min(row.achieved, row.offered) for row in rows], dtype=float)
@@ -77,7 +102,9 @@ def saturation_rps(rows: Sequence[Second], window: int) -> float:
     return float(np.convolve(achieved, np.ones(width) / width, mode="valid").max())
 
 
-def latency_curve(rows: Sequence[Second], up_to_rps: float, bins: int = 20) -> list[tuple[float, float]]:
+def latency_curve(
+    rows: Sequence[Row], up_to_rps: float, bins: int = 20, per_bin: int = 3
+) -> list[tuple[float, float]]:
     """(offered rps, p99 ms) points up to a rate: medians per rate bin, made non-decreasing in p99.
 
     Past saturation p99 depends on how long the overload has lasted, not on the rate, so those
@@ -87,8 +114,9 @@ def latency_curve(rows: Sequence[Second], up_to_rps: float, bins: int = 20) -> l
     if not points:
         return []
     rates, p99s = np.array(points).T
-    # At least three seconds per bin, so one noisy second cannot move its bin's median.
-    groups = np.array_split(np.arange(rates.size), max(1, min(bins, rates.size // 3)))
+    # At least `per_bin` rows per bin (three seconds), so one noisy second cannot move its bin's
+    # median; an artillery period's p99 is already over ten seconds of requests.
+    groups = np.array_split(np.arange(rates.size), max(1, min(bins, rates.size // per_bin)))
     curve_rates = [float(np.median(rates[group])) for group in groups]
     curve_p99 = non_decreasing([float(np.median(p99s[group])) for group in groups])
     return [(round(r, 2), round(p, 3)) for r, p in zip(curve_rates, curve_p99, strict=True)]

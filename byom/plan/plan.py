@@ -1,5 +1,9 @@
 """`byom plan`: MAX_RPS from a load test (or a step search it runs), then the scaling policy and cost.
 
+The load test is a `byom loadtest` result, judged second by second, or artillery's own JSON report
+(recognised by its shape: byom.measure.artillery_report), judged period by period; the plan says
+which resolution it planned from.
+
 Writes PREFIX.json (the plan, which `byom simulate` and `byom deploy` read),
 PREFIX-boto3.py and PREFIX-cloudformation.yaml; a step search also writes PREFIX-search.{json,csv,png}.
 
@@ -9,24 +13,32 @@ The plan file's shape is documented in byom.plan.plan_file.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from byom.errors import CommandError
-from byom.measure import timeline
+from byom.measure import artillery_report, timeline
 from byom.measure.loadspec import LoadSpec
 from byom.measure.loadtest import add_request_arguments, add_target_arguments, requests_from_flags
 from byom.measure.timeline import Second
 from byom.plan import capacity, plan_file
-from byom.plan.capacity import Slo, Sustained
+from byom.plan.capacity import Slo
+from byom.plan.plan_file import Measured
 from byom.plan.step_search import RunStep, Search, http_step_runner
 from byom.shared import plots
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("plan", help="MAX_RPS, autoscaling policy and cost from a load test")
-    parser.add_argument("result", nargs="?", type=Path, help="a `byom loadtest` JSON result (else: --target)")
+    parser.add_argument(
+        "result",
+        nargs="?",
+        type=Path,
+        help="a `byom loadtest` JSON result, or artillery's `--output` JSON report (else: --target)",
+    )
     add_target_arguments(parser)
     add_request_arguments(parser)
     search = parser.add_argument_group("step search (with --target or --sagemaker)")
@@ -39,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     slo = parser.add_argument_group("SLO")
     slo.add_argument("--slo-p99-ms", type=float, default=15.0, help="p99 latency bound (15 ms)")
     slo.add_argument("--error-budget", type=float, default=0.05, help="error rate bound (0.05)")
-    slo.add_argument("--window", type=int, default=5, help="seconds the rate must be sustained (5)")
+    slo.add_argument(
+        "--window",
+        type=int,
+        default=5,
+        help="seconds the rate must be sustained (5; whole 10 s periods for an artillery report)",
+    )
     add_policy_arguments(parser.add_argument_group("policy"))
     parser.add_argument("--out", type=Path, default=Path("plan"), help="output prefix (default ./plan)")
     parser.add_argument("--quiet", action="store_true", help="no step-by-step progress")
@@ -76,8 +93,8 @@ def add_policy_arguments(group: argparse._ArgumentGroup) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     slo = read_slo(arguments)
-    rows, found, source = measure(arguments, slo)
-    document = plan_file.build_plan(arguments, slo, rows, found, source)
+    measured = measure(arguments, slo)
+    document = plan_file.build_plan(arguments, measured)
     prefix: Path = arguments.out
     prefix.parent.mkdir(parents=True, exist_ok=True)
     written = plan_file.write_plan(prefix, document)
@@ -91,15 +108,18 @@ def read_slo(arguments: argparse.Namespace) -> Slo:
     return Slo(arguments.slo_p99_ms, arguments.error_budget, arguments.window)
 
 
-def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], Sustained | None, dict[str, Any]]:
-    """The seconds to plan from and MAX_RPS: a loadtest result, or a step search's steady seconds and best step."""
+def measure(arguments: argparse.Namespace, slo: Slo) -> Measured:
+    """The rows to plan from and MAX_RPS: a loadtest result's seconds, an artillery report's periods,
+    or a step search's steady seconds and best step."""
     if arguments.result is not None:
         if arguments.target or arguments.sagemaker:
             raise CommandError("give a loadtest result or a target to search, not both")
+        if artillery_report.looks_like_report(arguments.result):
+            return from_artillery(arguments.result, slo)
         document, rows = timeline.read_result(arguments.result)
         source = {"method": "loadtest", "result": str(arguments.result), "target": document.get("target")}
         steady = rows[1:]  # the first second opens connections: its latency is the client's warm-up
-        return steady, capacity.max_sustained(steady, slo), source
+        return Measured(steady, capacity.max_sustained(steady, slo), source, slo)
     target = arguments.sagemaker or arguments.target
     if not target:
         raise CommandError(
@@ -119,7 +139,31 @@ def measure(arguments: argparse.Namespace, slo: Slo) -> tuple[list[Second], Sust
     run_step = _reporting(http_step_runner(arguments, spec, arguments.step_seconds), arguments, search)
     found = search.run(arguments.start_rps, run_step)
     path = write_search(arguments.out, search, target)
-    return search.steady_rows, found, {"method": "step-search", "result": str(path), "target": target}
+    source = {"method": "step-search", "result": str(path), "target": target}
+    return Measured(search.steady_rows, found, source, slo)
+
+
+def from_artillery(path: Path, slo: Slo) -> Measured:
+    """An artillery report's periods, the SLO's window rounded up to whole periods."""
+    report = artillery_report.read(path)
+    for row in report.left_out:
+        print(
+            f"byom plan: left out the period at +{row.second} s: {row.seconds:.1f} s of it in the run, "
+            f"under half of a {report.period_s:g} s period",
+            file=sys.stderr,
+        )
+    if not report.periods:
+        raise CommandError(f"{path}: no period of the artillery report lasted half of {report.period_s:g} s")
+    judged = replace(slo, window=max(1, math.ceil(slo.window / report.period_s - 1e-9)))
+    source = {
+        "method": "artillery",
+        "result": str(path),
+        "target": None,
+        "period_s": report.period_s,
+        "periods": len(report.periods),
+    }
+    found = capacity.max_sustained(report.periods, judged)
+    return Measured(report.periods, found, source, judged, report.period_s)
 
 
 def _reporting(run_step: RunStep, arguments: argparse.Namespace, search: Search) -> RunStep:
@@ -157,6 +201,7 @@ def write_search(prefix: Path, search: Search, target: str) -> Path:
 def print_plan(document: dict[str, Any], written: list[Path]) -> None:
     found, sizing, cost = document["capacity"], document["scaling"], document["cost"]
     slo = document["slo"]
+    print(resolution_line(document))
     print(
         f"MAX_RPS {found['max_rps']} req/s per instance (p99 {found['p99_ms_at_max']} ms <= {slo['p99_ms']} ms, "
         f"errors {found['error_rate_at_max']:.2%} <= {slo['error_budget']:.0%}); saturation {found['saturation_rps']} req/s"
@@ -175,3 +220,14 @@ def print_plan(document: dict[str, Any], written: list[Path]) -> None:
             "note: no second offered above MAX_RPS missed the SLO, so MAX_RPS and saturation are lower bounds: test higher"
         )
     print("wrote " + ", ".join(str(path) for path in written))
+
+
+def resolution_line(document: dict[str, Any]) -> str:
+    resolution, window = document["capacity"]["resolution_s"], document["slo"]["window_s"]
+    if document["source"]["method"] == "artillery":
+        periods = round(window / resolution)
+        return (
+            f"resolution {resolution:g} s: artillery's reporting periods, each judged by the p99 artillery "
+            f"measured for it; window {window:g} s = {periods} period{'' if periods == 1 else 's'}"
+        )
+    return f"resolution {resolution:g} s: a load test's seconds; window {window:g} s"

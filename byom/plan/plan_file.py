@@ -1,8 +1,9 @@
 """The plan file `byom plan` writes and `byom simulate` (and issue 7's `byom deploy`) read.
 
 The plan JSON (kind "byom.plan", version 1):
-  slo:       {p99_ms, error_budget, window_s}
+  slo:       {p99_ms, error_budget, window_s}     window_s: as judged, whole periods for an artillery report
   capacity:  {max_rps, saturation_rps, p99_ms_at_max, error_rate_at_max,
+              resolution_s: what one judged row spans: 1 (a loadtest second), 10 (an artillery period),
               latency_curve: [[offered rps, p99 ms], ...],            one instance, as measured
               load_exceeded_slo: false when the test never went past MAX_RPS (a lower bound)}
   instance:  {type, vcpus, usd_per_hour, price_region, price_as_of}
@@ -17,37 +18,50 @@ The plan JSON (kind "byom.plan", version 1):
              (list), put_metric_alarm (list), put_scheduled_action (list)  (see byom.plan.proposal)
   autoscaling: the same policy in the shape `byom deploy --plan` applies (byom/ship/scaling_plan.py): deploy
              reads a plan file through this member, so `byom plan` output deploys as it is
-  source:    {method: "loadtest"|"step-search", result: path, target}
+  source:    {method: "loadtest"|"step-search"|"artillery", result: path, target (null for artillery,
+             whose report does not name it); artillery adds period_s and periods}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from byom.errors import CommandError
-from byom.measure.timeline import Second
 from byom.plan import capacity, prices, proposal, sizing
-from byom.plan.capacity import Slo, Sustained
+from byom.plan.capacity import Row, Slo, Sustained
 from byom.shared.documents import PLAN_KIND, PLAN_VERSION
 
 
-def build_plan(
-    arguments: argparse.Namespace,
-    slo: Slo,
-    rows: list[Second],
-    found: Sustained | None,
-    source: dict[str, Any],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measured:
+    """What a plan is made from: the rows judged, MAX_RPS's window, where they came from, and the
+    SLO as applied to them (its window in rows, each `resolution_s` long)."""
+
+    rows: Sequence[Row]
+    found: Sustained | None
+    source: dict[str, Any]
+    slo: Slo
+    resolution_s: float = 1
+
+    @property
+    def window_s(self) -> float:
+        return self.slo.window * self.resolution_s
+
+
+def build_plan(arguments: argparse.Namespace, measured: Measured) -> dict[str, Any]:
+    rows, found, slo = measured.rows, measured.found, measured.slo
     if found is None:
         raise CommandError(
-            f"no {slo.window} s window met p99 <= {slo.p99_ms} ms with errors <= {slo.error_budget:.0%}"
+            f"no {measured.window_s:g} s window met p99 <= {slo.p99_ms} ms with errors <= {slo.error_budget:.0%}"
         )
     saturation = max(capacity.saturation_rps(rows, slo.window), found.rps)
+    per_bin = 3 if measured.resolution_s <= 1 else 1
     table = prices.load(arguments.prices)
     instance = table.get(arguments.instance_type)
     sized = sizing.size_fleet(found.rps, arguments.safety_factor, arguments.min_instances, arguments.peak_rps)
@@ -56,13 +70,14 @@ def build_plan(
         "kind": PLAN_KIND,
         "version": PLAN_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "slo": {"p99_ms": slo.p99_ms, "error_budget": slo.error_budget, "window_s": slo.window},
+        "slo": {"p99_ms": slo.p99_ms, "error_budget": slo.error_budget, "window_s": measured.window_s},
         "capacity": {
             "max_rps": round(found.rps, 2),
             "saturation_rps": round(saturation, 2),
             "p99_ms_at_max": found.p99_ms,
             "error_rate_at_max": round(found.error_rate, 5),
-            "latency_curve": capacity.latency_curve(rows, saturation),
+            "resolution_s": measured.resolution_s,
+            "latency_curve": capacity.latency_curve(rows, saturation, per_bin=per_bin),
             "load_exceeded_slo": any(
                 not capacity.second_passes(row, slo) for row in rows if row.offered > found.rps
             ),
@@ -79,7 +94,7 @@ def build_plan(
         "endpoint": {"name": arguments.endpoint, "variant": arguments.variant},
         "policy": proposal.payloads(the_policy),
         "autoscaling": proposal.autoscaling_document(the_policy),
-        "source": source,
+        "source": measured.source,
     }
 
 

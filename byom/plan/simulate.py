@@ -2,7 +2,8 @@
 
 Reads a plan (byom.plan.plan_file) for the instance model and the policy, a profile (the seed's two-hour
 ramp by default, a CSV, or --ramp), runs byom.plan.fleet twice, prints a table, and writes
-PREFIX.json, PREFIX.csv (both fleets, minute by minute) and PREFIX.png (side by side).
+PREFIX.json, PREFIX.csv (both fleets, minute by minute) and PREFIX.png (side by side). A plan made
+from an artillery report says so first: its instance was measured per period, not per second.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def run(arguments: argparse.Namespace) -> int:
     if not len(rates):
         raise CommandError("the traffic profile is shorter than one second")
     plan = read_plan(arguments.plan)
+    print_resolution(plan)
     model, policy, slo = instance_model(plan, arguments.timeout), autoscaling(plan), plan_slo(plan)
     fixed = policy.min_instances if arguments.fixed_instances is None else arguments.fixed_instances
     timing = Timing(arguments.start_minutes * 60, arguments.stop_minutes * 60)
@@ -74,6 +76,15 @@ def check_numbers(arguments: argparse.Namespace) -> None:
         raise CommandError("--every must be at least 1 and --timeout above 0")
     if min(arguments.start_minutes, arguments.stop_minutes) < 0:
         raise CommandError("--start-minutes and --stop-minutes must be >= 0")
+
+
+def print_resolution(plan: dict[str, Any]) -> None:
+    resolution = plan.get("capacity", {}).get("resolution_s", 1)
+    if isinstance(resolution, int | float) and resolution > 1:
+        print(
+            f"the plan's instance was measured per {resolution:g} s period ({plan.get('source', {}).get('method')}): "
+            "its capacity and latency curve are period averages, blind to shorter bursts"
+        )
 
 
 def plan_slo(plan: dict[str, Any]) -> tuple[float, float]:
