@@ -20,7 +20,15 @@ import numpy as np
 import pytest
 import requests
 
-from tests.helpers.harness import REPO, RUN_MODES, container, free_port, wait_until_ready
+from tests.helpers.harness import (
+    HARDENED,
+    REPO,
+    RUN_MODES,
+    container,
+    free_port,
+    share_with_any_user,
+    wait_until_ready,
+)
 from tests.helpers.load import Load, csv_request, exchange, failures, wait_until
 from tests.helpers.models import CASES, ModelCase, large_forest
 from tests.helpers.multi_model import CSV, csv_rows, load_body
@@ -209,6 +217,25 @@ def test_the_image_answers_507_for_a_model_its_memory_limit_cannot_hold(image: s
         )
         assert small.status_code == 200, small.text
         assert running.running()
+
+
+def test_the_image_refuses_a_model_directory_its_user_cannot_read(image: str, tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    for name in ("open", "locked"):
+        shutil.copytree(REPO / "model", model_dir_of(root, name))
+    share_with_any_user(root)
+    model_dir_of(root, "locked").chmod(0o700)  # the host's owner only: not the image's user
+    env = {"SAGEMAKER_MULTI_MODEL": "true"}
+    with container(image, root, env, mount_at="/opt/ml/models", docker_args=HARDENED) as running:
+        url = running.url
+        locked = requests.post(
+            f"{url}/models", data=load_body("locked", "/opt/ml/models/locked/model"), timeout=60
+        )
+        assert locked.status_code == 400 and "not readable" in locked.json()["message"], locked.text
+        opened = requests.post(
+            f"{url}/models", data=load_body("open", "/opt/ml/models/open/model"), timeout=60
+        )
+        assert opened.status_code == 200, opened.text
 
 
 def single_model_answer(model_dir: Path, body: bytes) -> bytes:
