@@ -171,9 +171,15 @@ class OpenLoopResult:
 
 
 def open_loop(
-    target: str, seconds: float, rate: float, body_file: Path, content_type: str, out_prefix: Path
+    target: str,
+    seconds: float,
+    rate: float,
+    body_file: Path,
+    content_type: str,
+    out_prefix: Path,
+    path: str = "/invocations",
 ) -> OpenLoopResult:
-    """`python -m byom loadtest`: POST `body_file` to target/invocations at `rate` requests/s.
+    """`python -m byom loadtest`: POST `body_file` to target + path at `rate` requests/s.
 
     Open loop: request k is sent at k / rate seconds whatever earlier ones do, on 16 keep-alive
     connections opened beforehand (more when all are busy), and its latency runs from that
@@ -181,6 +187,7 @@ def open_loop(
     """
     argv = [sys.executable, "-m", "byom", "loadtest", "--target", target, "--rate", f"{rate:.0f}"]
     argv += ["--duration", f"{seconds:g}", "--body-file", str(body_file), "--content-type", content_type]
+    argv += ["--path", path] if path != "/invocations" else []
     argv = pinned(LOAD_CPU, [*argv, "--quiet", "--out", str(out_prefix)])
     _run(argv, seconds + 10, cwd=CHECKOUT)  # + each request's 10 s timeout
     document = json.loads(out_prefix.with_suffix(".json").read_text())

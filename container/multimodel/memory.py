@@ -1,11 +1,10 @@
 """What a model will cost in memory, what this container can still use, and giving memory back.
 
 Owns the arithmetic of 507. A model's estimate is ESTIMATE_FACTOR times its files' size plus
-ESTIMATE_OVERHEAD, per process that will hold it (every worker does). Measured in one process,
-resident memory after load over before (docs/multi-model.md): a 14 KB decision tree 0.04 MiB, a
-28 MiB skops forest of 40 deep trees 84 MiB (3.0x), a 0.6 MiB 200-tree XGBoost model 8.6 MiB (its
-first load also starts XGBoost's own state). What the container can use is the smaller of the
-kernel's MemAvailable and the cgroup's limit less its usage (page cache it could drop not
+ESTIMATE_OVERHEAD, per process that will hold it (every worker does): in each worker a 28 MiB
+skops forest of 40 deep trees took about 3 times its file, a 0.6 MiB 200-tree XGBoost model
+about 10 MiB (`python bench/multi_model.py`; docs/multi-model.md). What the container can use is
+the smaller of the kernel's MemAvailable and the cgroup's limit less its usage (page cache it could drop not
 counted), less the operator's reserve (BYOM_MEMORY_RESERVE_MB). Linux only; elsewhere nothing is
 known and every load is let through.
 """
