@@ -302,3 +302,8 @@ def test_xgboost_contributions_sum_to_the_margin_and_equal_shaps(objective: str,
     theirs = np.asarray(shap.TreeExplainer(model.booster).shap_values(rows))
     theirs = theirs[:, :, None] if theirs.ndim == 2 else theirs
     np.testing.assert_allclose(ours[:, :, :-1], theirs.transpose(0, 2, 1), atol=1e-5, rtol=1e-5)
+
+
+def test_shap_and_its_compilers_stay_out_of_the_image() -> None:
+    runtime = (Path(__file__).parents[1] / "requirements" / "runtime.lock").read_text()
+    assert not {"shap", "numba", "llvmlite"} & {line.split("==")[0] for line in runtime.splitlines()}
