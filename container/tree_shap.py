@@ -14,18 +14,35 @@ k! (d-1-k)! / d!. Dividing by (t + z_i) with z_i <= 1 only shrinks rounding erro
 unwinding as TreeSHAP's), so this is exact to float64 rounding; tests check it against shap and
 against brute force over every subset of features. Leaves are grouped by their count of distinct
 features, so each group is one set of numpy operations over (rows, leaves, features).
+
+The same arithmetic runs in C (tree_shap.c, the extension module `_tree_shap`) when it is built,
+row by row without numpy's temporaries; without it, numpy answers, more slowly. Both are checked
+against shap and against each other (tests/test_contributions.py).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import factorial
+from types import ModuleType
 
 import numpy as np
 
 TINY = float(np.finfo(np.float64).tiny)  # a cover fraction of 0 (zero-weight samples) made positive
-CHUNK_ELEMENTS = 1 << 21  # rows x leaves x features worked on at once: bounds the memory per step
+CHUNK_ELEMENTS = 1 << 16  # rows x leaves x features numpy works on at once: bounds memory, fits caches
+MAX_COMPILED_D = 64  # tree_shap.c's MAX_D: longer paths (never seen in practice) go to numpy
+
+
+def _compiled() -> ModuleType | None:
+    try:
+        return importlib.import_module("container._tree_shap")
+    except ImportError:  # not built (a checkout before `make`): numpy answers
+        return None
+
+
+COMPILED = _compiled()
 
 
 @dataclass(frozen=True)
@@ -72,12 +89,17 @@ class TreeExplainer:
         )
         self.groups = tuple(_group(leaves, d) for d in sorted({len(path) for path, _ in leaves}) if d > 0)
 
-    def contributions(self, rows: np.ndarray) -> np.ndarray:
+    def contributions(self, rows: np.ndarray, in_c: bool = True) -> np.ndarray:
         """(rows, outputs, features + 1): each feature's contribution, then the bias; each row's
-        sum over the last axis is the ensemble's output."""
+        sum over the last axis is the ensemble's output. `in_c=False` takes numpy's path."""
+        compiled = COMPILED if in_c else None
         out = np.zeros((len(rows), self.n_outputs, self.n_features + 1))
         out[:, :, -1] = self.bias
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
         for group in self.groups:
+            if compiled is not None and group.features.shape[1] <= MAX_COMPILED_D:
+                _add_group_in_c(compiled, out, rows, group, self.n_features)
+                continue
             step = max(1, CHUNK_ELEMENTS // max(1, group.features.size))
             for start in range(0, len(rows), step):
                 _add_group(out[start : start + step], rows[start : start + step], group)
@@ -105,19 +127,30 @@ def _leaf_paths(tree: Tree) -> list[tuple[dict[int, tuple[float, float, bool, fl
 
 def _group(leaves: list[tuple[dict[int, tuple[float, float, bool, float]], np.ndarray]], d: int) -> _Paths:
     chosen = [(path, value) for path, value in leaves if len(path) == d]
-    features = np.array([list(path) for path, _ in chosen], dtype=np.intp)
+    features = np.array([list(path) for path, _ in chosen], dtype=np.int64)
     fields = np.array([list(path.values()) for path, _ in chosen], dtype=np.float64)
+    low, high, nan_ok, zero = (np.ascontiguousarray(fields[:, :, index]) for index in range(4))
     flat = features.ravel()
     return _Paths(
         features=features,
-        low=fields[:, :, 0],
-        unbounded_low=fields[:, :, 0] == -np.inf,
-        high=fields[:, :, 1],
-        nan_ok=fields[:, :, 2].astype(bool),
-        zero=fields[:, :, 3],
+        low=low,
+        unbounded_low=low == -np.inf,
+        high=high,
+        nan_ok=nan_ok.astype(bool),
+        zero=zero,
         values=np.array([value for _, value in chosen], dtype=np.float64),
         weights=np.array([factorial(k) * factorial(d - 1 - k) / factorial(d) for k in range(d)]),
         by_feature=tuple((int(f), np.flatnonzero(flat == f)) for f in np.unique(flat)),
+    )
+
+
+def _add_group_in_c(
+    compiled: ModuleType, out: np.ndarray, rows: np.ndarray, group: _Paths, width: int
+) -> None:
+    n_leaves, d = group.features.shape
+    arrays = (group.features, group.low, group.unbounded_low, group.high, group.nan_ok, group.zero)
+    compiled.add_group(
+        rows, *arrays, group.values, group.weights, out, len(rows), width, n_leaves, d, group.values.shape[1]
     )
 
 

@@ -233,6 +233,7 @@ def test_an_explainer_answers_the_same_in_small_chunks(monkeypatch: pytest.Monke
     rows = query_rows(missing=True)
     whole = EstimatorModel(estimator).contributions(rows)
     monkeypatch.setattr("container.tree_shap.CHUNK_ELEMENTS", 7)
+    monkeypatch.setattr("container.tree_shap.COMPILED", None)  # chunks are numpy's
     np.testing.assert_allclose(EstimatorModel(estimator).contributions(rows), whole, atol=1e-12, rtol=0)
 
 
@@ -307,3 +308,20 @@ def test_xgboost_contributions_sum_to_the_margin_and_equal_shaps(objective: str,
 def test_shap_and_its_compilers_stay_out_of_the_image() -> None:
     runtime = (Path(__file__).parents[1] / "requirements" / "runtime.lock").read_text()
     assert not {"shap", "numba", "llvmlite"} & {line.split("==")[0] for line in runtime.splitlines()}
+
+
+@pytest.mark.parametrize(
+    "kind", ["random-forest-classifier", "extra-trees-classifier", "decision-tree-regressor"]
+)
+def test_the_c_treeshap_answers_as_numpy_does(kind: str) -> None:
+    """tree_shap.c is built here (`make`, the Dockerfile) and answers what the numpy path answers."""
+    import container.tree_shap as tree_shap
+
+    assert tree_shap.COMPILED is not None, "container/_tree_shap is not built: run `make`"
+    found = trees_of(SKLEARN_MODELS[kind](True))
+    assert found is not None
+    explainer = TreeExplainer(found[0], N_FEATURES, found[1])
+    rows = query_rows(missing=True).astype(np.float32).astype(np.float64)
+    in_c = explainer.contributions(rows)
+    in_numpy = explainer.contributions(rows, in_c=False)
+    np.testing.assert_allclose(in_c, in_numpy, atol=1e-12, rtol=0)
