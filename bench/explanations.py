@@ -81,7 +81,7 @@ def report(results: dict[str, list[tuple[int, float, float]]], notes: dict[str, 
         for n_rows, explained, predicted in rows:
             lines.append(
                 f"| {name} | {n_rows:,} | {explained * 1e3:.3f} ms | {predicted * 1e3:.3f} ms | "
-                f"{explained / predicted:.0f}x | {explained / (n_rows * trees) * 1e6:.2f} us |"
+                f"{explained / predicted:.1f}x | {explained / (n_rows * trees) * 1e6:.2f} us |"
             )
     lines += ["", *(f"- {name}: {note}" for name, note in notes.items()), ""]
     return "\n".join(lines)
@@ -105,7 +105,7 @@ def main() -> None:
         "XGBoost": "`Booster.predict(DMatrix, pred_contribs=True)`; plain prediction is the server's "
         "own path (the C tree walk for dense rows)",
         "random forest": f"RandomForestClassifier(n_estimators=100, max_depth=10) on 10,000 rows of "
-        f"{N_FEATURES} features ({leaves:,} leaves); contributions are container/tree_shap.py in numpy, "
+        f"{N_FEATURES} features ({leaves:,} leaves); contributions are container/tree_shap.py (its C kernel, tree_shap.c), "
         "plain prediction is predict_proba",
     }
     text = report(results, notes)

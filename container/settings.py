@@ -26,7 +26,7 @@ MAX_PAYLOAD_MB = 100
 DEFAULT_WORKER_THREADS = 4
 DEFAULT_MODEL_ROOT = "/opt/ml/models"  # where SageMaker puts a multi-model endpoint's models
 DEFAULT_MEMORY_RESERVE_MB = 256
-DEFAULT_CONTRIBUTION_ROW_TREES = 50_000  # 250 rows of a 200-tree model: see docs/explanations.md
+DEFAULT_CONTRIBUTION_ROW_TREES = 200_000  # 1,000 rows of a 200-tree model: see docs/explanations.md
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),

@@ -43,6 +43,7 @@ class BoosterModel:
         self, booster: xgboost.Booster, model_threads: int, classes: tuple[Any, ...] | None = None
     ) -> None:
         booster.set_param({"nthread": model_threads})
+        self.model_threads = model_threads
         config = json.loads(booster.save_config())["learner"]
         self.booster = booster
         self.objective: str = config["objective"]["name"]
@@ -93,7 +94,7 @@ class BoosterModel:
 
     def contributions(self, rows: Matrix) -> np.ndarray:
         """(rows, features + 1), or (rows, classes, features + 1) for multi-class; bias last."""
-        matrix = xgboost.DMatrix(rows, missing=np.nan)
+        matrix = xgboost.DMatrix(rows, missing=np.nan, nthread=self.model_threads)
         return np.asarray(self.booster.predict(matrix, pred_contribs=True, validate_features=False))
 
     def contribution_row_trees(self, n_rows: int) -> int:
