@@ -36,6 +36,7 @@ COPY pyproject.toml README.md /build/
 COPY scripts/build-extensions /build/scripts/
 COPY container/codecs/row_reader.c /build/container/codecs/
 COPY container/flavours/tree_walk.c /build/container/flavours/
+COPY container/tree_shap.c /build/container/
 RUN PYTHON=/build/venv/bin/python /build/scripts/build-extensions
 
 FROM ${BASE_IMAGE}
@@ -54,6 +55,7 @@ COPY --from=dependencies /opt/venv /opt/venv
 COPY container /opt/byom/container
 COPY --from=extensions /build/container/flavours/_tree_walk.*.so /opt/byom/container/flavours/
 COPY --from=extensions /build/container/codecs/_row_reader.*.so /opt/byom/container/codecs/
+COPY --from=extensions /build/container/_tree_shap.*.so /opt/byom/container/
 COPY serve train export-tree /usr/local/bin/
 RUN python3 -m compileall -q /opt/byom
 EXPOSE 8080

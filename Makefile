@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | c
 # The SageMaker Python SDK v2, for tests/test_sdk_local_mode.py: its own venv, its pins conflicting with dev.lock's.
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed-$(shell cksum < requirements/sdk.lock | cut -d' ' -f1)
-# The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# CSV and one-row JSON readers (container/codecs/). Without a C compiler or Python's headers the
-# numpy walk and the simdjson routes serve instead, and the tests that check the C code say what is missing.
+# The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py), TreeSHAP
+# (container/tree_shap.py) and the CSV and one-row JSON readers (container/codecs/). Without a C
+# compiler or Python's headers the numpy walk, numpy TreeSHAP and the simdjson routes serve
+# instead, and the tests that check the C code say what is missing.
 EXT_SUFFIX := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/codecs/_row_reader$(EXT_SUFFIX)
+EXTENSIONS := container/flavours/_tree_walk$(EXT_SUFFIX) container/_tree_shap$(EXT_SUFFIX) container/codecs/_row_reader$(EXT_SUFFIX)
 # artillery from npm, pinned by tools/artillery/package-lock.json, for tests/test_artillery_report.py
 # (a real artillery run, planned from). 2.0.21 is the last release that runs on Node.js 20.
 ARTILLERY_DIR := tools/artillery
@@ -44,9 +45,9 @@ demo-model: $(STAMP)
 	$(PYTHON) scripts/make_demo_model.py model
 
 # Built as `pip install .` builds them (scripts/build-extensions); both at once.
-$(EXTENSIONS) &: container/flavours/tree_walk.c container/codecs/row_reader.c scripts/build-extensions pyproject.toml $(STAMP)
-	@PYTHON=$(PYTHON) scripts/build-extensions && echo "built the C tree walk and the C CSV and one-row JSON readers" \
-	  || echo "C extensions not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk, CSV and one-row JSON bodies the slower simdjson routes"
+$(EXTENSIONS) &: container/flavours/tree_walk.c container/tree_shap.c container/codecs/row_reader.c scripts/build-extensions pyproject.toml $(STAMP)
+	@PYTHON=$(PYTHON) scripts/build-extensions && echo "built the C tree walk, the C TreeSHAP and the C CSV and one-row JSON readers" \
+	  || echo "C extensions not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk, contributions the slower numpy TreeSHAP, CSV and one-row JSON bodies the slower simdjson routes"
 
 image:
 	docker build -t byom:latest .

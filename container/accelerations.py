@@ -1,4 +1,4 @@
-"""Which accelerated routes this installation has: the C readers, the C tree walk, simdjson.
+"""Which accelerated routes this installation has: the C readers, tree walk and TreeSHAP, simdjson.
 
 Owns: finding them without importing them, so `serve` says once, before any worker starts, what
 a request will be served through. Each has a slower route that answers the same bits
@@ -16,6 +16,7 @@ from pathlib import Path
 ROUTES = {  # what a reader calls it: the module that provides it
     "C CSV and one-row JSON readers": "container.codecs._row_reader",
     "C tree walk": "container.flavours._tree_walk",
+    "C TreeSHAP": "container._tree_shap",
     "simdjson": "simdjson",
 }
 HOW_TO_BUILD = "build them with a C compiler and Python's headers: `make`, or `pip install .`"

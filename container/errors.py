@@ -15,6 +15,7 @@
         ├── RequestTimeout (408)            the request did not arrive whole in time
         ├── Conflict (409)                  multi-model: the name is loaded already
         ├── PayloadTooLarge (413)           body over the payload limit
+        ├── ExplanationTooLarge (413)       contributions asked for more rows x trees than allowed
         ├── UnsupportedMediaType (415)      Content-Type we cannot decode
         └── InvalidData (422)               well-formed, but not valid input for this model
 
@@ -107,6 +108,11 @@ class Conflict(RequestError):
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
+
+
+class ExplanationTooLarge(RequestError):
+    status = 413
+    code = "explanation_too_large"
 
 
 class UnsupportedMediaType(RequestError):

@@ -45,6 +45,7 @@ class Invoker:
     def __init__(self, settings: Settings, model: Predictor) -> None:
         self.model = model
         self.batch = settings.batch
+        self.max_row_trees = settings.max_contribution_row_trees
         self.default_accept = default_accept(settings.default_accept)
         self.default_keys = default_keys(settings.inference_output, model)
         self.plan = functools.lru_cache(maxsize=PLANS)(self._plan)
@@ -68,7 +69,7 @@ class Invoker:
         """(response content type, response body)."""
         table = plan.decoder(body, plan.params)
         rows = conform(table, self.model.schema)
-        return plan.response_type, plan.encoder(predict(self.model, rows, plan.keys))
+        return plan.response_type, plan.encoder(predict(self.model, rows, plan.keys, self.max_row_trees))
 
     def _negotiate(self, accept: str | None) -> str:
         return negotiate(accept, self.default_accept, self.batch)

@@ -11,18 +11,22 @@ from a model's labels, probabilities and margins. Must not know HTTP or any mode
     raw_score         binary: the margin; multi-class: the predicted class's margin
     raw_scores        every class margin                              multi-class, with margins
     predicted_score   the predicted value                             regressors
+    contributions     each feature's SHAP value, then the bias           tree models (flavours say)
+
+`contributions` is the one costly output: a request asking for it is refused (413) before any
+work when its rows x trees exceed the limit the caller passes (BYOM_MAX_CONTRIBUTION_ROW_TREES).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
-from container.errors import UnsupportedOutput
+from container.errors import ExplanationTooLarge, UnsupportedOutput
 from container.schema import Schema
 from container.tables import Matrix
 
@@ -34,8 +38,11 @@ OUTPUT_KEYS = (
     "raw_score",
     "raw_scores",
     "predicted_score",
+    "contributions",
 )
 ATTRIBUTE_KEY = "output"
+CONTRIBUTIONS = "contributions"
+BIAS_NAME = "bias"
 
 
 class Predictor(Protocol):
@@ -51,16 +58,30 @@ class Predictor(Protocol):
     def margins(self, rows: Matrix) -> np.ndarray: ...
 
 
+class Explains(Protocol):
+    """What the `contributions` output needs of a model that offers it.
+
+    `contributions` is (rows, features + 1), or (rows, outputs, features + 1) for a model with
+    several outputs (a class each), the bias last; `contribution_names` names that last axis."""
+
+    contribution_names: tuple[str, ...] | None
+
+    def contributions(self, rows: Matrix) -> np.ndarray: ...
+    def contribution_row_trees(self, n_rows: int) -> int: ...
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """Columns of one answer, each (key, values) with values 1-D or 2-D (one row per record).
+    """Columns of one answer, each (key, values) with values 1-D, 2-D or 3-D (one row per record).
 
     `selected` is False for the framework's own output (encoded as bare values) and True when
-    keys were chosen (encoded as one record per row, keyed by output name).
+    keys were chosen (encoded as one record per row, keyed by output name). `names` names the
+    last axis of a column (JSON writes it as an object), where the model has names.
     """
 
     columns: tuple[tuple[str, np.ndarray], ...]
     selected: bool
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def parse_keys(text: str) -> tuple[str, ...]:
@@ -88,12 +109,30 @@ def check_supported(keys: tuple[str, ...], model: Predictor) -> None:
         raise UnsupportedOutput(f"this model cannot produce {', '.join(unsupported)}; it offers {offered}")
 
 
-def predict(model: Predictor, rows: Matrix, keys: tuple[str, ...] | None) -> Prediction:
+def predict(
+    model: Predictor, rows: Matrix, keys: tuple[str, ...] | None, max_row_trees: int | None = None
+) -> Prediction:
     if keys is None:
         return Prediction((("prediction", model.native(rows)),), selected=False)
     check_supported(keys, model)
+    names: dict[str, tuple[str, ...]] = {}
+    if CONTRIBUTIONS in keys:
+        explains = cast(Explains, model)
+        check_work(explains, rows.shape[0], max_row_trees)
+        if explains.contribution_names is not None:
+            names[CONTRIBUTIONS] = (*explains.contribution_names, BIAS_NAME)
     scores = _Scores(model, rows)
-    return Prediction(tuple((key, EXTRACTORS[key](scores)) for key in keys), selected=True)
+    return Prediction(tuple((key, EXTRACTORS[key](scores)) for key in keys), selected=True, names=names)
+
+
+def check_work(model: Explains, n_rows: int, max_row_trees: int | None) -> None:
+    """Refuse, before any work, contributions that would hold a worker too long."""
+    work = model.contribution_row_trees(n_rows)
+    if max_row_trees is not None and work > max_row_trees:
+        raise ExplanationTooLarge(
+            f"contributions for {n_rows} rows of this model are {work:,} rows x trees, over the "
+            f"limit of {max_row_trees:,} (BYOM_MAX_CONTRIBUTION_ROW_TREES); send fewer rows per request"
+        )
 
 
 class _Scores:
@@ -144,13 +183,17 @@ EXTRACTORS: dict[str, Callable[[_Scores], np.ndarray]] = {
     "raw_score": _raw_score,
     "raw_scores": lambda scores: scores.margins,
     "predicted_score": lambda scores: scores.native,
+    CONTRIBUTIONS: lambda scores: cast(Explains, scores.model).contributions(scores.rows),
 }
 
 
-def offered_outputs(schema: Schema, has_probabilities: bool, has_margins: bool) -> frozenset[str]:
+def offered_outputs(
+    schema: Schema, has_probabilities: bool, has_margins: bool, has_contributions: bool = False
+) -> frozenset[str]:
+    extra = {CONTRIBUTIONS} if has_contributions else set()
     if schema.task == "regression":
-        return frozenset({"predicted_score"})
-    offered = {"predicted_label", "labels"}
+        return frozenset({"predicted_score", *extra})
+    offered = {"predicted_label", "labels", *extra}
     if has_probabilities:
         offered |= {"probability", "probabilities"}
     if has_margins:

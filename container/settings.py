@@ -26,6 +26,7 @@ MAX_PAYLOAD_MB = 100
 DEFAULT_WORKER_THREADS = 4
 DEFAULT_MODEL_ROOT = "/opt/ml/models"  # where SageMaker puts a multi-model endpoint's models
 DEFAULT_MEMORY_RESERVE_MB = 256
+DEFAULT_CONTRIBUTION_ROW_TREES = 200_000  # 1,000 rows of a 200-tree model: see docs/explanations.md
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
@@ -62,6 +63,7 @@ class Settings:
     multi_model: bool = False
     model_root: Path = Path(DEFAULT_MODEL_ROOT)
     memory_reserve_mb: int = DEFAULT_MEMORY_RESERVE_MB
+    max_contribution_row_trees: int = DEFAULT_CONTRIBUTION_ROW_TREES
     base_dir: Path = Path(DEFAULT_BASE_DIR)
 
     @property
@@ -180,6 +182,10 @@ VARIABLES = [
     Variable(("BYOM_MEMORY_RESERVE_MB",), "memory_reserve_mb", "integer", DEFAULT_MEMORY_RESERVE_MB,
              f"`{DEFAULT_MEMORY_RESERVE_MB}`",
              "multi-model: MiB kept free; a load whose estimate would eat into it answers 507", low=0),
+    Variable(("BYOM_MAX_CONTRIBUTION_ROW_TREES",), "max_contribution_row_trees", "integer",
+             DEFAULT_CONTRIBUTION_ROW_TREES, f"`{DEFAULT_CONTRIBUTION_ROW_TREES:,}`",
+             "the most work one request may ask of the `contributions` output, in rows x trees; "
+             "past it the request is refused with 413 (see docs/explanations.md)", low=1),
 ]  # fmt: skip
 
 

@@ -529,3 +529,19 @@ def test_the_image_reads_one_row_bodies_in_c(image: str) -> None:
     assert done.returncode == 0, done.stderr
     expected = [float(number) for number in numbers] + json.loads("[" + ",".join(json_numbers) + "]")
     assert done.stdout.strip().split(",") == [repr(float(value)) for value in expected]  # -0.0 included
+
+
+def test_contributions_answer_in_the_image(image: str, tmp_path: Path) -> None:
+    """XGBoost's own TreeSHAP in the image, one set per class summing to the margins; the
+    scikit-learn TreeSHAP runs there through the contract's `endpoint` (tests/test_contributions_http.py)."""
+    case = CASES["xgboost-multi-ubj"](tmp_path)
+    body = "\n".join(",".join(repr(float(value)) for value in row) for row in case.rows[:5]).encode()
+    headers = {"Content-Type": "text/csv", "Accept": "application/json",
+               "X-Amzn-SageMaker-Custom-Attributes": "output=contributions"}  # fmt: skip
+    with container(image, case.directory) as running:
+        reply = requests.post(running.url + "/invocations", data=body, headers=headers, timeout=60)
+    assert reply.status_code == 200, reply.text
+    sums = np.asarray([record["contributions"] for record in reply.json()["predictions"]]).sum(axis=2)
+    expected = np.log(np.asarray(case.probabilities[:5]))  # softmax of the margins
+    np.testing.assert_allclose(sums - sums.mean(axis=1, keepdims=True),
+                               expected - expected.mean(axis=1, keepdims=True), atol=1e-4)  # fmt: skip

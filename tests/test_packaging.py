@@ -14,7 +14,7 @@ import pytest
 from container import accelerations
 from tests.helpers.harness import DEMO_MODEL, REPO
 
-EXTENSIONS = ("container/codecs/_row_reader.", "container/flavours/_tree_walk.")
+EXTENSIONS = ("container/codecs/_row_reader.", "container/flavours/_tree_walk.", "container/_tree_shap.")
 SERVE_ONE_ROW = f"""
 import sys
 from pathlib import Path

@@ -338,10 +338,12 @@ def _bare_labels(prediction: Prediction) -> list[Any] | None:
     return None if prediction.selected or column.ndim != 1 else column.tolist()
 
 
-def _csv_fields(record: tuple[Any, ...]) -> list[str]:
+def _csv_fields(record: tuple[Any, ...] | list[Any]) -> list[str]:
+    """A record's values flattened in order: a list (probabilities, contributions) or a list of
+    lists (contributions, one set per class) gives its numbers one field each."""
     fields: list[str] = []
     for value in record:
-        fields.extend(_csv_field(item) for item in (value if isinstance(value, list) else [value]))
+        fields.extend(_csv_fields(value) if isinstance(value, list) else [_csv_field(value)])
     return fields
 
 

@@ -25,8 +25,22 @@ def records(prediction: Prediction) -> list[Any]:
     if not prediction.selected:
         return values_of(prediction.columns[0][1])
     names = [name for name, _ in prediction.columns]
-    columns = [values_of(values) for _, values in prediction.columns]
+    columns = [_named(values_of(values), prediction.names.get(name)) for name, values in prediction.columns]
     return [dict(zip(names, record, strict=True)) for record in zip(*columns, strict=True)]
+
+
+def _named(rows: list[Any], names: tuple[str, ...] | None) -> list[Any]:
+    """Each row's innermost lists as objects keyed by `names` (a row of contributions, or one
+    per class), where the column has names."""
+    if names is None:
+        return rows
+    return [_object_of(row, names) for row in rows]
+
+
+def _object_of(value: list[Any], names: tuple[str, ...]) -> Any:
+    if value and isinstance(value[0], list):
+        return [_object_of(item, names) for item in value]
+    return dict(zip(names, value, strict=True))
 
 
 def bare_numbers(prediction: Prediction) -> np.ndarray | None:

@@ -5,6 +5,8 @@ labels, probabilities and margins. Prediction uses `inplace_predict`, which XGBo
 safe to call from several threads at once, except for small dense batches of models that
 `tree_walk` reproduces bit for bit: those walk the trees in C (`compiled_walk`) or numpy, without
 XGBoost's ~210 us per call. Sparse rows keep XGBoost's meaning: absent is missing.
+Contributions are XGBoost's own exact TreeSHAP (`Booster.predict(pred_contribs=True)` on a
+DMatrix: inplace_predict cannot, and the scikit-learn wrappers refuse it): they sum to the margin.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class BoosterModel:
         self, booster: xgboost.Booster, model_threads: int, classes: tuple[Any, ...] | None = None
     ) -> None:
         booster.set_param({"nthread": model_threads})
+        self.model_threads = model_threads
         config = json.loads(booster.save_config())["learner"]
         self.booster = booster
         self.objective: str = config["objective"]["name"]
@@ -52,7 +55,10 @@ class BoosterModel:
             self.schema,
             has_probabilities=self.objective in PROBABILITY_OBJECTIVES,
             has_margins=self.schema.task == "classification",
+            has_contributions=True,
         )
+        self.contribution_names = self.schema.feature_names
+        self.n_trees = len(booster.get_dump())
         self.walk = verified_walk(booster, self.schema.n_features or 0, whole_batches=model_threads == 1)
 
     def native(self, rows: Matrix) -> np.ndarray:
@@ -85,6 +91,14 @@ class BoosterModel:
 
     def margins(self, rows: Matrix) -> np.ndarray:
         return self._predict(rows, margin=True)
+
+    def contributions(self, rows: Matrix) -> np.ndarray:
+        """(rows, features + 1), or (rows, classes, features + 1) for multi-class; bias last."""
+        matrix = xgboost.DMatrix(rows, missing=np.nan, nthread=self.model_threads)
+        return np.asarray(self.booster.predict(matrix, pred_contribs=True, validate_features=False))
+
+    def contribution_row_trees(self, n_rows: int) -> int:
+        return n_rows * self.n_trees
 
     def _predict(self, rows: Matrix, margin: bool = False) -> np.ndarray:
         if self.walk is not None and self.walk.suits(rows):

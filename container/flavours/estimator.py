@@ -2,7 +2,8 @@
 
 Owns: skops loading with an explicit list of trusted types (and importing skops without its own
 default list), limiting `n_jobs` to one thread, and the estimator's labels, probabilities and
-margins. Any object with the scikit-learn estimator API (including XGBClassifier from a trusted
+margins, and for tree models their contributions (`tree_ensembles`: which estimators, and the
+explainer built at the first request that asks, by each worker). Any object with the scikit-learn estimator API (including XGBClassifier from a trusted
 pickle) is served through EstimatorModel. Sparse input is densified: to scikit-learn an absent
 entry means 0.
 """
@@ -13,6 +14,7 @@ import importlib
 import inspect
 import sys
 import warnings
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +29,7 @@ from sklearn.tree import BaseDecisionTree
 from sklearn.utils import get_tags
 
 from container.errors import ModelLoadError
+from container.flavours import tree_ensembles
 from container.outputs import offered_outputs
 from container.schema import Schema
 from container.tables import Matrix
@@ -57,6 +60,7 @@ class EstimatorModel:
             self.schema,
             has_probabilities=hasattr(estimator, "predict_proba"),
             has_margins=hasattr(estimator, "decision_function"),
+            has_contributions=tree_ensembles.explainable(estimator),
         )
 
     def native(self, rows: Matrix) -> np.ndarray:
@@ -73,6 +77,22 @@ class EstimatorModel:
 
     def margins(self, rows: Matrix) -> np.ndarray:
         return np.asarray(self.estimator.decision_function(_dense(rows)))
+
+    @cached_property
+    def _explained(self) -> tree_ensembles.Explained:
+        explained = tree_ensembles.explain(self.estimator, self.schema.feature_names)
+        assert explained is not None  # offered only when explainable
+        return explained
+
+    @property
+    def contribution_names(self) -> tuple[str, ...] | None:
+        return self._explained.names
+
+    def contributions(self, rows: Matrix) -> np.ndarray:
+        return self._explained.contributions(_dense(rows))
+
+    def contribution_row_trees(self, n_rows: int) -> int:
+        return n_rows * tree_ensembles.tree_count(self.estimator)
 
 
 def load_skops(path: Path, extra_trusted: tuple[str, ...]) -> EstimatorModel:

@@ -18,6 +18,9 @@ its path (or with a missing value, where only one gets there), plus random rows 
 threshold's float32 neighbours (and missing values, where the model takes them). Loading replays them one row at a time and as one batch; any bit
 that differs, a checksum that does not match the artifact, or a file this module cannot read
 raises ExportRejected, and the server loads the artifact with scikit-learn instead.
+
+Contributions (TreeSHAP, container/tree_shap.py) need each node's training cover: exports
+written since they were added hold it (`cover`); an older export serves without them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from container.flavours.tree_walk import threshold_probes
 from container.manifest import file_sha256
 from container.outputs import offered_outputs
 from container.schema import Schema
+from container.tree_shap import Tree, TreeExplainer
 
 if TYPE_CHECKING:
     from container.tables import Matrix
@@ -61,6 +65,7 @@ class ExportedTree:
         self.left, self.right = arrays["left"], arrays["right"]
         self.feature, self.threshold = arrays["feature"], arrays["threshold"]
         self.missing_left, self.values = arrays["missing_left"], arrays["values"]
+        self.cover = arrays.get("cover")
         _check_nodes(self, schema)
         self._nodes = tuple(a.tolist() for a in (self.left, self.right, self.feature, self.threshold))
         self._missing_left = self.missing_left.tolist()
@@ -70,7 +75,14 @@ class ExportedTree:
         self._labels = (
             self.values[:, 0] if classes is None else classes.take(self.values.argmax(axis=1), axis=0)
         )
-        self.outputs = offered_outputs(schema, has_probabilities=classes is not None, has_margins=False)
+        self.outputs = offered_outputs(
+            schema,
+            has_probabilities=classes is not None,
+            has_margins=False,
+            has_contributions=self.cover is not None,
+        )
+        self.contribution_names = schema.feature_names
+        self._explainer: TreeExplainer | None = None
 
     def native(self, rows: Matrix) -> np.ndarray:
         return self.labels(rows)
@@ -84,6 +96,26 @@ class ExportedTree:
 
     def margins(self, rows: Matrix) -> np.ndarray:
         raise UnsupportedOutput("a decision tree has no raw scores")
+
+    def contributions(self, rows: Matrix) -> np.ndarray:
+        """(rows, classes, features + 1) summing to the probabilities, or (rows, features + 1)
+        summing to a regressor's value."""
+        if self._explainer is None:  # built once per worker, at its first request that asks
+            n_features, width = self.schema.n_features or 0, self.values.shape[1]
+            self._explainer = TreeExplainer([self._shap_tree()], n_features, np.zeros(width))
+        values = self._explainer.contributions(_widened_float32(rows))
+        return values[:, 0, :] if self.schema.classes is None else values
+
+    def contribution_row_trees(self, n_rows: int) -> int:
+        return n_rows
+
+    def _shap_tree(self) -> Tree:
+        assert self.cover is not None  # offered only with it
+        leaf = self.left == np.arange(len(self.left))
+        return Tree(
+            np.where(leaf, -1, self.left), self.right, self.feature, self.threshold,
+            self.missing_left, self.cover, self.values,
+        )  # fmt: skip
 
     def leaf_values(self, rows: Matrix) -> np.ndarray:
         return self.values.take(self._leaves(rows), axis=0)
@@ -124,6 +156,8 @@ def _check_nodes(tree: ExportedTree, schema: Schema) -> None:
             raise ValueError(f"{name} holds entries outside 0..{limit}")
     if not 0 <= tree.depth < n_nodes or tree.values.ndim != 2 or len(tree.values) != n_nodes:
         raise ValueError("the depth or the values do not fit the nodes")
+    if tree.cover is not None and (tree.cover.shape != (n_nodes,) or not np.all(tree.cover > 0)):
+        raise ValueError("the cover does not fit the nodes")
 
 
 def _widened_float32(rows: Matrix) -> np.ndarray:
@@ -257,6 +291,7 @@ def _node_arrays(tree: Any) -> dict[str, np.ndarray]:
         "threshold": np.where(leaf, np.inf, tree.threshold).astype(np.float64),
         "missing_left": np.where(leaf, True, np.asarray(missing_left, dtype=bool)),
         "values": np.ascontiguousarray(tree.value[:, 0, :], dtype=np.float64),
+        "cover": np.asarray(tree.weighted_n_node_samples, dtype=np.float64),
     }
 
 

@@ -21,6 +21,7 @@ from container.errors import InvalidData, NotAcceptable
 from container.outputs import Prediction, Predictor, predict
 from container.schema import conform
 from container.script.hooks import ScriptFailed
+from container.settings import DEFAULT_CONTRIBUTION_ROW_TREES
 from container.tables import Table
 
 ROW_KINDS = "biufUS"  # numpy kinds that encode as rows: booleans, numbers, strings
@@ -28,7 +29,8 @@ JSON_TYPES = ("application/json", "application/jsonlines")
 
 
 def predict_builtin(data: Any, model: Predictor, keys: tuple[str, ...] | None) -> Prediction:
-    return predict(model, conform(as_table(data), model.schema), keys)
+    rows = conform(as_table(data), model.schema)
+    return predict(model, rows, keys, DEFAULT_CONTRIBUTION_ROW_TREES)
 
 
 def predict_with_own_method(data: Any, model: Any, script: str) -> Any:
