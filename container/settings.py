@@ -26,6 +26,9 @@ MAX_PAYLOAD_MB = 100
 DEFAULT_WORKER_THREADS = 4
 DEFAULT_MODEL_ROOT = "/opt/ml/models"  # where SageMaker puts a multi-model endpoint's models
 DEFAULT_MEMORY_RESERVE_MB = 256
+# /metrics: beside 8080 (SageMaker's), clear of 8081 (the compose load balancer), 9090 (Prometheus)
+# and 9100 (node_exporter), which run on the hosts that scrape it.
+DEFAULT_METRICS_PORT = 8082
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
@@ -62,6 +65,7 @@ class Settings:
     multi_model: bool = False
     model_root: Path = Path(DEFAULT_MODEL_ROOT)
     memory_reserve_mb: int = DEFAULT_MEMORY_RESERVE_MB
+    metrics_port: int = DEFAULT_METRICS_PORT
     base_dir: Path = Path(DEFAULT_BASE_DIR)
 
     @property
@@ -180,6 +184,10 @@ VARIABLES = [
     Variable(("BYOM_MEMORY_RESERVE_MB",), "memory_reserve_mb", "integer", DEFAULT_MEMORY_RESERVE_MB,
              f"`{DEFAULT_MEMORY_RESERVE_MB}`",
              "multi-model: MiB kept free; a load whose estimate would eat into it answers 507", low=0),
+    Variable(("BYOM_METRICS_PORT",), "metrics_port", "integer", DEFAULT_METRICS_PORT, f"`{DEFAULT_METRICS_PORT}`",
+             "the port of `GET /metrics` (Prometheus text, every worker's counts; never on the serving "
+             "port); `0` turns metrics off. It listens on `BYOM_HOST`; see docs/metrics.md",
+             low=0, high=65535),
 ]  # fmt: skip
 
 
