@@ -176,8 +176,10 @@ class Application:
         body = read_body(environ, self.limit)
         environ[BYTES_IN] = len(body)
         started = time.perf_counter()
-        content_type, reply = invoker.answer(plan, body)
-        environ[MODEL_SECONDS] = time.perf_counter() - started
+        try:
+            content_type, reply = invoker.answer(plan, body)
+        finally:  # a refusal of the body (400) took model time too
+            environ[MODEL_SECONDS] = time.perf_counter() - started
         return Answer(200, _with_charset(content_type), reply)
 
     def invoke(self, environ: Environ, models: LoadedModels, name: str) -> Answer:

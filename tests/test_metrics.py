@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.multiprocess import MultiProcessCollector
 from werkzeug.test import Client
 
 from container.app import create_app
-from container.metrics.exposition import merge_into, resident_bytes
+from container.metrics.exposition import merge_into, prepare, resident_bytes
 from container.metrics.instruments import Instruments, Measured, route_of
 from container.settings import Settings
 from tests.helpers.harness import DEMO_MODEL
@@ -26,11 +27,18 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
-@pytest.fixture(scope="module")
-def measured() -> tuple[Client, CollectorRegistry]:
+def files_read(directory: Path) -> CollectorRegistry:
+    """A registry over the directory's files, as the master's scrape reads them."""
     registry = CollectorRegistry()
-    app = Measured(create_app(Settings(model_dir=DEMO_MODEL)), Instruments(registry))
-    return Client(app), registry
+    MultiProcessCollector(registry, path=str(directory))
+    return registry
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Client, CollectorRegistry]:
+    directory = tmp_path_factory.mktemp("metrics")
+    app = Measured(create_app(Settings(model_dir=DEMO_MODEL)), Instruments(directory))
+    return Client(app), files_read(directory)
 
 
 def test_an_invocation_is_counted_with_its_bytes_and_both_latencies(
@@ -86,9 +94,8 @@ def test_routes_are_bounded_whatever_the_path(path: str, route: str) -> None:
     assert route_of(path) == route
 
 
-def test_a_404_naming_a_model_does_not_make_its_name_a_label() -> None:
-    registry = CollectorRegistry()
-    instruments = Instruments(registry)
+def test_a_404_naming_a_model_does_not_make_its_name_a_label(tmp_path: Path) -> None:
+    instruments, registry = Instruments(tmp_path), files_read(tmp_path)
     instruments.record({"PATH_INFO": "/models/x/invoke", "byom.model": "x"}, "404 Not Found", 0.001, 10)
     instruments.record({"PATH_INFO": "/models/y/invoke", "byom.model": "y"}, "200 OK", 0.001, 10)
     assert (
@@ -101,9 +108,8 @@ def test_a_404_naming_a_model_does_not_make_its_name_a_label() -> None:
     )
 
 
-def test_model_loads_and_counts_are_recorded() -> None:
-    registry = CollectorRegistry()
-    instruments = Instruments(registry)
+def test_model_loads_and_counts_are_recorded(tmp_path: Path) -> None:
+    instruments, registry = Instruments(tmp_path), files_read(tmp_path)
     instruments.loaded("a", 0.5)
     instruments.held(3)
     assert sample(registry, "byom_model_load_seconds_count", model="a") == 1
@@ -129,3 +135,34 @@ def test_a_dead_workers_values_are_added_into_the_retired_file(tmp_path: Path) -
 def test_resident_memory_is_read_and_a_gone_process_has_none() -> None:
     assert resident_bytes(os.getpid()) > 1_000_000
     assert resident_bytes(2**22 + 7) == 0
+
+
+def test_a_new_server_removes_what_gone_masters_left_and_nothing_else(tmp_path: Path) -> None:
+    gone, live, other = (
+        tmp_path / "byom-metrics-999999999",
+        tmp_path / f"byom-metrics-{os.getpid()}",
+        tmp_path / "x",
+    )
+    for directory in (gone, live, other):
+        directory.mkdir()
+    prepare(tmp_path / "byom-metrics-1")
+    assert not gone.exists() and live.exists() and other.exists() and (tmp_path / "byom-metrics-1").is_dir()
+
+
+def test_histogram_buckets_hold_values_up_to_their_bound_as_prometheus_client_does(tmp_path: Path) -> None:
+    instruments, registry = Instruments(tmp_path), files_read(tmp_path)
+    for seconds in (0.0001, 0.00011, 100.0):
+        instruments.record({"PATH_INFO": "/invocations", "byom.model_seconds": seconds}, "200 OK", seconds, 1)
+    assert sample(registry, "byom_model_latency_seconds_bucket", model="", le="0.0001") == 1
+    assert sample(registry, "byom_model_latency_seconds_bucket", model="", le="0.00025") == 2
+    assert sample(registry, "byom_model_latency_seconds_bucket", model="", le="60.0") == 2
+    assert sample(registry, "byom_model_latency_seconds_count", model="") == 3
+
+
+def test_a_request_whose_app_raises_is_no_longer_in_flight(tmp_path: Path) -> None:
+    def failing(environ: dict[str, object], start_response: object) -> list[bytes]:
+        raise RuntimeError("the app failed")
+
+    with pytest.raises(RuntimeError):
+        Measured(failing, Instruments(tmp_path))({"PATH_INFO": "/ping"}, lambda *args: None)
+    assert sample(files_read(tmp_path), "byom_requests_in_flight") == 0

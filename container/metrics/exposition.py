@@ -41,10 +41,26 @@ def metrics_directory(master_pid: int) -> Path:
 
 
 def prepare(directory: Path) -> Path:
-    """An empty directory (what an earlier server of the same pid left is removed)."""
+    """An empty directory (what an earlier server of the same pid left is removed, and so are the
+    directories of masters that are gone without removing theirs: killed with SIGKILL, say)."""
     shutil.rmtree(directory, ignore_errors=True)
+    for left in directory.parent.glob("byom-metrics-*"):
+        if not _alive(left.name.removeprefix("byom-metrics-")):
+            shutil.rmtree(left, ignore_errors=True)
     directory.mkdir(mode=0o700)
     return directory
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return True  # not one of ours: left alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def enable_multiprocess(directory: Path) -> None:

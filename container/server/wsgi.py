@@ -48,4 +48,4 @@ def worker_instruments(settings: Settings) -> Any:
         return None
     from container.metrics.instruments import Instruments
 
-    return Instruments()
+    return Instruments(metrics_directory(os.getppid()))
