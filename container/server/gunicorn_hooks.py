@@ -52,10 +52,17 @@ def _start_metrics(server: Any) -> None:
         settings = Settings.from_env(os.environ)
     except StartupError:
         return  # the workers report it
-    if settings.metrics_port:
+    if not settings.metrics_port:
+        return
+    try:
         exposition = Exposition(metrics_directory(os.getpid()), lambda: list(server.WORKERS))
-        exposition.serve(settings.host, settings.metrics_port)
-        server.byom_metrics = exposition
+    except OSError as error:  # no writable /dev/shm nor temp dir: serve, without metrics
+        logging.getLogger("byom").warning(
+            "metrics: no directory for them (%s); serving without /metrics", error
+        )
+        return
+    exposition.serve(settings.host, settings.metrics_port)
+    server.byom_metrics = exposition
 
 
 def post_fork(server: Any, worker: Any) -> None:
