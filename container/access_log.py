@@ -25,6 +25,7 @@ MAX_DIGITS = 19  # of a 64-bit Content-Length
 # Set by the app once it has read the body (chunked bodies have no length), or refused it unread.
 BYTES_IN = "byom.bytes_in"
 MODEL = "byom.model"  # set by the app on a route that names a model (multi-model mode)
+MODEL_SECONDS = "byom.model_seconds"  # set by the app: the time in the model's request path (metrics)
 
 
 def declared_length(environ: dict[str, Any]) -> int:

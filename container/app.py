@@ -16,16 +16,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
-from container.access_log import BYTES_IN, MODEL, AccessLog
+from container.access_log import BYTES_IN, MODEL, MODEL_SECONDS, AccessLog
 from container.errors import ContainerError, MalformedRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from container.flavours import load_model
 from container.invocations import Invoker
 from container.multimodel import api
-from container.multimodel.models import LoadedModels
+from container.multimodel.models import LoadedModels, ModelEvents
 from container.multimodel.registry import Registry
 from container.outputs import Predictor
 from container.script.invoker import from_script
@@ -58,13 +59,17 @@ class Answer(NamedTuple):
 
 
 def create_app(
-    settings: Settings, model: Predictor | None = None, registry: Registry | None = None
+    settings: Settings,
+    model: Predictor | None = None,
+    registry: Registry | None = None,
+    events: ModelEvents | None = None,
 ) -> AccessLog:
     """Load the model (unless given one) and build the app; raises StartupError on failure. With
     SAGEMAKER_PROGRAM set, requests go through the inference script's hooks. In multi-model mode
-    the app starts with the models the registry lists (a private one unless given the server's)."""
+    the app starts with the models the registry lists (a private one unless given the server's),
+    telling `events` (the metrics) of each load."""
     if settings.multi_model:
-        models = LoadedModels(settings, registry or Registry.private(), model_request_path)
+        models = LoadedModels(settings, registry or Registry.private(), model_request_path, events)
         models.start()
         return AccessLog(Application(settings, None, models))
     return AccessLog(Application(settings, request_path(settings, find_script(settings), model)))
@@ -170,7 +175,11 @@ class Application:
         )
         body = read_body(environ, self.limit)
         environ[BYTES_IN] = len(body)
-        content_type, reply = invoker.answer(plan, body)
+        started = time.perf_counter()
+        try:
+            content_type, reply = invoker.answer(plan, body)
+        finally:  # a refusal of the body (400) took model time too
+            environ[MODEL_SECONDS] = time.perf_counter() - started
         return Answer(200, _with_charset(content_type), reply)
 
     def invoke(self, environ: Environ, models: LoadedModels, name: str) -> Answer:

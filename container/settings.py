@@ -27,6 +27,9 @@ DEFAULT_WORKER_THREADS = 4
 DEFAULT_MODEL_ROOT = "/opt/ml/models"  # where SageMaker puts a multi-model endpoint's models
 DEFAULT_MEMORY_RESERVE_MB = 256
 DEFAULT_CONTRIBUTION_ROW_TREES = 200_000  # 1,000 rows of a 200-tree model: see docs/explanations.md
+# /metrics: beside 8080 (SageMaker's), clear of 8081 (the compose load balancer), 9090 (Prometheus)
+# and 9100 (node_exporter), which run on the hosts that scrape it.
+DEFAULT_METRICS_PORT = 8082
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
@@ -64,6 +67,7 @@ class Settings:
     model_root: Path = Path(DEFAULT_MODEL_ROOT)
     memory_reserve_mb: int = DEFAULT_MEMORY_RESERVE_MB
     max_contribution_row_trees: int = DEFAULT_CONTRIBUTION_ROW_TREES
+    metrics_port: int = DEFAULT_METRICS_PORT
     base_dir: Path = Path(DEFAULT_BASE_DIR)
 
     @property
@@ -186,6 +190,10 @@ VARIABLES = [
              DEFAULT_CONTRIBUTION_ROW_TREES, f"`{DEFAULT_CONTRIBUTION_ROW_TREES:,}`",
              "the most work one request may ask of the `contributions` output, in rows x trees; "
              "past it the request is refused with 413 (see docs/explanations.md)", low=1),
+    Variable(("BYOM_METRICS_PORT",), "metrics_port", "integer", DEFAULT_METRICS_PORT, f"`{DEFAULT_METRICS_PORT}`",
+             "the port of `GET /metrics` (Prometheus text, every worker's counts; never on the serving "
+             "port); `0` turns metrics off. It listens on `BYOM_HOST`; see docs/metrics.md",
+             low=0, high=65535),
 ]  # fmt: skip
 
 

@@ -19,6 +19,8 @@ MEETING_IMPORTS = {
     "container.accelerations",
     "container.script.locate",  # whether an inference script loads its own model: nothing to preload
     "container.multimodel.registry",  # the master makes the workers' shared registry, each joins it
+    "container.metrics.exposition",  # the master keeps the metrics' directory and serves scrapes
+    "container.metrics.instruments",  # each worker records its requests
 }
 
 
@@ -42,6 +44,15 @@ def test_the_server_knows_http_and_processes_not_models(path: Path) -> None:
     )
     foreign = {name for name in container_imports(path) if not name.startswith("container.server")}
     assert foreign <= allowed, f"{path.name} imports {sorted(foreign - allowed)}"
+
+
+METRICS = REPO / "container" / "metrics"
+
+
+@pytest.mark.parametrize("path", sorted(METRICS.glob("*.py")), ids=lambda path: path.name)
+def test_the_metrics_know_the_environ_keys_not_the_app_or_the_server(path: Path) -> None:
+    foreign = {name for name in container_imports(path) if not name.startswith("container.metrics")}
+    assert foreign <= {"container.access_log"}, f"{path.name} imports {sorted(foreign)}"
 
 
 CODECS = REPO / "container" / "codecs"

@@ -31,6 +31,7 @@ from tests.helpers.harness import (
     start_serve,
     wait_until_ready,
 )
+from tests.helpers.metrics import value, wait_for
 from tests.helpers.models import CASES, large_forest, slow_xgboost
 
 H1C_INSTALLED = importlib.util.find_spec("gunicorn_h1c") is not None
@@ -230,8 +231,13 @@ def test_a_request_past_the_timeout_restarts_its_worker(
         small = requests.post(
             server.url + "/invocations", data=body[: body.index(b"\n")], headers=CSV, timeout=60
         )
+        samples = wait_for(
+            server.metrics_url, lambda samples: value(samples, "byom_worker_restarts_total") == 1
+        )
     assert timed_out.status == "ConnectionError"
     assert small.status_code == 200
+    assert value(samples, "byom_request_timeouts_total") == 1
+    assert value(samples, "byom_worker_restarts_total") == 1
     assert "a request ran longer than the 1 s timeout" in server.log()
     assert len(worker_pids(server.log_path)) == 2  # the original and its replacement
 

@@ -13,7 +13,7 @@ the files):
   has no entry, load what has one.
 A member records that it holds a model before it checks the entry once more, and an unload lists
 the holders only after withdrawing it, so a load racing an unload is either seen by it or sees it.
-Knows nothing of HTTP.
+Knows nothing of HTTP, nor of metrics beyond telling `ModelEvents` of each load and count.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from container.errors import (
     Conflict,
@@ -47,11 +47,30 @@ POLL_SECONDS = 0.005
 SHARE_OF_TIMEOUT = 0.8  # of the request timeout, the longest wait for the other members
 
 
+class ModelEvents(Protocol):
+    """Who hears of this process's loads (container.metrics.instruments.Instruments)."""
+
+    def loaded(self, name: str, seconds: float) -> None: ...
+
+    def held(self, count: int) -> None: ...
+
+
+class NoEvents:
+    def loaded(self, name: str, seconds: float) -> None:
+        pass
+
+    def held(self, count: int) -> None:
+        pass
+
+
 class LoadedModels:
-    def __init__(self, settings: Settings, registry: Registry, build: Builder) -> None:
+    def __init__(
+        self, settings: Settings, registry: Registry, build: Builder, events: ModelEvents | None = None
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.build = build
+        self.events: ModelEvents = events or NoEvents()
         self.member = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.held: dict[str, tuple[str, Any]] = {}  # name -> (load id, request path)
         self.loading: set[str] = set()  # names this process's own requests are loading
@@ -148,11 +167,13 @@ class LoadedModels:
         with self.lock:
             self.held[entry.name] = (entry.load_id, request_path)
             self.registry.record(entry.name, self.member, Answer(entry.load_id, 200))
+            self.events.held(len(self.held))
 
     def _drop(self, name: str) -> None:
         with self.lock:
             self.held.pop(name, None)
             self.registry.forget(name, self.member)
+            self.events.held(len(self.held))
 
     def _build(self, entry: Entry) -> Any:
         """The request path of the model in entry.path, loaded and proven; its refusal as 400,
@@ -160,7 +181,10 @@ class LoadedModels:
         settings = dataclasses.replace(self.settings, model_dir=Path(entry.path), multi_model=False)
         try:
             with self.building:
-                return self.build(settings, entry.name)
+                started = time.monotonic()
+                built = self.build(settings, entry.name)
+                self.events.loaded(entry.name, time.monotonic() - started)
+                return built
         except StartupError as error:
             raise RefusedModel(f"model {entry.name}: {error.message}") from None
         except MemoryError:

@@ -83,4 +83,6 @@ class EnforcesDeadlines(ThreadWorker):  # type: ignore[misc]
                 self.cfg.timeout,
                 self.pid,
             )
+            if getattr(self, "instruments", None) is not None:
+                self.instruments.timed_out()  # in its metrics file, which outlives the process
             os._exit(TIMED_OUT_EXIT_CODE)

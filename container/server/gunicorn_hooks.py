@@ -12,7 +12,10 @@ pages into every worker. The server's own log ("byom") is routed through gunicor
 first, so its lines share gunicorn's format and its --log-level. (`serve` imports the library
 earlier still, before gunicorn; the import here serves gunicorn started any other way.) In
 multi-model mode the master makes the registry its workers share (container.multimodel.registry),
-imports every flavour's module, loads no model, and removes the registry when it exits.
+imports every flavour's module, loads no model, and removes the registry when it exits. With
+BYOM_METRICS_PORT set (not 0) the master makes the metrics' directory before it forks and answers
+scrapes from a thread (container.metrics.exposition); each worker that exits is retired there
+(`child_exit`), and counted as a restart unless the server is stopping.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from container.errors import StartupError
 from container.flavours import EXPORT_MODULE, FLAVOURS, check_artifact, preload
+from container.metrics.exposition import Exposition, metrics_directory
 from container.multimodel.registry import Registry, server_directory
 from container.script.locate import loads_its_own_model
 from container.settings import Settings
@@ -40,6 +44,37 @@ def on_starting(server: Any) -> None:
     finally:
         gc.freeze()
         gc.enable()
+    _start_metrics(server)
+
+
+def _start_metrics(server: Any) -> None:
+    try:
+        settings = Settings.from_env(os.environ)
+    except StartupError:
+        return  # the workers report it
+    if not settings.metrics_port:
+        return
+    try:
+        exposition = Exposition(metrics_directory(os.getpid()), lambda: list(server.WORKERS))
+    except OSError as error:  # no writable /dev/shm nor temp dir: serve, without metrics
+        logging.getLogger("byom").warning(
+            "metrics: no directory for them (%s); serving without /metrics", error
+        )
+        return
+    exposition.serve(settings.host, settings.metrics_port)
+    server.byom_metrics = exposition
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    exposition = getattr(server, "byom_metrics", None)
+    if exposition is not None:
+        exposition.close_listener()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    exposition = getattr(server, "byom_metrics", None)
+    if exposition is not None:
+        exposition.retire(worker.pid, replaced=not getattr(server, "stopping", False))
 
 
 def _import_and_preload() -> None:
@@ -65,6 +100,9 @@ def _import_and_preload() -> None:
 
 def on_exit(server: Any) -> None:
     Registry(server_directory(os.getpid())).remove()  # whether multi-model or not: a no-op without
+    exposition = getattr(server, "byom_metrics", None)
+    if exposition is not None:
+        exposition.close()
 
 
 def _log_through_gunicorn(error_log: logging.Logger) -> None:

@@ -83,10 +83,15 @@ class ServeProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    metrics_port: int = 0  # BYOM_METRICS_PORT: a free port of its own unless the test chose one
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -113,13 +118,14 @@ def start_serve(model_dir: Path, log_dir: Path, env: Mapping[str, str] | None = 
         "BYOM_HOST": "127.0.0.1",
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        "BYOM_METRICS_PORT": str(free_port()),  # servers run side by side: never the default port
         **(env or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(REPO / "serve")], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
-    return ServeProcess(process, port, log_path)
+    return ServeProcess(process, port, log_path, int(environment["BYOM_METRICS_PORT"]))
 
 
 def exit_code_of_a_server_that_must_stop(server: ServeProcess, timeout: float = 60) -> int:
