@@ -18,8 +18,9 @@ import pytest
 
 from byom.measure import timeline
 from byom.measure.http_client import Origin
-from byom.measure.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
-from byom.measure.loadspec import Phase, Request, arrival_times
+from byom.measure.loadgen import Generator, HttpSender, SageMakerSender
+from byom.measure.loadspec import Phase, Request, schedule
+from byom.measure.outcomes import Outcomes
 from tests.helpers.http_server import ImpatientHandler, serving
 
 
@@ -42,7 +43,7 @@ def run(url: str, paths: list[str], phases: list[Phase], timeout: float = 5.0, w
     async def go() -> Outcomes:
         try:
             await sender.prepare(warm)
-            return await Generator(sender, timeout, 100).run(arrival_times(phases))
+            return await Generator(sender, timeout, 100).run(schedule(phases))
         finally:
             sender.close()
 

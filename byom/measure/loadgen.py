@@ -5,44 +5,27 @@ schedule (no coordinated omission); latency is measured from the scheduled send 
 waiting for a connection or for the event loop counts against the server, as a user would see it.
 A request past `timeout` seconds from its scheduled time is recorded as a timeout. Senders turn a
 request index into a status code: `HttpSender` over keep-alive sockets, `SageMakerSender` through
-boto3's sagemaker-runtime client in threads (botocore signs the requests).
+boto3's sagemaker-runtime client in threads (botocore signs the requests). The generator also
+notes how late it started each request and its own CPU time (byom.measure.outcomes.ProcessUsage):
+a generator that falls behind its schedule charges the server with delays it did not cause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import resource
-from array import array
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from byom.measure.http_client import Origin, Pool, encode_request
 from byom.measure.loadspec import Request
+from byom.measure.outcomes import LATE_SECONDS, Outcomes, ProcessUsage
 
 STATUS_CONNECTION_ERROR = 0
 STATUS_TIMEOUT = 1
 
 Sender = Callable[[int], Awaitable[int]]
-
-
-@dataclass
-class Outcomes:
-    """One entry per finished request: scheduled offset (s), latency from schedule (s), status."""
-
-    scheduled: array[float] = field(default_factory=lambda: array("d"))
-    latency: array[float] = field(default_factory=lambda: array("d"))
-    status: array[int] = field(default_factory=lambda: array("i"))
-    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (elapsed s, cpu s)
-    wall_seconds: float = 0.0
-    cpu_seconds: float = 0.0
-    interrupted: bool = False
-
-    def add(self, scheduled: float, latency: float, status: int) -> None:
-        self.scheduled.append(scheduled)
-        self.latency.append(latency)
-        self.status.append(status)
 
 
 def cpu_time() -> float:
@@ -139,15 +122,18 @@ class Generator:
         self.slots = asyncio.Semaphore(max_in_flight)
         self.on_second = on_second
         self.outcomes = Outcomes()
+        self.late, self.max_lag = 0, 0.0
 
-    async def run(self, times: Iterable[float]) -> Outcomes:
-        """Every request of the schedule; on Ctrl-C (the task cancelled), what finished so far."""
+    async def run(self, schedule: Iterable[tuple[int, float]], start: float | None = None) -> Outcomes:
+        """Every (request index, offset in s) of the schedule, from `start` on the loop's clock
+        (time.monotonic, so processes can share one; default: now); on Ctrl-C (the task
+        cancelled), what finished so far."""
         loop = asyncio.get_running_loop()
-        self.start, cpu_start = loop.time() + 0.05, cpu_time()
+        self.start, cpu_start = loop.time() + 0.05 if start is None else start, cpu_time()
         ticker = loop.create_task(self._tick(cpu_start))
         pending: set[asyncio.Task[None]] = set()
         try:
-            for index, offset in enumerate(times):
+            for index, offset in schedule:
                 delay = self.start + offset - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -162,12 +148,15 @@ class Generator:
             self.outcomes.interrupted = True
         finally:
             ticker.cancel()
-            self.outcomes.wall_seconds = loop.time() - self.start
-            self.outcomes.cpu_seconds = cpu_time() - cpu_start
+            self._account(max(loop.time() - self.start, 0.0), cpu_time() - cpu_start)  # < 0 if stopped before
         return self.outcomes
 
     async def _one(self, index: int, offset: float) -> None:
         scheduled = self.start + offset
+        lag = asyncio.get_running_loop().time() - scheduled  # how late this process got to it
+        if lag > LATE_SECONDS:
+            self.late += 1
+        self.max_lag = max(self.max_lag, lag)
         try:
             async with asyncio.timeout_at(scheduled + self.timeout), self.slots:
                 status = await self.send(index)
@@ -176,6 +165,11 @@ class Generator:
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             status = STATUS_CONNECTION_ERROR
         self.outcomes.add(offset, asyncio.get_running_loop().time() - scheduled, status)
+
+    def _account(self, wall: float, cpu: float) -> None:
+        self.outcomes.wall_seconds, self.outcomes.cpu_seconds = wall, cpu
+        requests = len(self.outcomes.status)
+        self.outcomes.processes = [ProcessUsage(requests, cpu, wall, self.late, max(self.max_lag, 0.0))]
 
     async def _tick(self, cpu_start: float) -> None:
         loop = asyncio.get_running_loop()

@@ -3,12 +3,14 @@
 Owns the artillery subset we read (config.target, config.phases with duration / arrivalRate /
 rampTo / arrivalCount / pause, scenarios[].flow[].post with url, headers, body or json, and
 config.ensure, whose checks byom.measure.ensure parses and judges) and the arrival times a list
-of phases gives. It knows nothing of sockets or SageMaker. Keys are read by artillery's
-spelling, with a warning for each key not read as written (byom.measure.artillery_keys).
+of phases gives, whole or shared among generator processes (`schedule`). It knows nothing of
+sockets or SageMaker. Keys are read by artillery's spelling, with a warning for each key not
+read as written (byom.measure.artillery_keys).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -82,6 +84,13 @@ def arrival_times(phases: Sequence[Phase]) -> Iterator[float]:
         for k in range(phase.count()):
             yield start + phase.offset_of(k)
         start += phase.duration
+
+
+def schedule(phases: Sequence[Phase], share: int = 0, shares: int = 1) -> Iterator[tuple[int, float]]:
+    """Share `share` (from 0) of `shares` of the arrivals, as (index in the whole schedule, send time):
+    every `shares`-th arrival from the `share`-th, at exactly the time the whole schedule gives it.
+    The shares together are the whole schedule, and each one keeps its rate's shape."""
+    return itertools.islice(enumerate(arrival_times(phases)), share, None, shares)
 
 
 def parse_duration(value: object, what: str) -> float:

@@ -3,7 +3,9 @@
 Reads an artillery script (optional) and flags that override it, runs the schedule, prints a
 summary, and writes PREFIX.json, PREFIX.csv and PREFIX.png (see byom.measure.timeline for the JSON);
 then judges the script's `ensure` checks (byom.measure.ensure) and exits 3 if a strict one failed.
-`run_load` is the part `byom plan` reuses for its step search.
+With `--workers N` the schedule is sent by N processes (byom.measure.workers); the summary has a
+line per generator process with its CPU, saying when one saturated. `run_load` is the part
+`byom plan` reuses for its step search (in this process).
 """
 
 from __future__ import annotations
@@ -21,18 +23,20 @@ from typing import Any, TextIO
 import numpy as np
 
 from byom.errors import CommandError
-from byom.measure import ensure, timeline
+from byom.measure import ensure, timeline, workers
 from byom.measure.http_client import Origin
-from byom.measure.loadgen import Generator, HttpSender, Outcomes, SageMakerSender
+from byom.measure.loadgen import Generator, HttpSender, SageMakerSender
 from byom.measure.loadspec import (
     LoadSpec,
     Phase,
     Request,
-    arrival_times,
     from_artillery,
     parse_duration,
     parse_rate,
+    schedule,
 )
+from byom.measure.outcomes import Outcomes, ProcessUsage, usage_line
+from byom.measure.worker import Job
 from byom.shared import plots
 
 DEFAULT_BODY = b"5.1,3.5,1.4,0.2"  # one iris row, as in the seed's artillery script
@@ -61,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_request_arguments(parser)
     parser.add_argument(
         "--out", type=Path, default=Path("loadtest"), help="output prefix (default ./loadtest)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="generator processes sharing the schedule and dividing --connections and --max-in-flight (1)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument(
@@ -105,7 +116,8 @@ def run(arguments: argparse.Namespace) -> int:
     if (slo is not None and not slo > 0) or (budget is not None and not 0 <= budget < 1):
         raise CommandError("--slo-p99-ms must be above 0 and --error-budget within [0, 1)")
     spec = load_spec(arguments)
-    outcomes = run_load(arguments, spec, progress=sys.stderr if show_progress(arguments) else None)
+    progress = sys.stderr if show_progress(arguments) else None
+    outcomes = run_load(arguments, spec, progress, arguments.workers)
     duration = min(spec.duration, outcomes.wall_seconds) if outcomes.interrupted else spec.duration
     rows = timeline.build(outcomes, duration)
     document = result_document(arguments, spec, outcomes)
@@ -116,7 +128,7 @@ def run(arguments: argparse.Namespace) -> int:
     timeline.write_csv(paths[1], rows)
     title = f"byom loadtest: {document['target']}"
     plots.write_loadtest_png(paths[2], rows, title, slo_p99_ms=slo, error_budget=budget)
-    print_summary(document, rows, paths)
+    print_summary(document, rows, paths, outcomes.processes)
     lines, passed = ensure.verdict(spec.checks, measure(outcomes, duration))
     print("\n".join(lines), end="\n" if lines else "")
     if outcomes.interrupted:
@@ -204,11 +216,16 @@ def parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def run_load(arguments: argparse.Namespace, spec: LoadSpec, progress: TextIO | None = None) -> Outcomes:
-    """Run the spec's schedule against its target (a URL, or a SageMaker endpoint name)."""
+def run_load(
+    arguments: argparse.Namespace, spec: LoadSpec, progress: TextIO | None = None, processes: int = 1
+) -> Outcomes:
+    """Run the spec's schedule against its target (a URL, or a SageMaker endpoint name), in this
+    process or shared among `processes` generator processes."""
     on_second = Progress(progress, spec.duration) if progress is not None else None
     try:
-        return asyncio.run(_run(make_sender(arguments, spec), arguments, spec, on_second))
+        if processes == 1:
+            return asyncio.run(_run(make_sender(arguments, spec), arguments, spec, on_second))
+        return workers.run(job(arguments, spec, processes, on_second is not None), on_second)
     finally:
         if progress is not None:
             progress.write("\n")
@@ -223,14 +240,40 @@ async def _run(
     generator = Generator(sender, arguments.timeout, arguments.max_in_flight, on_second)
     try:
         await sender.prepare(arguments.connections)
-        return await generator.run(arrival_times(spec.phases))
+        return await generator.run(schedule(spec.phases))
     finally:
         sender.close()
 
 
+def job(arguments: argparse.Namespace, spec: LoadSpec, processes: int, ticks: bool) -> Job:
+    """What each of the generator processes is given (a URL target only)."""
+    check_limits(arguments, processes)
+    if arguments.sagemaker:
+        raise CommandError("--workers works with --target URL; a --sagemaker test runs in one process")
+    check_reachable(Origin.parse(spec.target))
+    return Job(
+        spec.target,
+        tuple(spec.requests),
+        tuple(spec.phases),
+        arguments.timeout,
+        arguments.max_in_flight,
+        arguments.connections,
+        processes,
+        ticks=ticks,
+    )
+
+
+def check_limits(arguments: argparse.Namespace, processes: int = 1) -> None:
+    if not arguments.timeout > 0 or arguments.connections < 0:
+        raise CommandError("--timeout must be above 0 and --connections at least 0")
+    if processes < 1:
+        raise CommandError("--workers must be at least 1")
+    if arguments.max_in_flight < processes:
+        raise CommandError("--max-in-flight must be at least 1, and at least --workers")
+
+
 def make_sender(arguments: argparse.Namespace, spec: LoadSpec) -> HttpSender | SageMakerSender:
-    if not arguments.timeout > 0 or arguments.max_in_flight < 1 or arguments.connections < 0:
-        raise CommandError("--timeout must be above 0, --max-in-flight at least 1, --connections at least 0")
+    check_limits(arguments)
     if arguments.sagemaker:
         return SageMakerSender(
             sagemaker_client(arguments), spec.target, spec.requests, arguments.max_in_flight
@@ -278,9 +321,12 @@ class Progress:
         self.seen += latency.size
         p99 = float(np.percentile(latency, 99)) * 1000 if latency.size else 0.0
         errors = int(((status < 200) | (status >= 300)).sum())
+        self.show(elapsed, latency.size, p99, errors, len(outcomes.status))
+
+    def show(self, elapsed: float, done: int, p99_ms: float, errors: int, total: int) -> None:
         self.stream.write(
-            f"\r[{min(elapsed, self.duration):5.0f}/{self.duration:.0f} s] {latency.size:6d} done/s"
-            f"  p99 {p99:8.1f} ms  errors {errors:5d}  total {len(outcomes.status):8d} "
+            f"\r[{min(elapsed, self.duration):5.0f}/{self.duration:.0f} s] {done:6d} done/s"
+            f"  p99 {p99_ms:8.1f} ms  errors {errors:5d}  total {total:8d} "
         )
         self.stream.flush()
 
@@ -301,11 +347,18 @@ def result_document(arguments: argparse.Namespace, spec: LoadSpec, outcomes: Out
     }
 
 
-def print_summary(document: dict[str, Any], rows: Sequence[timeline.Second], paths: Sequence[Path]) -> None:
+def print_summary(
+    document: dict[str, Any],
+    rows: Sequence[timeline.Second],
+    paths: Sequence[Path],
+    processes: Sequence[ProcessUsage],
+) -> None:
     summary, generator = document["summary"], document["generator"]
     errors = ", ".join(f"{code}: {count}" for code, count in summary["errors"].items()) or "none"
     peak = max((row.achieved for row in rows), default=0)
     print(f"requests {summary['requests']}  ok {summary['ok']}  errors {errors}")
     print(f"latency p50 {summary['p50_ms']} ms  p95 {summary['p95_ms']} ms  p99 {summary['p99_ms']} ms")
     print(f"peak achieved {peak} req/s  generator CPU {generator['cpu_percent']}% of one core")
+    for number, usage in enumerate(processes, 1):
+        print(usage_line(number, usage, len(processes)))
     print("wrote " + ", ".join(str(path) for path in paths))

@@ -8,8 +8,10 @@ Each row also keeps its latencies' histogram (byom.measure.latency_histogram), s
 seconds can be read back exactly enough to judge an SLO.
 
 The JSON result: {"kind": "byom.loadtest", "version": 1, "target", "started_at", "phases",
-"summary": {...}, "generator": {"cpu_seconds", "wall_seconds", "cpu_percent", ...},
-"timeline": [row, ...]} with rows as in `Second`, one per line.
+"summary": {...}, "generator": {"cpu_seconds", "wall_seconds", "cpu_percent", "processes", ...},
+"timeline": [row, ...]} with rows as in `Second`, one per line. The generator's CPU, overall and per
+second, is that of all its processes together, in percent of one core; "processes" has each one's
+(byom.measure.outcomes.ProcessUsage.document).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import numpy as np
 
 from byom.errors import CommandError
 from byom.measure import latency_histogram
-from byom.measure.loadgen import STATUS_CONNECTION_ERROR, STATUS_TIMEOUT, Outcomes
+from byom.measure.loadgen import STATUS_CONNECTION_ERROR, STATUS_TIMEOUT
+from byom.measure.outcomes import Outcomes
 from byom.shared.documents import read_document
 
 RESULT_KIND = "byom.loadtest"
@@ -120,12 +123,14 @@ def summary(outcomes: Outcomes) -> dict[str, Any]:
     }
 
 
-def generator_usage(outcomes: Outcomes) -> dict[str, float]:
-    wall = max(outcomes.wall_seconds, 1e-9)
+def generator_usage(outcomes: Outcomes) -> dict[str, Any]:
+    """CPU of all generator processes together (percent of one core), and each one's usage."""
+    wall = outcomes.wall_seconds
     return {
         "cpu_seconds": round(outcomes.cpu_seconds, 3),
-        "wall_seconds": round(outcomes.wall_seconds, 3),
-        "cpu_percent": round(100 * outcomes.cpu_seconds / wall, 1),
+        "wall_seconds": round(wall, 3),
+        "cpu_percent": round(100 * outcomes.cpu_seconds / wall if wall > 0 else 0.0, 1),
+        "processes": [usage.document() for usage in outcomes.processes],
     }
 
 
