@@ -40,9 +40,8 @@ from byom.cli import main
 from byom.measure.timeline import read_result
 from byom.plan.capacity import saturation_rps
 from tests.helpers.harness import serving
+from tests.helpers.live_load import OVERLOADED_PER_CORE, OWN_LOAD, TOLERANCE, artillery
 from tests.helpers.models import slow_xgboost
-from tests.test_artillery_report import artillery
-from tests.test_byom_capacity_live import OVERLOADED_PER_CORE, OWN_LOAD, TOLERANCE
 
 pytestmark = pytest.mark.server
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from byom.cli import main
 from byom.errors import CommandError
 from byom.measure import artillery_report
 from tests.helpers.harness import REPO, HttpEndpoint
+from tests.helpers.live_load import artillery
 
 FIXTURE = REPO / "tests" / "fixtures" / "artillery" / "report-ramp.json"
-PINNED_ARTILLERY = REPO / "tools" / "artillery" / "node_modules" / ".bin" / "artillery"
 
 
 def fixture_document() -> dict[str, object]:
@@ -145,15 +144,6 @@ def test_simulate_from_an_artillery_plan_says_its_resolution(
     argv = ["simulate", str(tmp_path / "plan.json"), "--ramp", "100:3000:20m", "--out", str(tmp_path / "sim")]
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("the plan's instance was measured per 10 s period (artillery)")
-
-
-def artillery() -> str:
-    found = str(PINNED_ARTILLERY) if PINNED_ARTILLERY.exists() else shutil.which("artillery")
-    if found is None:
-        if os.environ.get("BYOM_REQUIRE_DOCKER") == "1":
-            pytest.fail("BYOM_REQUIRE_DOCKER=1 but artillery is missing (make artillery)")
-        pytest.skip("no artillery: `make artillery` installs it into tools/artillery")
-    return found
 
 
 SCRIPT = """config:

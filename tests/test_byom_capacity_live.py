@@ -34,19 +34,13 @@ from byom.plan import fleet, profile
 from byom.plan.capacity import Slo, max_sustained, saturation_rps, second_passes
 from byom.plan.simulate import instance_model
 from tests.helpers.harness import DEMO_MODEL, serving
+from tests.helpers.live_load import OVERLOADED_PER_CORE, OWN_LOAD, TOLERANCE
 
 pytestmark = pytest.mark.server
 
 SLO = Slo(p99_ms=50.0, error_budget=0.05, window=4)
 WARM = ["--connections", "32", "--quiet"]
 IRIS_ROWS = ["5.1,3.5,1.4,0.2", "6.2,3.4,5.4,2.3", "5.9,3.0,4.2,1.5", "6.7,3.1,4.4,1.4"]
-TOLERANCE = 0.15
-# Past this many runnable processes per core (1-minute load average) the timings here are other
-# work's: at load 9 even a do-nothing asyncio server showed a 10-15 ms p99 at 900 req/s, and at
-# load 3.5-4 this server's capacity moved by a third within seconds, failing both attempts once.
-OVERLOADED_PER_CORE = 1.5
-# This test's own server and generator keep about this many processes runnable while it measures.
-OWN_LOAD = 1.5
 
 
 @pytest.fixture(scope="module")
