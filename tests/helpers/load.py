@@ -175,14 +175,19 @@ def socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-def rss_bytes(pid: int) -> int:
+def memory_bytes(pid: int, file: str, field: str) -> int:
+    """A `Field:  N kB` line of /proc/PID/FILE, in bytes; 0 once the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def rss_bytes(pid: int) -> int:
+    return memory_bytes(pid, "status", "VmRSS")
 
 
 def tree_rss_bytes(pid: int) -> int:
@@ -192,13 +197,7 @@ def tree_rss_bytes(pid: int) -> int:
 
 def pss_bytes(pid: int) -> int:
     """Proportional set size: resident memory with each shared page split among its sharers."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return memory_bytes(pid, "smaps_rollup", "Pss")
 
 
 def tree_pss_bytes(pid: int) -> int:
