@@ -84,13 +84,19 @@ def evaluate(trained: TrainedModel, channels: Channels, targets: Targets) -> dic
     return results
 
 
-def targets_for(hp: Hyperparameters, channels: Channels) -> Targets:
+def targets_for(hp: Hyperparameters, channels: Channels, every_label: np.ndarray | None = None) -> Targets:
+    """`every_label`: the distinct train labels of every host of a multi-host job, so that the
+    hosts number the classes alike even when a host's share lacks one."""
     validation = channels.validation
     if hp.task == "regression":
         return Targets(
             numeric_targets(channels.train), numeric_targets(validation) if validation else None, None
         )
-    classes, train, checked = class_labels(channels.train.labels, validation.labels if validation else None)
+    known = every_label if every_label is not None else channels.train.labels[:0]
+    classes, train, checked = class_labels(
+        np.concatenate([known, channels.train.labels]), validation.labels if validation else None
+    )
+    train = train[len(known) :]
     if len(classes) < 2:
         raise TrainingError(f"classification needs at least 2 classes; the train channel has {classes}")
     return Targets(train, checked, classes)
@@ -190,6 +196,8 @@ class _PrintMetrics(xgboost.callback.TrainingCallback):
     def after_iteration(
         self, model: Any, epoch: int, evals_log: xgboost.callback.TrainingCallback.EvalsLog
     ) -> bool:
+        if xgboost.collective.get_rank() != 0:  # several hosts: the first one prints, as XGBoost's own
+            return False
         parts = [
             f"{data}-{name}: {_latest(history):.6f}"
             for data, log in evals_log.items()
@@ -211,4 +219,7 @@ class _StopWhenAsked(xgboost.callback.TrainingCallback):
         self.stop = stop
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        if xgboost.collective.is_distributed():  # every host stops at the same round, or the rest wait
+            asked = np.array([self.stop.requested], dtype=np.int32)
+            self.stop.requested = bool(xgboost.collective.allreduce(asked, xgboost.collective.Op.MAX)[0])
         return self.stop.requested

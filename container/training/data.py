@@ -64,9 +64,13 @@ def load_channels(data_dir: Path, data_config: Mapping[str, Any]) -> Channels:
     return Channels(train, validation)
 
 
+def has_train_data(data_dir: Path) -> bool:
+    """Whether a train channel holds a file with data: a host of a ShardedByS3Key job may get none."""
+    return any(_data_files(data_dir / name) for name in TRAIN_CHANNELS if (data_dir / name).is_dir())
+
+
 def load_channel(directory: Path, kind: str, width: int | None = None) -> Dataset:
-    files = sorted(path for path in directory.rglob("*") if path.is_file() and not path.name.startswith("."))
-    files = [path for path in files if path.stat().st_size > 0]
+    files = _data_files(directory)
     if not files:
         raise TrainingError(f"channel '{directory.name}' has no data in {directory}")
     dataset = _read_libsvm(files, width) if kind == "libsvm" else _read_csv(files)
@@ -115,6 +119,11 @@ def sample_rows(features: Matrix, count: int) -> np.ndarray:
     """Up to `count` rows spread evenly over the data (dense): golden rows that cover its range."""
     picked = features[np.unique(np.linspace(0, features.shape[0] - 1, count).astype(int))]
     return np.asarray(picked.toarray() if scipy.sparse.issparse(picked) else picked, dtype=np.float64)
+
+
+def _data_files(directory: Path) -> list[Path]:
+    files = sorted(path for path in directory.rglob("*") if path.is_file() and not path.name.startswith("."))
+    return [path for path in files if path.stat().st_size > 0]
 
 
 def _content_type(data_config: Mapping[str, Any], channel: str) -> str:

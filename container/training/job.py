@@ -6,7 +6,8 @@ input data config, resource config), loads the channels, fits, prints the metric
 to `output/data/metrics.json`. Any failure writes a short reason to `output/failure` (SageMaker
 shows its first 1024 characters) and exits non-zero: 1 for a problem with the job's inputs, 2 for
 our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved, and the job
-exits 143 with the reason in `output/failure`.
+exits 143 with the reason in `output/failure`. With several hosts (distributed.py) every host runs
+this; only the team's first writes the model, and a host without data leaves with exit 0.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import Any
 from container import manifest
 from container.errors import TrainingError
 from container.flavours import EXPORT_SUFFIX, MANIFEST_NAME, flavour_of
-from container.settings import TrainingPaths
+from container.settings import TrackerSettings, TrainingPaths
+from container.training import distributed
 from container.training.algorithms import StopFlag, TrainedModel, evaluate, fit, targets_for
-from container.training.data import Channels, load_channels, sample_rows
+from container.training.data import Channels, sample_rows
 from container.training.hyperparameters import Hyperparameters, parse
 
 EXIT_BAD_INPUT, EXIT_OUR_BUG, EXIT_STOPPED = 1, 2, 143
@@ -36,28 +38,37 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop.handle)
     try:
         saved = run(paths, stop)
+    except distributed.NoShare as reason:
+        _say(str(reason))
+        return
     except TrainingError as error:
         _fail(paths, error.message, EXIT_BAD_INPUT)
     except Exception as error:
         traceback.print_exc()
         _fail(paths, f"internal error ({type(error).__name__}): {error}", EXIT_OUR_BUG)
     if stop.requested:
-        _fail(
-            paths, f"stopped by SIGTERM; the model trained so far was saved as {saved.artifact}", EXIT_STOPPED
-        )
+        where = f"saved as {saved.artifact}" if saved else "saved by the first host"
+        _fail(paths, f"stopped by SIGTERM; the model trained so far was {where}", EXIT_STOPPED)
 
 
-def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest:
+def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest | None:
+    """The job; the manifest written, or None on a host that leaves the writing to the first."""
     raw = _hyperparameters(paths.config / "hyperparameters.json")
-    _single_host(_read_json(paths.config / "resourceconfig.json"))
     hp = parse(raw)
-    channels = load_channels(paths.data, _read_json(paths.config / "inputdataconfig.json"))
-    _say(
-        f"{hp.algorithm} ({hp.task}) on {channels.train.features.shape[0]} rows x {channels.train.features.shape[1]} features"
-    )
-    targets = targets_for(hp, channels)
-    trained = fit(hp, channels, targets, stop)
-    scores = evaluate(trained, channels, targets)
+    data_config = _read_json(paths.config / "inputdataconfig.json")
+    cluster = distributed.Cluster.from_config(_read_json(paths.config / "resourceconfig.json"), data_config)
+    distributed.check_algorithm(cluster, hp.algorithm)
+    tracker = TrackerSettings.from_env(os.environ)
+    with distributed.training_team(cluster, tracker, paths.data, data_config) as (team, channels):
+        _say(f"{hp.algorithm} ({hp.task}) on {_shape(channels)}{_where(team)}")
+        targets = targets_for(hp, channels, distributed.every_label(team, channels, hp.task != "regression"))
+        trained = fit(hp, channels, targets, stop)
+        scores = distributed.combined_scores(
+            team, channels, lambda local: evaluate(trained, local, targets), hp.task == "regression"
+        )
+    if not team.writes:
+        _say(f"trained; {team.hosts[0]} writes the model")
+        return None
     for name, value in scores.items():
         print(f"{name}: {value:.6f}", flush=True)
     saved = _save(paths, trained, channels, hp, raw, scores, stop.requested)
@@ -112,12 +123,12 @@ def _read_json(path: Path) -> Any:
         raise TrainingError(f"{path.name} is not valid JSON: {error}") from None
 
 
-def _single_host(resources: Any) -> None:
-    hosts = resources.get("hosts", []) if isinstance(resources, dict) else []
-    if len(hosts) > 1:
-        raise TrainingError(
-            f"this container trains on one instance; the job has {len(hosts)} ({', '.join(hosts)})"
-        )
+def _shape(channels: Channels) -> str:
+    return f"{channels.train.features.shape[0]} rows x {channels.train.features.shape[1]} features"
+
+
+def _where(team: distributed.Team) -> str:
+    return f" ({team.describe()})" if len(team.hosts) > 1 else ""
 
 
 def _fail(paths: TrainingPaths, reason: str, code: int) -> None:
