@@ -248,6 +248,9 @@ def _group(hosts: tuple[str, ...], current: str, port: int, timeout: int) -> Ite
     try:
         with collective.CommunicatorContext(**args):
             yield Team(hosts, collective.get_rank(), _gather)
+            # No host leaves before the first has written the model: SDK local mode stops every
+            # container as soon as one exits (docker-compose --abort-on-container-exit).
+            collective.allreduce(np.zeros(1, dtype=np.int32), collective.Op.SUM)
     except xgboost.core.XGBoostError as error:
         _stop(tracker, timeout)
         raise TrainingError(f"{current} lost the group at {first}:{port}: {_last_line(error)}") from None

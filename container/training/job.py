@@ -66,12 +66,19 @@ def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest | None:
         scores = distributed.combined_scores(
             team, channels, lambda local: evaluate(trained, local, targets), hp.task == "regression"
         )
-    if not team.writes:
-        _say(f"trained; {team.hosts[0]} writes the model")
-        return None
+        if not team.writes:  # and waits in the group until the first host has written
+            _say(f"trained; {team.hosts[0]} writes the model")
+            return None
+        return _write(paths, trained, channels, hp, raw, scores, stop.requested)
+
+
+def _write(
+    paths: TrainingPaths, trained: TrainedModel, channels: Channels, hp: Hyperparameters,
+    raw: dict[str, str], scores: dict[str, float], interrupted: bool,
+) -> manifest.Manifest:  # fmt: skip
     for name, value in scores.items():
         print(f"{name}: {value:.6f}", flush=True)
-    saved = _save(paths, trained, channels, hp, raw, scores, stop.requested)
+    saved = _save(paths, trained, channels, hp, raw, scores, interrupted)
     (paths.output / "data").mkdir(parents=True, exist_ok=True)
     (paths.output / "data" / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
     written = sorted(path.name for path in paths.model.iterdir() if path.name != MANIFEST_NAME)
