@@ -15,15 +15,9 @@ import numpy as np
 import pytest
 import xgboost
 
+from tests.helpers import sdk_driver
 from tests.helpers.harness import REPO
 from tests.helpers.models import synthetic
-from tests.helpers.sdk_driver import (
-    SDK_PYTHON,
-    removing_what_local_mode_leaves,
-    require_sdk,
-    run_in_own_group,
-    sdk_environment,
-)
 from tests.helpers.training_jobs import OptMl, csv_text
 
 pytestmark = pytest.mark.container
@@ -113,7 +107,7 @@ def test_three_containers_train_replicated_data(image: str, tmp_path: Path) -> N
 
 
 def test_the_sdk_trains_on_two_instances_in_local_mode(image: str, tmp_path: Path) -> None:
-    require_sdk()
+    sdk_driver.require_sdk()
     data = channels()
     for name, texts in data.items():
         (tmp_path / name).mkdir()
@@ -123,10 +117,16 @@ def test_the_sdk_trains_on_two_instances_in_local_mode(image: str, tmp_path: Pat
     (tmp_path / "root").mkdir()
     label = f"sdktrain-{uuid.uuid4().hex[:12]}"
     result_path = tmp_path / "result.json"
-    command = [str(SDK_PYTHON), str(SDK_DRIVER), image, str(tmp_path / "train"), str(tmp_path / "validation")]
+    command = [
+        str(sdk_driver.SDK_PYTHON),
+        str(SDK_DRIVER),
+        image,
+        str(tmp_path / "train"),
+        str(tmp_path / "validation"),
+    ]
     command += [str(tmp_path / "output"), label, str(tmp_path / "root"), str(result_path)]
-    with removing_what_local_mode_leaves(label):
-        run = run_in_own_group(command, sdk_environment(), tmp_path, SDK_TIMEOUT)
+    with sdk_driver.removing_what_local_mode_leaves(label):
+        run = sdk_driver.run_in_own_group(command, sdk_driver.sdk_environment(), tmp_path, SDK_TIMEOUT)
     assert run.returncode == 0, run.stdout[-8000:]
     result = json.loads(result_path.read_text())
     assert result["refused"] == []

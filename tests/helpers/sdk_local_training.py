@@ -2,7 +2,7 @@
 `Estimator(image_uri=IMAGE, instance_count=2, instance_type="local").fit(...)` on file:// channels,
 then unpacks the model.tar.gz the SDK made. tests/test_image_multi_host.py runs it with
 .venv-sdk/bin/python, so it imports only the standard library, the SDK, and the socket audit hook
-of its sibling sdk_local_mode.py (this directory is on sys.path when it runs as a script).
+and LocalSession of its sibling sdk_local_mode.py (this directory is on sys.path when it runs as a script).
 
     sdk_local_training.py IMAGE TRAIN_DIR VALIDATION_DIR OUTPUT_DIR LABEL CONTAINER_ROOT RESULT_JSON
 
@@ -19,7 +19,7 @@ import tarfile
 import time
 from typing import Any
 
-from sdk_local_mode import REFUSED, refuse_remote_connections
+from sdk_local_mode import REFUSED, local_session, refuse_remote_connections
 
 HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "20", "max_depth": "3", "eval_metric": "auc"}
 
@@ -30,14 +30,8 @@ def main(
     sys.addaudithook(refuse_remote_connections)
 
     from sagemaker.estimator import Estimator
-    from sagemaker.local import LocalSession
 
-    session = LocalSession(
-        sagemaker_config={
-            "SchemaVersion": "1.0",
-            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-        }
-    )
+    session = local_session()
     session.config = {"local": {"container_root": root, "container_config": {"labels": {"byom.test": label}}}}
     estimator = Estimator(
         image_uri=image,
