@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +185,55 @@ def test_scikit_learn_on_several_hosts_is_refused(tmp_path: Path) -> None:
         .failure.read_text()
         .startswith("random_forest trains on one instance; the job has 2 (127.0.0.1, 127.0.0.2)")
     )
+
+
+def test_early_stopping_stops_every_host_at_the_best_round(tmp_path: Path) -> None:
+    hyperparameters = {**BINARY, "num_round": "500", "eta": "0.5", "early_stopping_rounds": "3"}
+    cluster = cluster_jobs.create(tmp_path, hyperparameters, sharded(data(1600), 2), SHARDED)
+    results = cluster_jobs.run(cluster)
+    assert all(result.returncode == 0 for result in results.values()), cluster_jobs.report(results)
+    first = results["127.0.0.1"].stdout
+    losses = [
+        float(loss) for loss in re.findall(r"^\[\d+\] .*validation-logloss: (\S+)$", first, re.MULTILINE)
+    ]
+    booster = xgboost.Booster(model_file=str(cluster.jobs["127.0.0.1"].model / "xgboost-model.ubj"))
+    assert booster.num_boosted_rounds() == int(np.argmin(losses)) + 1 < len(losses) < 500
+
+
+def test_a_validation_channel_missing_on_a_host_that_trains_is_refused(tmp_path: Path) -> None:
+    channels = data(800)
+    shares = [
+        {"train": channels["train"][0::2], "validation": channels["validation"]},
+        {"train": channels["train"][1::2]},
+    ]
+    cluster = cluster_jobs.create(
+        tmp_path, BINARY, shares, {"train": "ShardedByS3Key", "validation": "ShardedByS3Key"}
+    )
+    results = cluster_jobs.run(cluster)
+    assert [result.returncode for result in results.values()] == [1, 1], cluster_jobs.report(results)
+    for job in cluster.jobs.values():
+        assert job.failure.read_text().startswith(
+            "the validation channel reached 127.0.0.1 but not 127.0.0.2"
+        )
+
+
+def test_sigterm_on_one_host_stops_every_host_at_the_same_round(tmp_path: Path) -> None:
+    hyperparameters = {**BINARY, "num_round": "1000000", "max_depth": "2"}
+    cluster = cluster_jobs.create(tmp_path, hyperparameters, sharded(data(400), 2), SHARDED)
+    logs = {host: tmp_path / f"{host}.log" for host in cluster.hosts}
+    started = {
+        host: cluster_jobs.start(cluster, job, cluster_jobs.TIMEOUT_SECONDS, logs[host])
+        for host, job in cluster.jobs.items()
+    }
+    try:
+        while "[0]" not in logs["127.0.0.1"].read_text():  # a file: the line per round never blocks
+            assert all(process.poll() is None for process in started.values()), logs["127.0.0.1"].read_text()
+            time.sleep(0.1)
+        started["127.0.0.2"].send_signal(signal.SIGTERM)  # the second host only
+        codes = [process.wait(timeout=120) for process in started.values()]
+    finally:
+        for process in started.values():
+            process.kill()
+    assert codes == [143, 143]
+    assert json.loads((cluster.jobs["127.0.0.1"].model / "manifest.json").read_text())["interrupted"] is True
+    assert "saved by the first host" in cluster.jobs["127.0.0.2"].failure.read_text()

@@ -6,8 +6,9 @@ also makes. In the first, on the tracker port of the first host, every host load
 tells the others whether it has train data, how wide it is and any error; a host without data then
 leaves (exit 0), and any error fails every host with the same line. In the second, on the next
 port of the first host with data, the hosts with data train: a FullyReplicated channel is split by
-rank so that each row counts once, libsvm shares are widened to the widest, the class list is the
-union of every host's labels, and the final metrics are combined over the hosts. The first host of
+rank so that each row counts once, libsvm shares are widened to the widest, a validation channel
+must reach every host that trains, the class list is the union of every host's labels, every host
+stops at the same round, and the final metrics are combined over the hosts. The first host of
 that group writes the model. One host needs none of it and forms no group.
 
 Must not know: file formats (data.py), how a model is fit or scored (algorithms.py), the files it
@@ -186,19 +187,29 @@ def _trainers(shares: list[Share], current: str) -> tuple[str, ...]:
     if not trainers:
         raise TrainingError(f"no host received train data ({', '.join(s.host for s in shares)}): "
                             "check the train channel's S3 prefix")  # fmt: skip
+    _same_validation(shares)
     if current not in trainers:
         raise NoShare(f"{current} received no train data; {', '.join(trainers)} train without it")
     return trainers
 
 
+def _same_validation(shares: list[Share]) -> None:
+    """XGBoost evaluates over every host's rows: a host without any desynchronises the group
+    (its AUC skips the collective), so a validation channel must reach every host that trains."""
+    having = [share.host for share in shares if share.has_data and share.has_validation]
+    lacking = [share.host for share in shares if share.has_data and not share.has_validation]
+    if having and lacking:
+        raise TrainingError(
+            f"the validation channel reached {', '.join(having)} but not {', '.join(lacking)}: every host "
+            "with train data needs validation data (give the channel S3DistributionType FullyReplicated)"
+        )
+
+
 def _shaped(channels: Channels, team: Team, shares: list[Share], sharded: frozenset[str]) -> Channels:
     width = max(share.width for share in shares)
-    validating = any(share.has_validation for share in shares)
     train = _my_rows(_widened(channels.train, width, shares), team, sharded)
     validation = channels.validation
-    if validation is None and validating:
-        validation = _empty_like(channels.train, width, "validation")
-    elif validation is not None:
+    if validation is not None:
         validation = _my_rows(_widened(validation, width, shares), team, sharded)
     return Channels(train, validation)
 
@@ -226,12 +237,6 @@ def _my_rows(dataset: Dataset, team: Team, sharded: frozenset[str]) -> Dataset:
     return replace(
         dataset, features=dataset.features[team.rank :: size], labels=dataset.labels[team.rank :: size]
     )
-
-
-def _empty_like(train: Dataset, width: int, channel: str) -> Dataset:
-    shape = (0, width)
-    features = scipy.sparse.csr_matrix(shape) if scipy.sparse.issparse(train.features) else np.empty(shape)
-    return Dataset(features, train.labels[:0], channel)
 
 
 @contextmanager
@@ -334,5 +339,6 @@ def _address(host: str) -> str:
 
 
 def _last_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip() and "[bt]" not in line]
+    text = str(error).split("Stack trace:")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__

@@ -85,7 +85,7 @@ def run(
     cluster: Cluster, timeout_seconds: int = TIMEOUT_SECONDS
 ) -> dict[str, subprocess.CompletedProcess[str]]:
     """Starts every host's `./train` at once; their results by host, once all have ended."""
-    started = {host: _start(cluster, job, timeout_seconds) for host, job in cluster.jobs.items()}
+    started = {host: start(cluster, job, timeout_seconds) for host, job in cluster.jobs.items()}
     results = {}
     for host, process in started.items():
         try:
@@ -99,14 +99,20 @@ def run(
     return results
 
 
-def _start(cluster: Cluster, job: OptMl, timeout_seconds: int) -> subprocess.Popen[str]:
+def start(
+    cluster: Cluster, job: OptMl, timeout_seconds: int, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """One host's `./train`; its stdout and stderr go to pipes, or both to the file `log`."""
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(job.base), "BYOM_TRACKER_PORT": str(cluster.port)}
     env |= {"BYOM_TRACKER_TIMEOUT": str(timeout_seconds)}
     env.pop("SM_MODEL_DIR", None)
     if cluster.model is not None:
         env["SM_MODEL_DIR"] = str(cluster.model)
     command = [str(REPO / "train")]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if log is None:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with log.open("w") as sink:
+        return subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True)
 
 
 def report(results: Mapping[str, subprocess.CompletedProcess[str]]) -> str:
