@@ -237,3 +237,14 @@ def test_sigterm_on_one_host_stops_every_host_at_the_same_round(tmp_path: Path) 
     assert codes == [143, 143]
     assert json.loads((cluster.jobs["127.0.0.1"].model / "manifest.json").read_text())["interrupted"] is True
     assert "saved by the first host" in cluster.jobs["127.0.0.2"].failure.read_text()
+
+
+def test_a_current_host_outside_the_hosts_is_refused(tmp_path: Path) -> None:
+    job = OptMl.create(tmp_path, BINARY, data(200))
+    config = job.base / "input" / "config" / "resourceconfig.json"
+    config.write_text(json.dumps({"current_host": "algo-3", "hosts": ["algo-1", "algo-2"]}))
+    result = run_train(job)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert job.failure.read_text().startswith(
+        "resourceconfig.json: current_host 'algo-3' is not one of hosts ['algo-1', 'algo-2']"
+    )

@@ -54,7 +54,7 @@ class Cluster:
     @classmethod
     def from_config(cls, resources: Any, data_config: Mapping[str, Any]) -> Cluster:
         hosts = resources.get("hosts") if isinstance(resources, dict) else None
-        if not hosts:
+        if not isinstance(hosts, list) or len(hosts) < 2:  # one host: nothing to agree on
             return cls(("localhost",), "localhost")
         current = resources.get("current_host")
         if not all(isinstance(host, str) and host for host in hosts) or current not in hosts:
