@@ -43,7 +43,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 @dataclass(frozen=True)
 class Settings:
     """The server's whole configuration; build it with `Settings.from_env(os.environ)`. Each
-    field but `model_dir`, `base_dir` and `model_threads` is set by one entry of VARIABLES."""
+    field but `model_dir`, `base_dir`, `system_root` and `model_threads` is set by one entry of VARIABLES."""
 
     model_dir: Path
     host: str = "0.0.0.0"
@@ -71,6 +71,7 @@ class Settings:
     metrics_port: int = DEFAULT_METRICS_PORT
     stream_chunk_kib: int = DEFAULT_STREAM_CHUNK_KIB
     base_dir: Path = Path(DEFAULT_BASE_DIR)
+    system_root: Path = Path("/")  # where /proc and /sys are read (container.batch_limits); tests move it
 
     @property
     def max_body_bytes(self) -> int:
