@@ -85,6 +85,7 @@ class ReadsWholeRequests(ThreadWorker):  # type: ignore[misc]
         del self.incoming[conn]
         request, conn.leftover = incoming.split()
         conn.keep_open = incoming.verdict is Verdict.WHOLE
+        conn.refused_body = incoming.verdict is Verdict.DECIDED and incoming.head_end > 0  # still coming
         self.dispatch(conn, request, incoming.body_unread)
 
     def send_continue(self, conn: Any, incoming: Incoming) -> bool:
