@@ -251,7 +251,7 @@ def report(results: list[dict[str, Any]], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mib", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=RESULTS / "batch-table.md")
+    parser.add_argument("--out", type=Path, default=RESULTS / "batch.md")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="byom-batch-") as temp:
