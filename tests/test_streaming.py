@@ -11,11 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+from werkzeug.test import Client
 
+from container.app import create_app
 from container.codecs.text import UTF8_BOM
 from container.errors import ContainerError
 from container.flavours import load_model
 from container.invocations import Invoker, Plan
+from container.multimodel.registry import Registry
 from container.settings import Settings
 from container.streaming import line_chunks
 from tests.helpers.harness import serving
@@ -168,3 +171,26 @@ def test_gunicorn_answers_a_large_body_as_the_whole_path(tmp_path: Path) -> None
         )
     assert reply.status_code == 200
     assert reply.content == expected
+
+
+def test_a_multi_model_invoke_is_answered_in_chunks_as_invocations_is(tmp_path: Path) -> None:
+    directory = tmp_path / "models" / "xgb" / "model"
+    directory.mkdir(parents=True)
+    case = CASES["xgboost-multi-ubj"](directory)
+    chunked, _ = invokers(case)
+    body = csv_body(many_rows(case))
+    env = {
+        "SAGEMAKER_MULTI_MODEL": "true",
+        "BYOM_MODEL_ROOT": str(tmp_path / "models"),
+        "BYOM_STREAM_CHUNK_KIB": "16",
+    }
+    registry = Registry.private()
+    try:
+        client = Client(create_app(Settings.from_env(env), registry=registry))
+        loaded = client.post("/models", json={"model_name": "xgb", "url": str(directory)})
+        assert loaded.status_code == 200, loaded.get_data()
+        reply = client.post("/models/xgb/invoke", data=body, headers={"Content-Type": "text/csv"})
+    finally:
+        registry.remove()
+    assert reply.status_code == 200
+    assert reply.get_data() == whole.answer(whole.plan("text/csv", None, None), body)[1]
