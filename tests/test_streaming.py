@@ -177,7 +177,7 @@ def test_a_multi_model_invoke_is_answered_in_chunks_as_invocations_is(tmp_path: 
     directory = tmp_path / "models" / "xgb" / "model"
     directory.mkdir(parents=True)
     case = CASES["xgboost-multi-ubj"](directory)
-    chunked, _ = invokers(case)
+    _, whole = invokers(case)
     body = csv_body(many_rows(case))
     env = {
         "SAGEMAKER_MULTI_MODEL": "true",
