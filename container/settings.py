@@ -30,6 +30,7 @@ DEFAULT_CONTRIBUTION_ROW_TREES = 200_000  # 1,000 rows of a 200-tree model: see 
 # /metrics: beside 8080 (SageMaker's), clear of 8081 (the compose load balancer), 9090 (Prometheus)
 # and 9100 (node_exporter), which run on the hosts that scrape it.
 DEFAULT_METRICS_PORT = 8082
+DEFAULT_STREAM_CHUNK_KIB = 1024  # see container/streaming.py and bench/results/batch.md
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
@@ -42,7 +43,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 @dataclass(frozen=True)
 class Settings:
     """The server's whole configuration; build it with `Settings.from_env(os.environ)`. Each
-    field but `model_dir`, `base_dir` and `model_threads` is set by one entry of VARIABLES."""
+    field but `model_dir`, `base_dir`, `system_root` and `model_threads` is set by one entry of VARIABLES."""
 
     model_dir: Path
     host: str = "0.0.0.0"
@@ -68,11 +69,17 @@ class Settings:
     memory_reserve_mb: int = DEFAULT_MEMORY_RESERVE_MB
     max_contribution_row_trees: int = DEFAULT_CONTRIBUTION_ROW_TREES
     metrics_port: int = DEFAULT_METRICS_PORT
+    stream_chunk_kib: int = DEFAULT_STREAM_CHUNK_KIB
     base_dir: Path = Path(DEFAULT_BASE_DIR)
+    system_root: Path = Path("/")  # where /proc and /sys are read (container.batch_limits); tests move it
 
     @property
     def max_body_bytes(self) -> int:
         return self.max_payload_mb * MEBIBYTE
+
+    @property
+    def stream_chunk_bytes(self) -> int:
+        return self.stream_chunk_kib * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -194,6 +201,11 @@ VARIABLES = [
              "the port of `GET /metrics` (Prometheus text, every worker's counts; never on the serving "
              "port); `0` turns metrics off. It listens on `BYOM_HOST`; see docs/metrics.md",
              low=0, high=65535),
+    Variable(("BYOM_STREAM_CHUNK_KIB",), "stream_chunk_kib", "integer", DEFAULT_STREAM_CHUNK_KIB,
+             f"`{DEFAULT_STREAM_CHUNK_KIB}`",
+             "CSV, JSON Lines and libsvm bodies larger than this many KiB are decoded, predicted and "
+             "encoded this much at a time, the same answer at memory bounded by the chunk (see "
+             "docs/batch-transform.md)", low=16),
 ]  # fmt: skip
 
 
