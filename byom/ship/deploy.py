@@ -205,8 +205,11 @@ def switch_config(aws: Aws, settings: Config, desired: dict[str, Any], options: 
         alarms = rollout_alarms(aws, endpoint, desired, options)
         extra["DeploymentConfig"] = options.rollout.deployment_config(alarms)
     aws.change("sagemaker", "update_endpoint", EndpointName=endpoint, EndpointConfigName=name, **extra)
-    how = f", {options.rollout.summary()}" if options.rollout else ""
-    aws.done(f"endpoint {endpoint}", f"updating to config {name}{how}")
+    aws.done(
+        f"endpoint {endpoint}",
+        f"asked to serve config {name}",
+        options.rollout.summary() if options.rollout else "",
+    )
     if aws.dry_run or not options.wait:
         return
     timeout = (

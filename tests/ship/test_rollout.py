@@ -5,6 +5,8 @@ bound refused in one line before any call."""
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -370,3 +372,30 @@ def test_a_rollout_dry_run_shows_the_alarms_and_the_deployment_config(client: An
     assert '"LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}' in result.out
     assert "rollback thresholds: p99 15 ms, 5xx 5.00% (byom plan's default SLO)" in result.out
     assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+def documented_rollouts() -> list[list[str]]:
+    """The `byom deploy "${FLAGS[@]}" ...` commands of docs/shipping.md's rollout section."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "shipping.md").read_text()
+    section = text[text.index("## Rollouts") :]
+    block = section[section.index("```sh\n") + 6 :]
+    block = block[: block.index("```")].replace("\\\n", " ")
+    commands = []
+    for line in block.splitlines():
+        if line.startswith('byom deploy "${FLAGS[@]}"'):
+            words = shlex.split(line.replace('"${FLAGS[@]}"', ""), comments=True)
+            commands.append(words[2:])
+    return commands
+
+
+def test_the_documented_rollouts_are_what_deploy_takes(client: Any) -> None:
+    commands = documented_rollouts()
+    assert len(commands) == 5 and all("--dry-run" in command for command in commands)
+    assert byom("deploy", *DEPLOY_FLAGS).code == 0
+    put_user_alarm(client("cloudwatch"), "team-5xx")
+    new_image = ("--image", IMAGE.replace("abc1234", "def5678"))
+    for command in commands:
+        result = byom("deploy", *DEPLOY_FLAGS, *new_image, *command)
+        assert result.code == 0, (command, result.err)
+        [update] = [line for line in result.out.splitlines() if "will call sagemaker UpdateEndpoint" in line]
+        assert '"DeploymentConfig"' in update, command
