@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
     model = resources.model_request(settings)  # validates every required setting before any call
     options = options_from(args, settings, plan)
+    resources.check_shape(settings, plan, options.rollout is not None)
+    resources.endpoint_config_request(settings, model["ModelName"], 1)  # its checks, before any call
     aws = connect(settings, dry_run=args.dry_run)
     deploy(aws, settings, model, plan, options)
     return 0
@@ -147,7 +149,13 @@ def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
 
 def ensure_endpoint_config(aws: Aws, request: dict[str, Any]) -> None:
     variant = request["ProductionVariants"][0]
-    ensure(aws, "endpoint_config", request, f"{variant['InitialInstanceCount']} x {variant['InstanceType']}")
+    serverless = variant.get("ServerlessConfig")
+    summary = (
+        f"serverless, {serverless['MemorySizeInMB']} MB, up to {serverless['MaxConcurrency']} concurrent"
+        if serverless
+        else f"{variant['InitialInstanceCount']} x {variant['InstanceType']}"
+    )
+    ensure(aws, "endpoint_config", request, summary)
 
 
 def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
@@ -163,7 +171,7 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
 
 def initial_count(aws: Aws, settings: Config, plan: Plan | None) -> int:
     count = resources.initial_count(settings, plan)
-    if count < 2:
+    if count < 2 and settings.serverless_memory is None:
         aws.say("warning: one instance has no redundancy; SageMaker recommends at least two for availability")
     return count
 
@@ -190,7 +198,10 @@ def update_endpoint(
     if resources.config_matches(described, desired):
         aws.say(f"endpoint {endpoint}: unchanged (config {current['EndpointConfigName']})")
         return
-    if instance_type_of(described, settings.variant) != settings.instance_type:
+    if (
+        settings.serverless_memory is None
+        and instance_type_of(described, settings.variant) != settings.instance_type
+    ):
         aws.say("the instance type changes: SageMaker requires deregistering autoscaling first")
         autoscaling.remove(aws, endpoint, settings.variant)
     ensure_endpoint_config(aws, desired)
