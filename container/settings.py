@@ -222,6 +222,7 @@ class TrainingPaths:
 
     base: Path
     model: Path
+    memory_mb: int | None = None  # BYOM_TRAINING_MEMORY_MB: parsed data kept in memory, at most
 
     @property
     def config(self) -> Path:
@@ -239,9 +240,15 @@ class TrainingPaths:
     def failure(self) -> Path:
         return self.output / "failure"
 
+    @property
+    def checkpoints(self) -> Path:
+        """Where SageMaker syncs `checkpoint_s3_uri`; present only when the job sets it."""
+        return self.base / "checkpoints"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> TrainingPaths:
-        return cls(base=_base_dir(environ), model=_model_dir(environ))
+        memory = _Env(environ).integer(("BYOM_TRAINING_MEMORY_MB",), 0, 0)
+        return cls(base=_base_dir(environ), model=_model_dir(environ), memory_mb=memory or None)
 
 
 def _model_dir(environ: Mapping[str, str]) -> Path:
