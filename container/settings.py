@@ -129,6 +129,9 @@ READERS: dict[Kind, Callable[[_Env, Variable, Any], Any]] = {
 
 VARIABLES = [
     Variable(("SM_MODEL_DIR",), None, "path", None, "`$SAGEMAKER_BASE_DIR/model`", "the model directory"),
+    Variable(("BYOM_TRAINING_MEMORY_MB",), None, "integer", 0, "half the memory free at start",
+             "train: MiB of parsed data kept in memory; beyond it XGBoost trains from external memory "
+             "(docs/training.md)", low=0),
     Variable(("SAGEMAKER_BASE_DIR",), None, "path", DEFAULT_BASE_DIR, f"`{DEFAULT_BASE_DIR}`",
              "root of the `/opt/ml` tree, for running outside a container"),
     Variable(("SAGEMAKER_BIND_TO_PORT",), "port", "integer", DEFAULT_PORT, f"`{DEFAULT_PORT}`",
