@@ -136,6 +136,9 @@ READERS: dict[Kind, Callable[[_Env, Variable, Any], Any]] = {
 
 VARIABLES = [
     Variable(("SM_MODEL_DIR",), None, "path", None, "`$SAGEMAKER_BASE_DIR/model`", "the model directory"),
+    Variable(("BYOM_TRAINING_MEMORY_MB",), None, "integer", 0, "half the memory free at start",
+             "train: MiB of parsed data kept in memory; beyond it XGBoost trains from external memory "
+             "(docs/training.md)", low=0),
     Variable(("SAGEMAKER_BASE_DIR",), None, "path", DEFAULT_BASE_DIR, f"`{DEFAULT_BASE_DIR}`",
              "root of the `/opt/ml` tree, for running outside a container"),
     Variable(("SAGEMAKER_BIND_TO_PORT",), "port", "integer", DEFAULT_PORT, f"`{DEFAULT_PORT}`",
@@ -234,6 +237,7 @@ class TrainingPaths:
 
     base: Path
     model: Path
+    memory_mb: int | None = None  # BYOM_TRAINING_MEMORY_MB: parsed data kept in memory, at most
 
     @property
     def config(self) -> Path:
@@ -251,9 +255,15 @@ class TrainingPaths:
     def failure(self) -> Path:
         return self.output / "failure"
 
+    @property
+    def checkpoints(self) -> Path:
+        """Where SageMaker syncs `checkpoint_s3_uri`; present only when the job sets it."""
+        return self.base / "checkpoints"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> TrainingPaths:
-        return cls(base=_base_dir(environ), model=_model_dir(environ))
+        memory = _Env(environ).integer(("BYOM_TRAINING_MEMORY_MB",), 0, 0)
+        return cls(base=_base_dir(environ), model=_model_dir(environ), memory_mb=memory or None)
 
 
 def _model_dir(environ: Mapping[str, str]) -> Path:

@@ -5,8 +5,9 @@ input data config, resource config), loads the channels, fits, prints the metric
 `name: value` lines, writes the artifact and its manifest to the model directory and the metrics
 to `output/data/metrics.json`. Any failure writes a short reason to `output/failure` (SageMaker
 shows its first 1024 characters) and exits non-zero: 1 for a problem with the job's inputs, 2 for
-our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved, and the job
-exits 143 with the reason in `output/failure`.
+our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved (and, with
+`/opt/ml/checkpoints`, left as a checkpoint the restarted job resumes from), and the job exits 143
+with the reason in `output/failure`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from container import manifest
-from container.errors import TrainingError
+from container.errors import ConfigurationError, TrainingError
 from container.flavours import EXPORT_SUFFIX, MANIFEST_NAME, flavour_of
 from container.settings import TrainingPaths
 from container.training.algorithms import StopFlag, TrainedModel, evaluate, fit, targets_for
+from container.training.checkpoints import Checkpoints
 from container.training.data import Channels, load_channels, sample_rows
 from container.training.hyperparameters import Hyperparameters, parse
 
@@ -31,7 +33,11 @@ EXIT_BAD_INPUT, EXIT_OUR_BUG, EXIT_STOPPED = 1, 2, 143
 
 
 def main() -> None:
-    paths = TrainingPaths.from_env(os.environ)
+    try:
+        paths = TrainingPaths.from_env(os.environ)
+    except ConfigurationError as error:
+        print(f"byom train: failed: {error.message}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_BAD_INPUT)
     stop = StopFlag()
     signal.signal(signal.SIGTERM, stop.handle)
     try:
@@ -51,12 +57,11 @@ def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest:
     raw = _hyperparameters(paths.config / "hyperparameters.json")
     _single_host(_read_json(paths.config / "resourceconfig.json"))
     hp = parse(raw)
-    channels = load_channels(paths.data, _read_json(paths.config / "inputdataconfig.json"))
-    _say(
-        f"{hp.algorithm} ({hp.task}) on {channels.train.features.shape[0]} rows x {channels.train.features.shape[1]} features"
-    )
+    data_config = _read_json(paths.config / "inputdataconfig.json")
+    channels = load_channels(paths.data, data_config, task=hp.task, memory_mb=paths.memory_mb)
+    _say(f"{hp.algorithm} ({hp.task}) on {channels.train.shape[0]} rows x {channels.train.shape[1]} features")
     targets = targets_for(hp, channels)
-    trained = fit(hp, channels, targets, stop)
+    trained = fit(hp, channels, targets, stop, checkpoints_for(paths, hp, channels))
     scores = evaluate(trained, channels, targets)
     for name, value in scores.items():
         print(f"{name}: {value:.6f}", flush=True)
@@ -77,16 +82,28 @@ def _save(
     artifact = paths.model / trained.artifact_name
     trained.save(artifact)
     rows, outputs = manifest.golden_record(
-        trained.predictor, sample_rows(channels.train.features, manifest.GOLDEN_ROWS)
+        trained.predictor, sample_rows(channels.train, manifest.GOLDEN_ROWS)
     )
     record = manifest.Manifest(
         artifact=artifact.name, sha256=manifest.file_sha256(artifact), algorithm=hp.algorithm, task=hp.task,
-        n_features=int(channels.train.features.shape[1]), classes=trained.classes, objective=trained.objective,
+        n_features=channels.train.shape[1], classes=trained.classes, objective=trained.objective,
         feature_names=None, hyperparameters=raw, metrics=scores, golden_rows=rows, golden_outputs=outputs,
         library_versions=manifest.library_versions(), interrupted=interrupted,
     )  # fmt: skip
     manifest.write(record, paths.model)
     return record
+
+
+def checkpoints_for(paths: TrainingPaths, hp: Hyperparameters, channels: Channels) -> Checkpoints | None:
+    """XGBoost's checkpoints when SageMaker mounted /opt/ml/checkpoints (checkpoint_s3_uri)."""
+    if hp.algorithm != "xgboost" or not paths.checkpoints.is_dir():
+        return None
+    fingerprint = {
+        **{name: json.loads(json.dumps(value)) for name, value in hp.params.items()},
+        "early_stopping_rounds": hp.early_stopping_rounds, "rows": channels.train.shape[0],
+        "features": channels.train.shape[1],
+    }  # fmt: skip
+    return Checkpoints(paths.checkpoints, hp.checkpoint_frequency, fingerprint)
 
 
 def _clear_previous_model(model_dir: Path) -> None:
