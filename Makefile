@@ -81,3 +81,12 @@ $(ARTILLERY_STAMP): $(ARTILLERY_DIR)/package-lock.json
 .PHONY: bench
 bench: $(STAMP) $(EXTENSIONS) bytecode
 	$(PYTHON) bench/run.py
+
+# The C modules with AddressSanitizer + UBSan (clang: apt-get install clang libclang-rt-14-dev), in
+# build/sanitized/, and the suites that call them (scripts/sanitize); `make fuzz FUZZ_SECONDS=3600`
+# fuzzes each target of tests/fuzz/ against that build (scripts/fuzz). Not in CI yet.
+.PHONY: sanitize fuzz
+sanitize: $(STAMP)
+	PYTHON=$(PYTHON) scripts/sanitize $(SANITIZE_TESTS)
+fuzz: $(STAMP)
+	PYTHON=$(PYTHON) scripts/sanitize build && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz csv json

@@ -1,10 +1,15 @@
 """`python bench/metrics_cost.py`: what the metrics add to one request, in process: a single-row
 iris /invocations through the app alone and through `Measured` writing its memory-mapped files
 in a scratch directory (as in a worker), interleaved
-rounds of 20,000 requests each, median microseconds per request. bench/results/metrics.md."""
+rounds of 20,000 requests each, median microseconds per request. bench/results/metrics.md.
+
+`python bench/metrics_cost.py --only on|off --requests N` sends N requests through one side and
+nothing else, for an instruction count that a shared machine does not disturb:
+`valgrind --tool=callgrind` at two values of N, the difference divided by theirs."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import statistics
 import sys
@@ -23,17 +28,21 @@ def environ() -> dict[str, object]:
             "CONTENT_LENGTH": str(len(ROW)), "wsgi.input": io.BytesIO(ROW)}  # fmt: skip
 
 
-def per_request_us(app: object) -> float:
+def per_request_us(app: object, requests: int = REQUESTS) -> float:
     def start_response(status: str, headers: object, *args: object) -> None:
         return None
 
     started = time.perf_counter()
-    for _ in range(REQUESTS):
+    for _ in range(requests):
         app(environ(), start_response)  # type: ignore[operator]
-    return (time.perf_counter() - started) / REQUESTS * 1e6
+    return (time.perf_counter() - started) / requests * 1e6
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("on", "off"), help="one side, once (for callgrind)")
+    parser.add_argument("--requests", type=int, default=REQUESTS)
+    arguments = parser.parse_args()
     sys.path.insert(0, str(CHECKOUT))
     from container.app import create_app
     from container.metrics.instruments import Instruments, Measured
@@ -42,6 +51,9 @@ def main() -> None:
     plain = create_app(Settings(model_dir=CHECKOUT / "model"))
     measured = Measured(plain, Instruments(Path(tempfile.mkdtemp(prefix="byom-metrics-cost-"))))
     sys.stdout = io.StringIO()  # the access log's lines
+    if arguments.only:
+        per_request_us(measured if arguments.only == "on" else plain, arguments.requests)
+        return
     off, on = [], []
     for _ in range(ROUNDS):
         off.append(per_request_us(plain))

@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(arguments)
     except CommandError as error:
         print(f"byom {arguments.command}: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
+from container import batch_limits
 from container.access_log import BYTES_IN, MODEL, MODEL_SECONDS, AccessLog
 from container.errors import ContainerError, MalformedRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from container.flavours import load_model
@@ -97,10 +98,17 @@ class Application:
         self.invoker = invoker
         self.models = models
         self.limit = settings.max_body_bytes
+        fits = batch_limits.fitting(
+            batch_limits.memory_limit_bytes(settings.system_root),
+            settings.workers,
+            settings.memory_reserve_mb,
+            settings.max_payload_mb,
+            settings.max_concurrent_transforms,
+        )
         parameters = {
-            "MaxConcurrentTransforms": settings.max_concurrent_transforms,
+            "MaxConcurrentTransforms": fits.max_concurrent_transforms,
             "BatchStrategy": settings.batch_strategy,
-            "MaxPayloadInMB": settings.max_payload_mb,
+            "MaxPayloadInMB": fits.max_payload_mb,
         }
         self.parameters = Answer(200, JSON, json.dumps(parameters).encode())
         self.routes: dict[str, dict[str, Handler]] = {

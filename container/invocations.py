@@ -12,13 +12,24 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import cast
 
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from container.codecs import DECODERS, ENCODERS, Decoder, Encoder
+from container import streaming
+from container.codecs import DECODERS, ENCODERS, LINE_ANSWERS, LINE_BODIES, Decoder, Encoder
 from container.errors import ConfigurationError, NotAcceptable, UnsupportedMediaType, UnsupportedOutput
-from container.outputs import Predictor, check_supported, keys_from_custom_attributes, parse_keys, predict
+from container.outputs import (
+    CONTRIBUTIONS,
+    Explains,
+    Predictor,
+    check_supported,
+    check_work,
+    keys_from_custom_attributes,
+    parse_keys,
+    predict,
+)
 from container.schema import conform
 from container.settings import Settings
 
@@ -39,6 +50,7 @@ class Plan:
     encoder: Encoder
     response_type: str
     keys: tuple[str, ...] | None
+    by_lines: bool = False  # a body of records per line, answered a line per record: chunkable
 
 
 class Invoker:
@@ -46,6 +58,7 @@ class Invoker:
         self.model = model
         self.batch = settings.batch
         self.max_row_trees = settings.max_contribution_row_trees
+        self.chunk_bytes = settings.stream_chunk_bytes
         self.default_accept = default_accept(settings.default_accept)
         self.default_keys = default_keys(settings.inference_output, model)
         self.plan = functools.lru_cache(maxsize=PLANS)(self._plan)
@@ -63,13 +76,29 @@ class Invoker:
         keys = keys_from_custom_attributes(custom_attributes) or self.default_keys
         if keys is not None:
             check_supported(keys, self.model)
-        return Plan(decoder, params, ENCODERS[response_type], response_type, keys)
+        by_lines = decoder in LINE_BODIES and response_type in LINE_ANSWERS
+        return Plan(decoder, params, ENCODERS[response_type], response_type, keys, by_lines)
 
     def answer(self, plan: Plan, body: bytes) -> tuple[str, bytes]:
-        """(response content type, response body)."""
-        table = plan.decoder(body, plan.params)
-        rows = conform(table, self.model.schema)
-        return plan.response_type, plan.encoder(predict(self.model, rows, plan.keys, self.max_row_trees))
+        """(response content type, response body): a large body of lines a chunk of rows at a
+        time (container.streaming), any other whole; the same bytes either way."""
+        if plan.by_lines and len(body) > self.chunk_bytes:
+            whole = functools.partial(self._whole, plan)
+            chunk = functools.partial(self._chunk, plan)
+            return plan.response_type, streaming.answer_by_chunks(body, self.chunk_bytes, chunk, whole)
+        return plan.response_type, self._whole(plan, body)
+
+    def _whole(self, plan: Plan, body: bytes) -> bytes:
+        rows = conform(plan.decoder(body, plan.params), self.model.schema)
+        return plan.encoder(predict(self.model, rows, plan.keys, self.max_row_trees))
+
+    def _chunk(self, plan: Plan, chunk: bytes, rows_before: int) -> streaming.ChunkAnswer:
+        """One chunk's answer; the contributions limit counts the rows of the chunks before it."""
+        rows = conform(plan.decoder(chunk, plan.params), self.model.schema)
+        if plan.keys is not None and CONTRIBUTIONS in plan.keys:
+            check_work(cast(Explains, self.model), rows_before + rows.shape[0], self.max_row_trees)
+        reply = plan.encoder(predict(self.model, rows, plan.keys, self.max_row_trees))
+        return streaming.ChunkAnswer(reply, rows.shape[0], rows.shape[1])
 
     def _negotiate(self, accept: str | None) -> str:
         return negotiate(accept, self.default_accept, self.batch)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from container.errors import ModelLoadError
+from container.errors import ModelLoadError, UnsupportedOutput
 from container.flavours import MANIFEST_NAME
 from container.outputs import Predictor, predict
 
@@ -91,11 +91,62 @@ def read(directory: Path) -> Manifest | None:
         return None
     try:
         fields = json.loads(path.read_text())
+        if not isinstance(fields, dict):
+            raise TypeError(f"it holds a JSON {type(fields).__name__}, not an object")
         if fields.get("format_version") != FORMAT_VERSION:
             raise ModelLoadError(f"{MANIFEST_NAME} has format_version {fields.get('format_version')!r}")
-        return Manifest(**fields)
+        manifest = Manifest(**fields)
+        _check_fields(manifest)
     except (ValueError, TypeError) as error:
         raise ModelLoadError(f"{MANIFEST_NAME} is not a manifest this server can read: {error}") from None
+    return manifest
+
+
+# What each field must hold for serving to use it: a file is untrusted input, and a golden row of
+# the wrong width or a string where a number goes would otherwise fail deep in a flavour.
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "artifact": str,
+    "sha256": str,
+    "algorithm": str,
+    "task": str,
+    "n_features": int,
+    "classes": (list, type(None)),
+    "objective": (str, type(None)),
+    "feature_names": (list, type(None)),
+    "hyperparameters": dict,
+    "metrics": dict,
+    "golden_rows": list,
+    "golden_outputs": dict,
+    "library_versions": dict,
+    "interrupted": bool,
+}
+MAX_GOLDEN_VALUES = 1 << 20
+
+
+def _check_fields(manifest: Manifest) -> None:
+    """TypeError or ValueError (one line) for a field that serving could not use as it is."""
+    for name, kind in FIELD_TYPES.items():
+        value = getattr(manifest, name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise TypeError(f"{name} is a {type(value).__name__}")
+    if not 0 < manifest.n_features <= MAX_GOLDEN_VALUES:
+        raise ValueError(f"n_features is {manifest.n_features}")
+    rows = manifest.golden_rows
+    if len(rows) > GOLDEN_ROWS or not all(_is_row(row, manifest.n_features) for row in rows):
+        raise ValueError(
+            f"golden_rows must be up to {GOLDEN_ROWS} rows of {manifest.n_features} numbers or nulls"
+        )
+    for key, values in manifest.golden_outputs.items():
+        if not isinstance(values, list) or len(values) != len(rows):
+            raise ValueError(f"golden_outputs[{key!r}] is not one value per golden row")
+
+
+def _is_row(row: Any, width: int) -> bool:
+    return (
+        isinstance(row, list)
+        and len(row) == width
+        and all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in row)
+    )
 
 
 def verify_artifact(manifest: Manifest, artifact: Path) -> None:
@@ -117,7 +168,10 @@ def verify_model(manifest: Manifest, model: Predictor) -> None:
     rows = np.array(
         [[np.nan if v is None else v for v in row] for row in manifest.golden_rows], dtype=np.float64
     )
-    answer = dict(predict(model, rows, tuple(manifest.golden_outputs)).columns)
+    try:
+        answer = dict(predict(model, rows, tuple(manifest.golden_outputs)).columns)
+    except UnsupportedOutput as error:  # a golden output the model has no such key for
+        raise ModelLoadError(f"{MANIFEST_NAME}'s golden_outputs: {error.message}") from None
     for key, expected in manifest.golden_outputs.items():
         if not _same(answer[key], expected):
             raise ModelLoadError(

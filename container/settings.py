@@ -34,6 +34,7 @@ DEFAULT_METRICS_PORT = 8082
 # the training group takes the next port), and how long each wait of its start-up may take.
 DEFAULT_TRACKER_PORT = 9099
 DEFAULT_TRACKER_TIMEOUT_SECONDS = 900
+DEFAULT_STREAM_CHUNK_KIB = 1024  # see container/streaming.py and bench/results/batch.md
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 # How requests are parsed: this project's parser for plain requests (container/server/plain_http.py),
@@ -46,7 +47,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 @dataclass(frozen=True)
 class Settings:
     """The server's whole configuration; build it with `Settings.from_env(os.environ)`. Each
-    field but `model_dir`, `base_dir` and `model_threads` is set by one entry of VARIABLES."""
+    field but `model_dir`, `base_dir`, `system_root` and `model_threads` is set by one entry of VARIABLES."""
 
     model_dir: Path
     host: str = "0.0.0.0"
@@ -72,11 +73,17 @@ class Settings:
     memory_reserve_mb: int = DEFAULT_MEMORY_RESERVE_MB
     max_contribution_row_trees: int = DEFAULT_CONTRIBUTION_ROW_TREES
     metrics_port: int = DEFAULT_METRICS_PORT
+    stream_chunk_kib: int = DEFAULT_STREAM_CHUNK_KIB
     base_dir: Path = Path(DEFAULT_BASE_DIR)
+    system_root: Path = Path("/")  # where /proc and /sys are read (container.batch_limits); tests move it
 
     @property
     def max_body_bytes(self) -> int:
         return self.max_payload_mb * MEBIBYTE
+
+    @property
+    def stream_chunk_bytes(self) -> int:
+        return self.stream_chunk_kib * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -133,6 +140,9 @@ READERS: dict[Kind, Callable[[_Env, Variable, Any], Any]] = {
 
 VARIABLES = [
     Variable(("SM_MODEL_DIR",), None, "path", None, "`$SAGEMAKER_BASE_DIR/model`", "the model directory"),
+    Variable(("BYOM_TRAINING_MEMORY_MB",), None, "integer", 0, "half the memory free at start",
+             "train: MiB of parsed data kept in memory; beyond it XGBoost trains from external memory "
+             "(docs/training.md)", low=0),
     Variable(("SAGEMAKER_BASE_DIR",), None, "path", DEFAULT_BASE_DIR, f"`{DEFAULT_BASE_DIR}`",
              "root of the `/opt/ml` tree, for running outside a container"),
     Variable(("SAGEMAKER_BIND_TO_PORT",), "port", "integer", DEFAULT_PORT, f"`{DEFAULT_PORT}`",
@@ -206,6 +216,11 @@ VARIABLES = [
              f"`{DEFAULT_TRACKER_TIMEOUT_SECONDS}`",
              "training on several hosts: seconds each wait of the start may take (host names to "
              "resolve, the tracker to accept, every host to load its data and join)", low=1),
+    Variable(("BYOM_STREAM_CHUNK_KIB",), "stream_chunk_kib", "integer", DEFAULT_STREAM_CHUNK_KIB,
+             f"`{DEFAULT_STREAM_CHUNK_KIB}`",
+             "CSV, JSON Lines and libsvm bodies larger than this many KiB are decoded, predicted and "
+             "encoded this much at a time, the same answer at memory bounded by the chunk (see "
+             "docs/batch-transform.md)", low=16),
 ]  # fmt: skip
 
 
@@ -234,6 +249,7 @@ class TrainingPaths:
 
     base: Path
     model: Path
+    memory_mb: int | None = None  # BYOM_TRAINING_MEMORY_MB: parsed data kept in memory, at most
 
     @property
     def config(self) -> Path:
@@ -251,9 +267,15 @@ class TrainingPaths:
     def failure(self) -> Path:
         return self.output / "failure"
 
+    @property
+    def checkpoints(self) -> Path:
+        """Where SageMaker syncs `checkpoint_s3_uri`; present only when the job sets it."""
+        return self.base / "checkpoints"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> TrainingPaths:
-        return cls(base=_base_dir(environ), model=_model_dir(environ))
+        memory = _Env(environ).integer(("BYOM_TRAINING_MEMORY_MB",), 0, 0)
+        return cls(base=_base_dir(environ), model=_model_dir(environ), memory_mb=memory or None)
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ def test_a_bad_share_on_one_host_fails_every_host_with_its_reason(tmp_path: Path
     cluster = cluster_jobs.create(tmp_path, BINARY, [good, bad], SHARDED)
     results = cluster_jobs.run(cluster)
     assert [result.returncode for result in results.values()] == [1, 1], cluster_jobs.report(results)
-    assert "row 2 has 1 fields, row 1 has 2" in cluster.jobs["127.0.0.2"].failure.read_text()
+    assert "line 2: 1 features where line 1 has 2" in cluster.jobs["127.0.0.2"].failure.read_text()
     first = cluster.jobs["127.0.0.1"].failure.read_text()
     assert first.startswith("host 127.0.0.2: channel 'train', file part-0.data"), first
 

@@ -138,7 +138,7 @@ def test_the_same_seed_trains_the_same_model(tmp_path: Path) -> None:
         ("non_numeric_label", "label 'setosa' is not a number; a regression target must be numeric"),
         ("binary_with_three_classes", "binary:logistic needs exactly 2 classes; the train channel has 3"),
         ("early_stopping_without_validation", "early_stopping_rounds needs a validation channel"),
-        ("ragged_rows", "row 2 has 2 fields, row 1 has 3"),
+        ("ragged_rows", "file part-0.data, line 2: 2 features where line 1 has 3"),
         ("bad_content_type", "ContentType 'application/x-parquet'"),
         ("invalid_json", "hyperparameters.json is not valid JSON"),
         ("unseen_validation_label", "validation labels never seen in train"),

@@ -73,6 +73,21 @@ FIELDS: dict[str, Field] = {
         lambda v: validate.within(v, 0, 100, "capture percent"),
     ),
     "plan": Field(str, "scaling plan JSON file (written by `byom plan`)"),
+    "serverless_memory": Field(
+        int,
+        "serverless inference instead of instances: memory in MB, 1024-6144 in steps of 1024",
+        validate.serverless_memory,
+    ),
+    "max_concurrency": Field(
+        int,
+        "serverless: concurrent invocations, 1-200 (default 20)",
+        lambda v: validate.within(v, 1, 200, "max concurrency"),
+    ),
+    "provisioned_concurrency": Field(
+        int,
+        "serverless: invocations kept warm, 1-200, at most max concurrency (default: none)",
+        lambda v: validate.within(v, 1, 200, "provisioned concurrency"),
+    ),
     "repository": Field(str, "ECR repository name (default byom)", validate.repository),
     "bucket": Field(str, "S3 bucket (default sagemaker-REGION-ACCOUNT)", validate.bucket),
     "prefix": Field(str, "S3 key prefix (default byom/models)"),
@@ -98,6 +113,9 @@ class Config:
     data_capture: str | None = None
     capture_percent: int = 100
     plan: str | None = None
+    serverless_memory: int | None = None
+    max_concurrency: int = 20
+    provisioned_concurrency: int | None = None
     repository: str = "byom"
     bucket: str | None = None
     prefix: str = "byom/models"

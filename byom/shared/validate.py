@@ -128,3 +128,9 @@ def capacity_range(minimum: int, maximum: int) -> None:
     at_least(minimum, 1, "min capacity")
     if minimum > maximum:
         raise CommandError(f"min capacity {minimum} is greater than max capacity {maximum}")
+
+
+def serverless_memory(value: int) -> int:
+    if value not in range(1024, 6145, 1024):
+        raise CommandError(f"serverless memory must be 1024, 2048, 3072, 4096, 5120 or 6144 MB, got {value}")
+    return value

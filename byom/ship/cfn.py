@@ -35,6 +35,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
     plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
+    resources.check_shape(settings, plan, rollout_asked=False)
     text = json.dumps(template(settings, plan), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -7,26 +7,56 @@ config that keeps the variant's current instance count (autoscaling may have mov
 refuses to change the instance type of a variant registered with autoscaling, so the target is
 deregistered first in that case; `--plan` registers it again. A dry run does not wait; without
 credentials it finds nothing, so it previews the create path.
+
+An update follows to its end (byom/ship/following.py): exit 0 when the endpoint serves the new
+config, 3 when SageMaker rolled it back or it failed; --no-wait returns once it is asked for. With
+--strategy (byom/ship/rollout.py) the update carries a DeploymentConfig whose automatic rollback
+watches the user's --rollback-alarm names, else the alarms byom puts for it
+(byom/ship/rollback_alarms.py). The rollout flags are checked before any call, instance-count
+sizes against the fleet once the endpoint is read and before any change.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws, connect
 from byom.shared.config import Config, required
-from byom.ship import autoscaling, resources, scaling_plan, waiting
+from byom.ship import autoscaling, following, resources, rollback_alarms, rollout, scaling_plan, waiting
+from byom.ship.rollback_alarms import Thresholds
+from byom.ship.rollout import Rollout
 from byom.ship.scaling_plan import Plan
 
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed")
 
 
+@dataclass(frozen=True)
+class Options:
+    """How an update rolls out: the strategy, whose alarms, and whether deploy follows it."""
+
+    rollout: Rollout | None = None
+    alarms: tuple[str, ...] = ()
+    limits: Thresholds | None = None
+    wait: bool = True
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("deploy", help="create or update a SageMaker endpoint and its autoscaling")
     config.add_flags(parser, *resources.SETTINGS, "wait")
+    parser.add_argument("--no-wait", action="store_true", help="return once the change is asked for")
+    rollout.add_flags(parser)
+    guard = parser.add_argument_group("automatic rollback (with --strategy)")
+    guard.add_argument(
+        "--rollback-alarm", action="append", metavar="NAME", help="your CloudWatch alarm (repeat, up to 10)"
+    )
+    guard.add_argument(
+        "--rollback-p99-ms", metavar="MS", help="byom's latency alarm (default: the plan's SLO)"
+    )
+    guard.add_argument("--rollback-error-rate", metavar="RATE", help="byom's 5xx alarm (default: the plan's)")
     config.add_dry_run(parser)
     parser.set_defaults(run=run)
 
@@ -35,23 +65,82 @@ def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
     plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
     model = resources.model_request(settings)  # validates every required setting before any call
+    options = options_from(args, settings, plan)
+    resources.check_shape(settings, plan, options.rollout is not None)
+    resources.endpoint_config_request(settings, model["ModelName"], 1)  # its checks, before any call
     aws = connect(settings, dry_run=args.dry_run)
-    deploy(aws, settings, model, plan)
+    deploy(aws, settings, model, plan, options)
     return 0
 
 
-def deploy(aws: Aws, settings: Config, model: dict[str, Any], plan: Plan | None) -> None:
+def options_from(args: argparse.Namespace, settings: Config, plan: Plan | None) -> Options:
+    chosen = rollout.from_args(args)
+    alarms = tuple(args.rollback_alarm or ())
+    limits_given = args.rollback_p99_ms is not None or args.rollback_error_rate is not None
+    if chosen is None and (alarms or limits_given):
+        raise CommandError("--rollback-alarm, --rollback-p99-ms and --rollback-error-rate need --strategy")
+    if alarms and limits_given:
+        raise CommandError(
+            "--rollback-p99-ms and --rollback-error-rate set byom's alarms; not with --rollback-alarm"
+        )
+    if len(alarms) > rollback_alarms.MAX_ALARMS:
+        raise CommandError(
+            f"{len(alarms)} --rollback-alarm given; a rollout takes at most {rollback_alarms.MAX_ALARMS}"
+        )
+    if args.no_wait and plan is not None:
+        raise CommandError("--no-wait cannot apply --plan: autoscaling needs the endpoint InService")
+    limits = None
+    if chosen is not None and not alarms:
+        p99 = number(args.rollback_p99_ms, "--rollback-p99-ms")
+        rate = number(args.rollback_error_rate, "--rollback-error-rate")
+        limits = rollback_alarms.thresholds(settings.plan, p99, rate)
+    return Options(chosen, alarms, limits, wait=not args.no_wait)
+
+
+def number(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise CommandError(f"{flag} must be a number, got {text!r}") from None
+
+
+def deploy(
+    aws: Aws, settings: Config, model: dict[str, Any], plan: Plan | None, options: Options | None = None
+) -> None:
+    options = options or Options()
     endpoint = required(settings.endpoint, "endpoint")
-    ensure_model(aws, model)
     current = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
+    if current is not None:
+        check_updatable(endpoint, current, settings, options.rollout)
+        rollback_alarms.check_named(aws, list(options.alarms))
+    ensure_model(aws, model)
     if current is None:
+        if options.rollout is not None:
+            aws.say(f"endpoint {endpoint} is new: it is created at once (--strategy applies to updates)")
         count = initial_count(aws, settings, plan)
-        create_endpoint(aws, settings, resources.endpoint_config_request(settings, model["ModelName"], count))
+        create_endpoint(
+            aws, settings, resources.endpoint_config_request(settings, model["ModelName"], count), options
+        )
     else:
-        update_endpoint(aws, settings, current, model["ModelName"])
+        update_endpoint(aws, settings, current, model["ModelName"], options)
     if plan is not None:
         autoscaling.apply(aws, endpoint, settings.variant, plan)
-    aws.done(f"endpoint {endpoint}", "deployed")
+    aws.done(f"endpoint {endpoint}", "deployed" if options.wait else "asked for")
+
+
+def check_updatable(endpoint: str, current: dict[str, Any], settings: Config, chosen: Rollout | None) -> None:
+    """Before any change: the endpoint can take an update, and instance-count sizes fit its fleet."""
+    status = current.get("EndpointStatus")
+    if status in BUSY or status == "Failed":
+        hint = (
+            "delete it with `byom destroy` and deploy again" if status == "Failed" else "wait for InService"
+        )
+        raise CommandError(f"endpoint {endpoint} is {status}; {hint}")
+    if chosen is not None:
+        for variant in current.get("ProductionVariants", []):
+            chosen.check_fleet(variant["VariantName"], variant_count(variant, settings))
 
 
 def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
@@ -60,7 +149,13 @@ def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
 
 def ensure_endpoint_config(aws: Aws, request: dict[str, Any]) -> None:
     variant = request["ProductionVariants"][0]
-    ensure(aws, "endpoint_config", request, f"{variant['InitialInstanceCount']} x {variant['InstanceType']}")
+    serverless = variant.get("ServerlessConfig")
+    summary = (
+        f"serverless, {serverless['MemorySizeInMB']} MB, up to {serverless['MaxConcurrency']} concurrent"
+        if serverless
+        else f"{variant['InitialInstanceCount']} x {variant['InstanceType']}"
+    )
+    ensure(aws, "endpoint_config", request, summary)
 
 
 def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
@@ -76,24 +171,25 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
 
 def initial_count(aws: Aws, settings: Config, plan: Plan | None) -> int:
     count = resources.initial_count(settings, plan)
-    if count < 2:
+    if count < 2 and settings.serverless_memory is None:
         aws.say("warning: one instance has no redundancy; SageMaker recommends at least two for availability")
     return count
 
 
-def create_endpoint(aws: Aws, settings: Config, endpoint_config: dict[str, Any]) -> None:
-    ensure_endpoint_config(aws, endpoint_config)
-    apply_config(aws, settings, "create_endpoint", endpoint_config["EndpointConfigName"])
-
-
-def update_endpoint(aws: Aws, settings: Config, current: dict[str, Any], model_name: str) -> None:
+def create_endpoint(aws: Aws, settings: Config, endpoint_config: dict[str, Any], options: Options) -> None:
     endpoint = required(settings.endpoint, "endpoint")
-    status = current.get("EndpointStatus")
-    if status in BUSY or status == "Failed":
-        hint = (
-            "delete it with `byom destroy` and deploy again" if status == "Failed" else "wait for InService"
-        )
-        raise CommandError(f"endpoint {endpoint} is {status}; {hint}")
+    ensure_endpoint_config(aws, endpoint_config)
+    name = endpoint_config["EndpointConfigName"]
+    aws.change("sagemaker", "create_endpoint", EndpointName=endpoint, EndpointConfigName=name)
+    aws.done(f"endpoint {endpoint}", f"created with config {name}")
+    if not aws.dry_run and options.wait:
+        waiting.wait_in_service(aws, endpoint, settings.wait)
+
+
+def update_endpoint(
+    aws: Aws, settings: Config, current: dict[str, Any], model_name: str, options: Options
+) -> None:
+    endpoint = required(settings.endpoint, "endpoint")
     variant = current_variant(current, settings.variant)
     desired = resources.endpoint_config_request(settings, model_name, variant_count(variant, settings))
     described = aws.read(
@@ -102,21 +198,46 @@ def update_endpoint(aws: Aws, settings: Config, current: dict[str, Any], model_n
     if resources.config_matches(described, desired):
         aws.say(f"endpoint {endpoint}: unchanged (config {current['EndpointConfigName']})")
         return
-    if instance_type_of(described, settings.variant) != settings.instance_type:
+    if (
+        settings.serverless_memory is None
+        and instance_type_of(described, settings.variant) != settings.instance_type
+    ):
         aws.say("the instance type changes: SageMaker requires deregistering autoscaling first")
         autoscaling.remove(aws, endpoint, settings.variant)
     ensure_endpoint_config(aws, desired)
-    apply_config(aws, settings, "update_endpoint", desired["EndpointConfigName"])
+    switch_config(aws, settings, desired, options)
 
 
-def apply_config(aws: Aws, settings: Config, operation: str, config_name: str) -> None:
-    """Create the endpoint or move it to another config, then wait until it serves."""
-    endpoint = required(settings.endpoint, "endpoint")
-    aws.change("sagemaker", operation, EndpointName=endpoint, EndpointConfigName=config_name)
-    verb = "created" if operation == "create_endpoint" else "updated"
-    aws.done(f"endpoint {endpoint}", f"{verb} with config {config_name}")
-    if not aws.dry_run:
-        waiting.wait_in_service(aws, endpoint, settings.wait)
+def switch_config(aws: Aws, settings: Config, desired: dict[str, Any], options: Options) -> None:
+    """UpdateEndpoint to the new config (with the rollout's DeploymentConfig), then follow it."""
+    endpoint, name = required(settings.endpoint, "endpoint"), desired["EndpointConfigName"]
+    extra, alarms = {}, list(options.alarms)
+    if options.rollout is not None:
+        alarms = rollout_alarms(aws, endpoint, desired, options)
+        extra["DeploymentConfig"] = options.rollout.deployment_config(alarms)
+    aws.change("sagemaker", "update_endpoint", EndpointName=endpoint, EndpointConfigName=name, **extra)
+    aws.done(
+        f"endpoint {endpoint}",
+        f"asked to serve config {name}",
+        options.rollout.summary() if options.rollout else "",
+    )
+    if aws.dry_run or not options.wait:
+        return
+    timeout = (
+        max(settings.wait, options.rollout.longest_seconds() + 600) if options.rollout else settings.wait
+    )
+    following.follow(aws, endpoint, name, alarms, timeout)
+    aws.done(f"endpoint {endpoint}", f"serves config {name}")
+
+
+def rollout_alarms(aws: Aws, endpoint: str, desired: dict[str, Any], options: Options) -> list[str]:
+    """The alarms the rollback watches: the user's (checked to exist before), else byom's, put now."""
+    if options.alarms:
+        return list(options.alarms)
+    assert options.limits is not None
+    variants = [variant["VariantName"] for variant in desired["ProductionVariants"]]
+    requests = rollback_alarms.requests(endpoint, variants, desired["EndpointConfigName"], options.limits)
+    return rollback_alarms.put(aws, requests, options.limits)
 
 
 def current_variant(endpoint: dict[str, Any], name: str) -> dict[str, Any] | None:

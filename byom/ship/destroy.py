@@ -1,7 +1,7 @@
 """`byom destroy`: remove an endpoint and everything `byom deploy` made for it.
 
 Owns the inventory and the order: scheduled actions, scaling policies and their alarms, the
-scalable target, the endpoint, then its endpoint configs and models, namely the ones the current
+scalable target, the rollback alarms deploy put (`<endpoint>-rollback-*`), the endpoint, then its endpoint configs and models, namely the ones the current
 config uses and the earlier ones deploy named after this endpoint (`<endpoint>-<8 hex>`). It asks
 before deleting unless --yes; --dry-run prints the calls instead. Without credentials a dry run
 can read nothing, so it prints the inventory's reads and says in one line what it will delete.
@@ -17,7 +17,7 @@ from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws, connect
 from byom.shared.config import required
-from byom.ship import autoscaling, resources
+from byom.ship import autoscaling, resources, rollback_alarms
 
 
 @dataclass
@@ -25,9 +25,10 @@ class Inventory:
     endpoint: dict[str, Any] | None
     configs: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return self.endpoint is None and not self.configs and not self.models
+        return self.endpoint is None and not self.configs and not self.models and not self.alarms
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if aws.offline:
         aws.say(
             "then it will delete what those reads find: each variant's autoscaling (scheduled actions, "
-            f"scaling policies and their alarms, scalable target), endpoint {endpoint}, and its endpoint "
+            f"scaling policies and their alarms, scalable target), its rollback alarms, endpoint {endpoint}, and its endpoint "
             "configs and models (the current config and its models, and the ones named "
             f"{resources.name_prefix(endpoint)}-<8 HEX>)"
         )
@@ -72,6 +73,7 @@ def inventory(aws: Aws, endpoint: str) -> Inventory:
         described,
         [name for name in configs if resources.is_derived_name(name, endpoint)],
         [name for name in models if resources.is_derived_name(name, endpoint)],
+        [alarm["AlarmName"] for alarm in rollback_alarms.current(aws, endpoint)],
     )
     if described:
         add(found.configs, described["EndpointConfigName"])
@@ -95,6 +97,7 @@ def confirmed(endpoint: str, found: Inventory) -> bool:
     print(f"This deletes endpoint {endpoint if found.endpoint else '(already gone)'}, its autoscaling,")
     print(f"  endpoint configs: {', '.join(found.configs) or 'none'}")
     print(f"  models: {', '.join(found.models) or 'none'}")
+    print(f"  rollback alarms: {', '.join(found.alarms) or 'none'}")
     try:
         return input("Delete them? [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
@@ -108,6 +111,7 @@ def destroy(aws: Aws, endpoint: str, found: Inventory) -> None:
             autoscaling.remove(aws, endpoint, variant["VariantName"])
         aws.change("sagemaker", "delete_endpoint", EndpointName=endpoint)
         aws.done(f"endpoint {endpoint}", "deleted")
+    rollback_alarms.remove(aws, found.alarms)
     for name in found.configs:
         aws.change("sagemaker", "delete_endpoint_config", EndpointConfigName=name)
         aws.done(f"endpoint config {name}", "deleted")

@@ -35,7 +35,12 @@ def register(subparsers: Any) -> None:
         "--content-type", help="default: from the file extension (.csv, .json, .jsonl, .libsvm, .npy)"
     )
     parser.add_argument("--accept", help="response type, e.g. application/json")
-    parser.add_argument("--target-variant", help="send to this variant instead of by weight")
+    parser.add_argument(
+        "--variant",
+        "--target-variant",
+        dest="target_variant",
+        help="send to this variant instead of by weight",
+    )
     parser.add_argument("--output", metavar="FILE", help="write the answer here instead of stdout")
     parser.set_defaults(run=run)
 

@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from byom.errors import CommandError
 from byom.shared.config import Config, required
 from byom.ship.scaling_plan import Plan, ScheduledAction, StepScaling, TargetTracking
 
@@ -38,6 +39,9 @@ SETTINGS = (
     "data_capture",
     "capture_percent",
     "plan",
+    "serverless_memory",
+    "max_concurrency",
+    "provisioned_concurrency",
 )
 
 
@@ -85,17 +89,43 @@ def initial_count(config: Config, plan: Plan | None) -> int:
 
 def endpoint_config_request(config: Config, model_name: str, instance_count: int) -> Request:
     endpoint = required(config.endpoint, "endpoint")
-    variant = {
-        "VariantName": config.variant,
-        "ModelName": model_name,
-        "InstanceType": config.instance_type,
-        "InitialInstanceCount": instance_count,
-        "InitialVariantWeight": 1.0,
-    }
+    variant: Request = {"VariantName": config.variant, "ModelName": model_name}
+    if config.serverless_memory is None:
+        variant |= {"InstanceType": config.instance_type, "InitialInstanceCount": instance_count}
+    else:
+        variant["ServerlessConfig"] = serverless(config)
+    variant["InitialVariantWeight"] = 1.0
     content: Request = {"ProductionVariants": [variant]}
     if config.data_capture:
         content["DataCaptureConfig"] = data_capture(config.data_capture, config.capture_percent)
     return {"EndpointConfigName": derived_name(endpoint, content), **content}
+
+
+def serverless(config: Config) -> Request:
+    """A variant's ServerlessConfig; provisioned concurrency must not exceed the maximum."""
+    provisioned = config.provisioned_concurrency
+    if provisioned is not None and provisioned > config.max_concurrency:
+        raise CommandError(
+            f"provisioned concurrency {provisioned} is above max concurrency {config.max_concurrency}"
+        )
+    found: Request = {"MemorySizeInMB": config.serverless_memory, "MaxConcurrency": config.max_concurrency}
+    if provisioned is not None:
+        found["ProvisionedConcurrency"] = provisioned
+    return found
+
+
+def check_shape(config: Config, plan: Plan | None, rollout_asked: bool) -> None:
+    """What a serverless endpoint cannot take: instance autoscaling, a rollout strategy."""
+    if config.serverless_memory is None:
+        if config.provisioned_concurrency is not None:
+            raise CommandError("provisioned concurrency needs serverless_memory (a serverless endpoint)")
+        return
+    if plan is not None:
+        raise CommandError(
+            "a serverless endpoint scales itself: --plan (instance autoscaling) does not apply"
+        )
+    if rollout_asked:
+        raise CommandError("SageMaker's rollout strategies do not apply to serverless endpoints")
 
 
 def data_capture(destination: str, percent: int) -> Request:

@@ -1,6 +1,8 @@
 """`byom status`: an endpoint, its variants, their autoscaling, and recent CloudWatch figures.
 
-Owns what is shown and how: read-only calls, one block per variant. The figures are the last
+Owns what is shown and how: read-only calls, one block per variant, then the rollout in progress
+(PendingDeploymentSummary, the new fleet as byom/ship/following.py words it), the last rollout's
+strategy (LastDeploymentConfig) and the rollback alarms byom made, with their states. The figures are the last
 --minutes (default 60) aggregated into one number each: request and error counts summed,
 latencies and utilisation averaged (SageMaker reports latencies in microseconds; shown in ms).
 """
@@ -15,7 +17,7 @@ from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws, connect
 from byom.shared.config import required
-from byom.ship import autoscaling, resources
+from byom.ship import autoscaling, following, resources, rollback_alarms
 
 # (namespace, metric, statistic, unit shown, divisor from SageMaker's unit)
 FIGURES = (
@@ -57,7 +59,38 @@ def report(aws: Aws, endpoint: dict[str, Any], minutes: int) -> list[str]:
     types = instance_types(aws, endpoint["EndpointConfigName"])
     for variant in endpoint.get("ProductionVariants", []):
         lines += variant_lines(aws, name, variant, types.get(variant["VariantName"], "?"), minutes)
+    return lines + rollout_lines(aws, endpoint)
+
+
+def rollout_lines(aws: Aws, endpoint: dict[str, Any]) -> list[str]:
+    lines = []
+    pending = endpoint.get("PendingDeploymentSummary")
+    if pending:
+        lines.append(f"rollout in progress to config {pending.get('EndpointConfigName')}:")
+        lines += [f"  {following.fleet_part(variant)}" for variant in pending.get("ProductionVariants", [])]
+    last = endpoint.get("LastDeploymentConfig")
+    lines.append(f"last rollout: {deployment_summary(last) if last else 'none (updated at once)'}")
+    alarms = rollback_alarms.current(aws, endpoint["EndpointName"])
+    lines += [f"  rollback alarm {alarm['AlarmName']}: {alarm.get('StateValue', '?')}" for alarm in alarms]
     return lines
+
+
+def deployment_summary(config: dict[str, Any]) -> str:
+    """A DeploymentConfig in one line: its policy's settings and the alarms it watches."""
+    parts = []
+    for policy, settings in config.items():
+        if policy == "AutoRollbackConfiguration":
+            names = [alarm["AlarmName"] for alarm in settings.get("Alarms", [])]
+            parts.append(f"rollback on {', '.join(names) or 'no alarm'}")
+        else:
+            parts.append(f"{policy} {compact(settings)}")
+    return "; ".join(parts)
+
+
+def compact(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} {compact(item)}" for key, item in value.items()) + "}"
+    return str(value)
 
 
 def instance_types(aws: Aws, config_name: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from container.outputs import Prediction
 
 Encoder = Callable[[Prediction], bytes]
 
-__all__ = ["DECODERS", "ENCODERS", "Decoder", "Encoder"]
+__all__ = ["DECODERS", "ENCODERS", "LINE_ANSWERS", "LINE_BODIES", "Decoder", "Encoder"]
 
 DECODERS: dict[str, Decoder] = {
     "text/csv": csv.decode_csv,
@@ -36,3 +36,8 @@ ENCODERS: dict[str, Encoder] = {
     "application/json": json.encode_json,
     "application/jsonlines": jsonlines.encode_jsonlines,
 }
+
+# One record per line in, one line per record out: a body of these can be answered a chunk of
+# lines at a time (container.streaming). A JSON or npy body is one document, as is a JSON answer.
+LINE_BODIES = frozenset({csv.decode_csv, jsonlines.decode_jsonlines, libsvm.decode_libsvm})
+LINE_ANSWERS = frozenset({"text/csv", "application/jsonlines"})

@@ -21,7 +21,7 @@ import numpy as np
 import xgboost
 
 from container.errors import ModelLoadError
-from container.flavours import tree_walk
+from container.flavours import tree_checks, tree_walk
 from container.flavours.compiled_walk import CompiledWalk, compile_walk
 from container.outputs import offered_outputs
 from container.schema import Schema
@@ -44,6 +44,7 @@ class BoosterModel:
     ) -> None:
         booster.set_param({"nthread": model_threads})
         self.model_threads = model_threads
+        dump = checked_dump(booster)  # before anything walks the trees: XGBoost's own walks trust them
         config = json.loads(booster.save_config())["learner"]
         self.booster = booster
         self.objective: str = config["objective"]["name"]
@@ -59,7 +60,7 @@ class BoosterModel:
         )
         self.contribution_names = self.schema.feature_names
         self.n_trees = len(booster.get_dump())
-        self.walk = verified_walk(booster, self.schema.n_features or 0, whole_batches=model_threads == 1)
+        self.walk = verified_walk(booster, self.schema.n_features or 0, model_threads == 1, dump)
 
     def native(self, rows: Matrix) -> np.ndarray:
         if self.schema.task == "classification" and (
@@ -122,11 +123,25 @@ def _xgboost_reason(error: Exception) -> str:
     return re.sub(r"^\[[\d:]+\]\s+\S+:\d+:\s*", "", first_line)
 
 
-def verified_walk(booster: xgboost.Booster, n_features: int, whole_batches: bool = False) -> Walk | None:
-    """The model's tree walk, in C if built, that answers probe rows exactly like XGBoost; else
-    None (logged). With `whole_batches` the C walk takes every dense batch (see compiled_walk)."""
+def checked_dump(booster: xgboost.Booster) -> dict[str, Any]:
+    """The Booster as XGBoost's JSON, its trees checked walkable (tree_checks), or ModelLoadError.
+    XGBoost writes it from what it loaded, so one check covers JSON, UBJSON and the legacy format."""
+    dump: dict[str, Any] = json.loads(booster.save_raw("json"))
     try:
-        walk = tree_walk.build(json.loads(booster.save_raw("json")))
+        tree_checks.check_booster_trees(dump)
+    except tree_checks.BadTrees as reason:
+        raise ModelLoadError(f"the model's trees cannot be walked safely: {reason}") from None
+    return dump
+
+
+def verified_walk(
+    booster: xgboost.Booster, n_features: int, whole_batches: bool = False, dump: dict[str, Any] | None = None
+) -> Walk | None:
+    """The model's tree walk, in C if built, that answers probe rows exactly like XGBoost; else
+    None (logged). With `whole_batches` the C walk takes every dense batch (see compiled_walk).
+    `dump` is the Booster's JSON (checked_dump), when the caller has it already."""
+    try:
+        walk = tree_walk.build(dump if dump is not None else json.loads(booster.save_raw("json")))
     except tree_walk.Unsupported as reason:
         log.info("XGBoost predicts every batch: the tree walk does not support %s", reason)
         return None

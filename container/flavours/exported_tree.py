@@ -34,6 +34,7 @@ import numpy as np
 
 from container.errors import UnsupportedOutput
 from container.flavours import export_path
+from container.flavours.tree_checks import BadTrees, check_children, check_splits
 from container.flavours.tree_walk import threshold_probes
 from container.manifest import file_sha256
 from container.outputs import offered_outputs
@@ -154,10 +155,17 @@ def _check_nodes(tree: ExportedTree, schema: Schema) -> None:
     ):  # fmt: skip
         if array.dtype.kind != "i" or array.shape != (n_nodes,) or not np.all((array >= 0) & (array < limit)):
             raise ValueError(f"{name} holds entries outside 0..{limit}")
+    if tree.threshold.shape != (n_nodes,) or tree.missing_left.shape != (n_nodes,):
+        raise ValueError("the thresholds or missing directions do not fit the nodes")
     if not 0 <= tree.depth < n_nodes or tree.values.ndim != 2 or len(tree.values) != n_nodes:
         raise ValueError("the depth or the values do not fit the nodes")
     if tree.cover is not None and (tree.cover.shape != (n_nodes,) or not np.all(tree.cover > 0)):
         raise ValueError("the cover does not fit the nodes")
+    inner = tree.left != np.arange(n_nodes)  # a leaf points to itself
+    if np.any(inner != (tree.right != np.arange(n_nodes))):
+        raise BadTrees("a node that is a leaf on one side only")
+    check_children(tree.left, tree.right, ~inner)  # else TreeSHAP's walk from the root would loop
+    check_splits(tree.feature, tree.threshold, inner, schema.n_features or 0)
 
 
 def _widened_float32(rows: Matrix) -> np.ndarray:
@@ -185,6 +193,8 @@ def load_export(path: Path, artifact: Path) -> ExportedTree:
         _prove(tree, arrays)
     except ExportRejected:
         raise
+    except BadTrees as reason:
+        raise ExportRejected(f"its nodes cannot be walked safely: {reason}") from None
     except Exception as error:  # a damaged or foreign file: missing members, wrong types, not a zip
         raise ExportRejected(f"it cannot be read: {error!r}") from None
     return tree

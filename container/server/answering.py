@@ -1,10 +1,15 @@
 """Answering a request whose bytes are in hand: on the event loop, or in a pool thread.
 
-Owns: the choice between the two (`dispatch`). A plain request (`container.server.plain_http`)
+Owns: the choice between the three (`dispatch`). A plain request (`container.server.plain_http`)
 that the inline policy allows (`container.server.inline`; /ping always) is answered by the event
 loop itself, without gunicorn's parser, environ builder or Response, and sent by
-`container.server.sending`. Any other goes to a pool thread through gthread's own `enqueue_req`,
-`handle` and `handle_request`, with a parser over the bytes in hand, never the socket
+`container.server.sending`. Any other plain request is answered the same way in a pool thread
+(`answer_plain_in_pool`), and sent by the event loop: that is every large /invocations body.
+gunicorn's body reader hands a body over in 1 MiB steps, each copying what is left of it, so a
+100 MiB body cost about 50 such copies (a 100 MiB CSV took 4.4 s to answer, against 1.2 s in
+process; bench/results/batch.md); the plain environ's `wsgi.input` holds the body whole. A request
+that is not plain goes to a pool thread through gthread's own `enqueue_req`, `handle` and
+`handle_request`, with a parser over the bytes in hand, never the socket
 (`gunicorn_internals.parse_from_memory`); the thread's writes are bounded by the request timeout.
 Must not know how requests are read or what the application does with them.
 """
@@ -30,6 +35,8 @@ class AnswersRequests(ThreadWorker):  # type: ignore[misc]
         )
         if plain is not None and self.inline.allows(len(request), plain.path):
             self.answer_plain(conn, request, plain)
+        elif plain is not None:  # the request's bytes are left to the loop's frames, freed on return
+            gunicorn_internals.in_pool(self, self.plain_in_pool, self.finish_plain, conn, len(request), plain)
         else:
             conn.read_ahead = request
             ThreadWorker.enqueue_req(self, conn)  # handle() in a pool thread, then finish_request()
@@ -49,6 +56,27 @@ class AnswersRequests(ThreadWorker):  # type: ignore[misc]
             self.send_answer(conn, plain_http.INTERNAL_ERROR, must_close=True)
             return
         self.send_answer(conn, payload, response.must_close)
+
+    def plain_in_pool(
+        self, conn: Any, request_size: int, request: plain_http.PlainRequest
+    ) -> tuple[bytes, bool]:
+        """In a pool thread: a plain request's answer and whether its connection closes after it."""
+        counted = self.inline.counts(request_size, request.path)
+        response = plain_http.PlainResponse(request)
+        if not gunicorn_internals.count_request(self) or not conn.keep_open:
+            response.force_close()
+        try:
+            payload = self.timed(counted, self.plain_payload, request, response, conn)
+        except Exception:
+            self.log.exception("Error handling request %s %s", request.method, request.uri)
+            return plain_http.INTERNAL_ERROR, True
+        return payload, response.must_close
+
+    def finish_plain(self, conn: Any, done: Future[tuple[bytes, bool]]) -> None:
+        """Back on the event loop: send what `plain_in_pool` answered."""
+        self.release(conn)
+        payload, must_close = done.result() if done.exception() is None else (plain_http.INTERNAL_ERROR, True)
+        self.send_answer(conn, payload, must_close)
 
     def plain_payload(
         self, request: plain_http.PlainRequest, response: plain_http.PlainResponse, conn: Any

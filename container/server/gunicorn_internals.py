@@ -11,7 +11,7 @@ The assumptions, in gunicorn 27's terms:
   `finish_request(conn, future)` to the event loop; `handle` skips `TConn.init()` (which would give
   the parser the socket) when `conn.initialized` is set, and skips its wait for data when
   `conn.data_ready` is; `handle_request(req, conn)` runs the app and returns whether to keep the
-  connection; `murder_pending` runs after every round of the event loop; the loop's `poller`,
+  connection; `murder_pending` runs after every round of the event loop; the loop's `poller`, `tpool`,
   `method_queue.defer`, `keepalived_conns`, `max_keepalived`, `nr`, `max_requests` and
   `on_client_socket_readable(conn, sock)` are what gthread itself uses for kept-alive connections.
 - A parser from `http.get_parser(cfg, source, client)` reads any iterable of bytes, not only a
@@ -78,6 +78,13 @@ def keep_alive(worker: Any, conn: Any) -> None:
         conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
     worker.keepalived_conns.append(conn)
     worker.poller.register(conn.sock, selectors.EVENT_READ, partial(worker.on_client_socket_readable, conn))
+
+
+def in_pool(worker: Any, call: Any, then: Any, conn: Any, *args: Any) -> None:
+    """Run `call(conn, *args)` in gthread's thread pool (`tpool`), then `then(conn, future)` on the
+    event loop, as gthread's own `enqueue_req` does with `handle` and `finish_request`."""
+    future = worker.tpool.submit(call, conn, *args)
+    future.add_done_callback(lambda done: worker.method_queue.defer(then, conn, done))
 
 
 def defer(worker: Any, callback: Any, *args: Any) -> None:

@@ -94,11 +94,15 @@ class Incoming:
 
         A request refused from its headers for a Content-Length over the limit is given without
         the part of its body in hand: the app never reads it."""
-        if self.verdict is Verdict.WHOLE:
-            return bytes(self.data[: self.end]), bytes(self.data[self.end :])
-        if self.body_unread:
-            return bytes(self.data[: self.head_end]), b""
-        return bytes(self.data), b""
+        data = memoryview(self.data)  # sliced without a copy: a bytearray's slice is one more
+        try:
+            if self.verdict is Verdict.WHOLE:
+                return bytes(data[: self.end]), bytes(data[self.end :])
+            if self.body_unread:
+                return bytes(data[: self.head_end]), b""
+            return bytes(data), b""
+        finally:
+            data.release()  # the buffer may grow or be freed again
 
     @property
     def reading_large_body(self) -> bool:

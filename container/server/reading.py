@@ -84,7 +84,9 @@ class ReadsWholeRequests(ThreadWorker):  # type: ignore[misc]
         self.unwatch(conn)
         del self.incoming[conn]
         request, conn.leftover = incoming.split()
+        incoming.data = bytearray()  # a large body is in `request` now: one copy in memory, not two
         conn.keep_open = incoming.verdict is Verdict.WHOLE
+        conn.refused_body = incoming.verdict is Verdict.DECIDED and incoming.head_end > 0  # still coming
         self.dispatch(conn, request, incoming.body_unread)
 
     def send_continue(self, conn: Any, incoming: Incoming) -> bool:

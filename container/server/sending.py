@@ -25,6 +25,13 @@ from container.server.read_ahead import READ_SIZE
 
 LINGER_SECONDS = 2.0  # gunicorn's util.close_graceful bounds
 LINGER_BYTES = 64 * 1024
+# After refusing a request whose body is still arriving (413, or 400 for broken framing): nginx's
+# lingering close bounds (lingering_time 30 s, lingering_timeout 5 s), and at most twice the
+# payload limit or REFUSED_LINGER_BYTES, the larger (dropped at about 1 GB/s on one core). A client that sends its whole body before it reads (Python's http.client) then
+# reads the answer instead of a reset (BrokenPipeError).
+REFUSED_LINGER_SECONDS = 30.0
+REFUSED_LINGER_IDLE_SECONDS = 5.0
+REFUSED_LINGER_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -38,10 +45,23 @@ class Outgoing:
 
 @dataclass
 class Lingering:
-    """A connection closing: its FIN is sent, what the client still sends is read and dropped."""
+    """A connection closing: its FIN is sent, what the client still sends is read and dropped,
+    up to `limit` bytes, until `ends_at`, each read within `idle` seconds of the last."""
 
     deadline: float
+    ends_at: float
+    idle: float
+    limit: int
     drained: int = 0
+
+    @classmethod
+    def after(cls, refused_body: bool, body_limit: int) -> Lingering:
+        now = time.monotonic()
+        if refused_body:
+            ends_at = now + REFUSED_LINGER_SECONDS
+            limit = max(2 * body_limit, REFUSED_LINGER_BYTES)
+            return cls(now + REFUSED_LINGER_IDLE_SECONDS, ends_at, REFUSED_LINGER_IDLE_SECONDS, limit)
+        return cls(now + LINGER_SECONDS, now + LINGER_SECONDS, LINGER_SECONDS, LINGER_BYTES)
 
 
 class SendsWithoutWaiting(ThreadWorker):  # type: ignore[misc]
@@ -101,14 +121,16 @@ class SendsWithoutWaiting(ThreadWorker):  # type: ignore[misc]
         """Close as gunicorn's util.close_graceful does (RFC 9112 9.6: send FIN, then read and drop
         what the client still sends, so the kernel sends no RST over the answer), but with the
         event loop polling for the client's bytes instead of waiting on them: for LINGER_SECONDS
-        and LINGER_BYTES at most, gunicorn's own bounds."""
+        and LINGER_BYTES at most, gunicorn's own bounds; after a refusal of a body still arriving
+        (`conn.refused_body`, set by `container.server.reading`), nginx's (REFUSED_LINGER_*)."""
         try:
             conn.sock.setblocking(False)
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
             self.closed(conn)
             return
-        self.lingering[conn] = Lingering(time.monotonic() + LINGER_SECONDS)
+        refused = conn.__dict__.pop("refused_body", False)
+        self.lingering[conn] = Lingering.after(refused, self.body_limit)
         self.watch(conn, self.drain)
 
     def drain(self, conn: Any, _fileobj: Any = None) -> None:
@@ -120,8 +142,10 @@ class SendsWithoutWaiting(ThreadWorker):  # type: ignore[misc]
         except OSError:
             dropped = 0
         lingering.drained += dropped
-        if not dropped or lingering.drained >= LINGER_BYTES:
+        if not dropped or lingering.drained >= lingering.limit:
             self.end_lingering(conn)
+            return
+        lingering.deadline = min(lingering.ends_at, time.monotonic() + lingering.idle)
 
     def end_lingering(self, conn: Any) -> None:
         del self.lingering[conn]

@@ -18,7 +18,8 @@ The worker's jobs, one module each; this class only assembles them and sets the 
 - `reading`: requests read whole on the event loop (`read_ahead` frames them), so clients
   trickling headers or bodies hold no thread; the admission of large bodies.
 - `answering`: small, quick plain requests answered by the loop itself (`inline`, `plain_http`:
-  no gunicorn parser, environ builder or Response), any other by a pool thread.
+  no gunicorn parser, environ builder or Response), other plain ones the same way by a pool
+  thread (large bodies among them), any other by a pool thread through gunicorn's parser.
 - `sending`: answers sent as the client reads; connections kept alive, pipelined or closed.
 - `deadlines`: every wait ended at its deadline; the per-request timeout.
 - `stopping`: on SIGTERM, every connection the kernel had accepted is answered.

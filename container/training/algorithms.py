@@ -26,8 +26,11 @@ from container.flavours.estimator import EstimatorModel
 from container.flavours.exported_tree import ExportRejected, write_export
 from container.outputs import Predictor
 from container.settings import usable_cpu_count
+from container.tables import Matrix
+from container.training.checkpoints import Checkpoints, ResumedEarlyStopping, SaveCheckpoints
 from container.training.data import Channels, Dataset, class_labels, numeric_targets
 from container.training.hyperparameters import Hyperparameters
+from container.training.matrices import cache_directory, xgboost_matrix
 
 XGBOOST_ARTIFACT = "xgboost-model.ubj"
 ESTIMATORS: dict[tuple[str, str], Any] = {
@@ -69,9 +72,17 @@ class Targets:
     classes: list[Any] | None
 
 
-def fit(hp: Hyperparameters, channels: Channels, targets: Targets, stop: StopFlag) -> TrainedModel:
-    trainer = _train_xgboost if hp.algorithm == "xgboost" else _train_estimator
-    return trainer(hp, channels, targets, stop)
+def fit(
+    hp: Hyperparameters,
+    channels: Channels,
+    targets: Targets,
+    stop: StopFlag,
+    checkpoints: Checkpoints | None = None,
+) -> TrainedModel:
+    """The trained model; XGBoost writes and resumes from `checkpoints` when given."""
+    if hp.algorithm == "xgboost":
+        return _train_xgboost(hp, channels, targets, stop, checkpoints)
+    return _train_estimator(hp, channels, targets, stop)
 
 
 def evaluate(trained: TrainedModel, channels: Channels, targets: Targets) -> dict[str, float]:
@@ -102,28 +113,60 @@ def targets_for(hp: Hyperparameters, channels: Channels, every_label: np.ndarray
     return Targets(train, checked, classes)
 
 
-def _train_xgboost(hp: Hyperparameters, channels: Channels, targets: Targets, stop: StopFlag) -> TrainedModel:
+def _train_xgboost(
+    hp: Hyperparameters, channels: Channels, targets: Targets, stop: StopFlag, checkpoints: Checkpoints | None
+) -> TrainedModel:
     params = {**hp.params, "nthread": usable_cpu_count(), **_class_params(hp, targets)}
-    evals = [(xgboost.DMatrix(channels.train.features, label=targets.train), "train")]
-    if channels.validation is not None:
-        evals.append((xgboost.DMatrix(channels.validation.features, label=targets.validation), "validation"))
-    elif hp.early_stopping_rounds:
+    if channels.validation is None and hp.early_stopping_rounds:
         raise TrainingError("early_stopping_rounds needs a validation channel")
-    try:
-        booster = xgboost.train(
-            params, evals[0][0], num_boost_round=hp.num_round, evals=evals, verbose_eval=False,
-            early_stopping_rounds=hp.early_stopping_rounds, callbacks=[_PrintMetrics(), _StopWhenAsked(stop)],
-        )  # fmt: skip
-    except xgboost.core.XGBoostError as error:
-        raise TrainingError(f"XGBoost refused to train: {str(error).strip().splitlines()[-1]}") from None
-    if hp.early_stopping_rounds and booster.best_iteration + 1 < booster.num_boosted_rounds():
-        booster = booster[: booster.best_iteration + 1]
+    resumed = checkpoints.resume() if checkpoints is not None else None
+    done = resumed.num_boosted_rounds() if resumed is not None else 0
+    if resumed is not None:
+        print(f"byom train: resuming from the checkpoint after round {done} of {hp.num_round}", flush=True)
+    callbacks: list[xgboost.callback.TrainingCallback] = [_PrintMetrics(), _StopWhenAsked(stop)]
+    if checkpoints is not None:
+        callbacks.insert(1, SaveCheckpoints(checkpoints, lambda: stop.requested))
+    if hp.early_stopping_rounds:
+        callbacks.append(ResumedEarlyStopping(hp.early_stopping_rounds))
+    with cache_directory() as cache:
+        evals = _xgboost_matrices(channels, targets, params, Path(cache))
+        try:
+            booster = xgboost.train(
+                params, evals[0][0], num_boost_round=max(hp.num_round - done, 0), evals=evals,
+                verbose_eval=False, callbacks=callbacks, xgb_model=resumed,
+            )  # fmt: skip
+        except xgboost.core.XGBoostError as error:
+            raise TrainingError(f"XGBoost refused to train: {str(error).strip().splitlines()[-1]}") from None
+    booster = _kept_rounds(booster, hp)
     classes = tuple(targets.classes) if targets.classes is not None else None
     predictor = BoosterModel(booster, usable_cpu_count(), classes)
     return TrainedModel(
         XGBOOST_ARTIFACT, lambda path: booster.save_model(str(path)), predictor, targets.classes,
         params["objective"], booster.num_boosted_rounds(),
     )  # fmt: skip
+
+
+def _xgboost_matrices(
+    channels: Channels, targets: Targets, params: dict[str, Any], cache: Path
+) -> list[tuple[xgboost.DMatrix, str]]:
+    try:
+        train = xgboost_matrix(channels.train, targets.train, params, cache)
+        evals = [(train, "train")]
+        if channels.validation is not None and targets.validation is not None:
+            validation = xgboost_matrix(channels.validation, targets.validation, params, cache, ref=train)
+            evals.append((validation, "validation"))
+    except xgboost.core.XGBoostError as error:
+        raise TrainingError(f"XGBoost refused the data: {str(error).strip().splitlines()[-1]}") from None
+    return evals
+
+
+def _kept_rounds(booster: xgboost.Booster, hp: Hyperparameters) -> xgboost.Booster:
+    """The best rounds under early stopping; at most num_round (a checkpoint may hold more)."""
+    if hp.early_stopping_rounds and booster.best_iteration + 1 < booster.num_boosted_rounds():
+        return booster[: booster.best_iteration + 1]
+    if booster.num_boosted_rounds() > hp.num_round:
+        return booster[: hp.num_round]
+    return booster
 
 
 def _class_params(hp: Hyperparameters, targets: Targets) -> dict[str, Any]:
@@ -175,18 +218,23 @@ def _scores(trained: TrainedModel, dataset: Dataset, truth: np.ndarray) -> dict[
     """Regression: truth is the target values; classification: each row's class index."""
     model = trained.predictor
     if trained.classes is None:
-        predicted = model.native(dataset.features)
+        predicted = _by_block(model.native, dataset)
         error = predicted - truth
         return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error))),
                 "r2": float(metrics.r2_score(truth, predicted))}  # fmt: skip
     names = np.asarray(trained.classes)
-    scores = {"accuracy": float(np.mean(model.labels(dataset.features) == names[truth]))}
+    scores = {"accuracy": float(np.mean(_by_block(model.labels, dataset) == names[truth]))}
     if "probabilities" in model.outputs:
-        probabilities = model.probabilities(dataset.features)
+        probabilities = _by_block(model.probabilities, dataset)
         scores["logloss"] = float(metrics.log_loss(truth, probabilities, labels=range(len(names))))
         if len(names) == 2 and len(set(truth.tolist())) == 2:
             scores["auc"] = float(metrics.roc_auc_score(truth, probabilities[:, 1]))
     return scores
+
+
+def _by_block(predict: Callable[[Matrix], np.ndarray], dataset: Dataset) -> np.ndarray:
+    """Serving's answers for the dataset, block by block, on float64 rows as serving decodes them."""
+    return np.concatenate([predict(block.astype(np.float64)) for block in dataset.blocks()])
 
 
 class _PrintMetrics(xgboost.callback.TrainingCallback):
@@ -203,7 +251,9 @@ class _PrintMetrics(xgboost.callback.TrainingCallback):
             for data, log in evals_log.items()
             for name, history in log.items()
         ]
-        print(f"[{epoch}] " + "  ".join(parts), flush=True)
+        print(
+            f"[{model.num_boosted_rounds() - 1}] " + "  ".join(parts), flush=True
+        )  # resumed: past rounds count
         return False
 
 

@@ -6,10 +6,12 @@ also makes. In the first, on the tracker port of the first host, every host load
 tells the others whether it has train data, how wide it is and any error; a host without data then
 leaves (exit 0), and any error fails every host with the same line. In the second, on the next
 port of the first host with data, the hosts with data train: a FullyReplicated channel is split by
-rank so that each row counts once, libsvm shares are widened to the widest, a validation channel
-must reach every host that trains, the class list is the union of every host's labels, every host
-stops at the same round, and the final metrics are combined over the hosts. The first host of
-that group writes the model. One host needs none of it and forms no group.
+rank so that each row counts once (data.every_nth, on streamed blocks too), libsvm shares are
+widened to the widest, a validation channel must reach every host that trains, the class list is
+the union of every host's labels, every host resumes from the first host's checkpoint and stops at
+the same round, and the final metrics are combined over the hosts. XGBoost's matrices are built
+inside the group, where the hosts' quantile sketches are merged. The first host of that group
+writes the model and the checkpoints. One host needs none of it and forms no group.
 
 Must not know: file formats (data.py), how a model is fit or scored (algorithms.py), the files it
 writes (job.py).
@@ -27,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 import xgboost
 from xgboost import collective
 from xgboost.tracker import RabitTracker
 
 from container.errors import TrainingError
 from container.settings import TrackerSettings
-from container.training.data import Channels, Dataset, has_train_data, load_channels
+from container.training.checkpoints import Checkpoints
+from container.training.data import Channels, Dataset, every_nth, has_train_data, load_channels, widened
 
 # Final metrics that are a mean over rows: combined over the hosts by their row counts. rmse goes
 # through its square; r2 through its sums; auc's mean over hosts is an approximation (docs).
@@ -93,16 +95,31 @@ class Share:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Loading:
+    """How every host reads its channels (data.load_channels's arguments)."""
+
+    data_dir: Path
+    data_config: Mapping[str, Any]
+    task: str | None = None
+    memory_mb: int | None = None
+
+    def channels(self) -> Channels:
+        return load_channels(self.data_dir, self.data_config, task=self.task, memory_mb=self.memory_mb)
+
+
 @contextmanager
 def training_team(
-    cluster: Cluster, tracker: TrackerSettings, data_dir: Path, data_config: Mapping[str, Any]
+    cluster: Cluster, tracker: TrackerSettings, loading: Loading
 ) -> Iterator[tuple[Team, Channels]]:
+    """The team and this host's channels; XGBoost's matrices are to be built inside it, where
+    the hosts' quantile sketches are merged."""
     if len(cluster.hosts) == 1:
-        yield Team(), load_channels(data_dir, data_config)
+        yield Team(), loading.channels()
         return
     _wait_for_names(cluster, tracker.timeout_seconds)
     with _group(cluster.hosts, cluster.current, tracker.port, tracker.timeout_seconds) as everyone:
-        share, channels = _load_share(cluster.current, data_dir, data_config)
+        share, channels = _load_share(cluster.current, loading)
         shares: list[Share] = everyone.gather(share)
     trainers = _trainers(shares, cluster.current)
     assert channels is not None  # _trainers raised for a host without data
@@ -121,6 +138,41 @@ def check_algorithm(cluster: Cluster, algorithm: str) -> None:
         )
 
 
+def shared_checkpoints(team: Team, checkpoints: Checkpoints | None) -> Checkpoints | None:
+    """The first host's checkpoints (SageMaker syncs one location): every host resumes from the
+    booster the first resumes from, so that all train the same rounds, and only the first writes."""
+    if len(team.hosts) == 1:
+        return checkpoints
+    offer: tuple[int, bytes | None, str | None] = (0, None, None)  # every 0: no checkpoints
+    if team.writes and checkpoints is not None:
+        try:
+            resumed = checkpoints.resume()
+            offer = (checkpoints.every, None if resumed is None else bytes(resumed.save_raw("ubj")), None)
+        except TrainingError as error:
+            offer = (checkpoints.every, None, error.message)
+    every, raw, refusal = team.gather(offer)[0]
+    if not every:
+        return None
+    if refusal is not None:
+        raise TrainingError(refusal if team.writes else f"host {team.hosts[0]}: {refusal}")
+    if team.writes and checkpoints is not None:
+        return _TeamCheckpoints(checkpoints.directory, every, checkpoints.fingerprint, raw, writes=True)
+    return _TeamCheckpoints(Path(), every, {}, raw, writes=False)
+
+
+@dataclass(frozen=True)
+class _TeamCheckpoints(Checkpoints):
+    resumed: bytes | None = None
+    writes: bool = False
+
+    def resume(self) -> xgboost.Booster | None:
+        return None if self.resumed is None else xgboost.Booster(model_file=bytearray(self.resumed))
+
+    def save(self, booster: xgboost.Booster) -> None:
+        if self.writes:
+            super().save(booster)
+
+
 def every_label(team: Team, channels: Channels, classify: bool) -> np.ndarray | None:
     if not classify or len(team.hosts) == 1:
         return None
@@ -134,7 +186,7 @@ def combined_scores(
     """The final metrics over every host's rows, as one host with all of them would print them."""
     if len(team.hosts) == 1:
         return evaluate(channels)
-    has_validation = channels.validation is not None and channels.validation.features.shape[0] > 0
+    has_validation = channels.validation is not None and channels.validation.shape[0] > 0
     local = evaluate(channels if has_validation else replace(channels, validation=None))
     sums = {"train": _label_sums(channels.train, regression)}
     if has_validation and channels.validation is not None:
@@ -160,21 +212,21 @@ def _combine(name: str, everyone: list[tuple[dict[str, float], dict[str, tuple[f
 
 
 def _label_sums(dataset: Dataset, regression: bool) -> tuple[float, ...]:
-    rows = float(dataset.features.shape[0])
+    rows = float(dataset.shape[0])
     if not regression:
         return (rows,)
     labels = dataset.labels.astype(np.float64)
     return rows, float(labels.sum()), float(np.square(labels).sum())
 
 
-def _load_share(host: str, data_dir: Path, data_config: Mapping[str, Any]) -> tuple[Share, Channels | None]:
-    if not has_train_data(data_dir):
+def _load_share(host: str, loading: Loading) -> tuple[Share, Channels | None]:
+    if not has_train_data(loading.data_dir):
         return Share(host, has_data=False), None
     try:
-        channels = load_channels(data_dir, data_config)
+        channels = loading.channels()
     except TrainingError as error:
         return Share(host, has_data=True, error=error.message), None
-    width = int(channels.train.features.shape[1])
+    width = int(channels.train.shape[1])
     return Share(host, True, width, channels.validation is not None), channels
 
 
@@ -215,28 +267,22 @@ def _shaped(channels: Channels, team: Team, shares: list[Share], sharded: frozen
 
 
 def _widened(dataset: Dataset, width: int, shares: list[Share]) -> Dataset:
-    features = dataset.features
-    if features.shape[1] == width:
+    if dataset.shape[1] == width:
         return dataset
-    if not scipy.sparse.issparse(features):
+    if dataset.kind != "libsvm":
         narrow = min(shares, key=lambda share: share.width)
         wide = max(shares, key=lambda share: share.width)
         raise TrainingError(
             f"host {narrow.host}'s train data has {narrow.width} features, {wide.host}'s {wide.width}"
         )
-    widened = scipy.sparse.csr_matrix(features, copy=True)
-    widened.resize((features.shape[0], width))
-    return replace(dataset, features=widened)
+    return widened(dataset, width)
 
 
 def _my_rows(dataset: Dataset, team: Team, sharded: frozenset[str]) -> Dataset:
     """A FullyReplicated channel: every host has all of it; each trains on every n-th row."""
     if dataset.channel in sharded:
         return dataset
-    size = len(team.hosts)
-    return replace(
-        dataset, features=dataset.features[team.rank :: size], labels=dataset.labels[team.rank :: size]
-    )
+    return every_nth(dataset, team.rank, len(team.hosts))
 
 
 @contextmanager

@@ -26,7 +26,12 @@ OBJECTIVES = (
 )
 _THREADS = "the container sets the thread count from the CPUs the job may use"
 _REFUSED = {"n_jobs": _THREADS, "nthread": _THREADS, "random_state": "use seed instead"}
-_CONTROL = frozenset({"algorithm", "seed", "task", "num_round", "early_stopping_rounds"})
+_CONTROL = frozenset(
+    {"algorithm", "seed", "task", "num_round", "early_stopping_rounds", "checkpoint_frequency"}
+)
+# Rounds between checkpoints when /opt/ml/checkpoints exists: writing one takes about as long as
+# a round of a small model, and its cost grows with the trees already trained.
+DEFAULT_CHECKPOINT_FREQUENCY = 10
 _WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _METRIC = re.compile(r"[A-Za-z0-9_@.:+-]+")
@@ -65,6 +70,7 @@ class Hyperparameters:
     params: dict[str, Any]
     num_round: int
     early_stopping_rounds: int | None
+    checkpoint_frequency: int = DEFAULT_CHECKPOINT_FREQUENCY
 
 
 def _integer(
@@ -96,6 +102,7 @@ _XGBOOST = {
     "objective": _choice(*OBJECTIVES, default="reg:squarederror"),
     "num_round": _integer(1, default=100),
     "early_stopping_rounds": _integer(1),
+    "checkpoint_frequency": _integer(1, default=DEFAULT_CHECKPOINT_FREQUENCY),
     "booster": _choice("gbtree", "dart", "gblinear"),
     **dict.fromkeys(
         ("eta", "subsample", "colsample_bytree", "colsample_bylevel", "colsample_bynode"), _FRACTION
@@ -210,7 +217,15 @@ def _xgboost(values: dict[str, Any]) -> Hyperparameters:
     task: _Task = "classification" if objective.startswith(("binary:", "multi:")) else "regression"
     params = {**_without_control(values), "seed": values["seed"]}
     num_round, early_stopping_rounds = values["num_round"], values.get("early_stopping_rounds")
-    return Hyperparameters("xgboost", task, values["seed"], params, num_round, early_stopping_rounds)
+    return Hyperparameters(
+        "xgboost",
+        task,
+        values["seed"],
+        params,
+        num_round,
+        early_stopping_rounds,
+        values["checkpoint_frequency"],
+    )
 
 
 def _without_control(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ input data config, resource config), loads the channels, fits, prints the metric
 `name: value` lines, writes the artifact and its manifest to the model directory and the metrics
 to `output/data/metrics.json`. Any failure writes a short reason to `output/failure` (SageMaker
 shows its first 1024 characters) and exits non-zero: 1 for a problem with the job's inputs, 2 for
-our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved, and the job
-exits 143 with the reason in `output/failure`. With several hosts (distributed.py) every host runs
-this; only the team's first writes the model, and a host without data leaves with exit 0.
+our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved (and, with
+`/opt/ml/checkpoints`, left as a checkpoint the restarted job resumes from), and the job exits 143
+with the reason in `output/failure`. With several hosts (distributed.py) every host runs this;
+only the team's first writes the model and the checkpoints, and a host without data leaves with
+exit 0.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from container import manifest
-from container.errors import TrainingError
+from container.errors import ConfigurationError, TrainingError
 from container.flavours import EXPORT_SUFFIX, MANIFEST_NAME, flavour_of
 from container.settings import TrackerSettings, TrainingPaths
 from container.training import distributed
 from container.training.algorithms import StopFlag, TrainedModel, evaluate, fit, targets_for
+from container.training.checkpoints import Checkpoints
 from container.training.data import Channels, sample_rows
 from container.training.hyperparameters import Hyperparameters, parse
 
@@ -33,7 +36,11 @@ EXIT_BAD_INPUT, EXIT_OUR_BUG, EXIT_STOPPED = 1, 2, 143
 
 
 def main() -> None:
-    paths = TrainingPaths.from_env(os.environ)
+    try:
+        paths = TrainingPaths.from_env(os.environ)
+    except ConfigurationError as error:
+        print(f"byom train: failed: {error.message}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_BAD_INPUT)
     stop = StopFlag()
     signal.signal(signal.SIGTERM, stop.handle)
     try:
@@ -59,10 +66,12 @@ def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest | None:
     cluster = distributed.Cluster.from_config(_read_json(paths.config / "resourceconfig.json"), data_config)
     distributed.check_algorithm(cluster, hp.algorithm)
     tracker = TrackerSettings.from_env(os.environ)
-    with distributed.training_team(cluster, tracker, paths.data, data_config) as (team, channels):
+    loading = distributed.Loading(paths.data, data_config, hp.task, paths.memory_mb)
+    with distributed.training_team(cluster, tracker, loading) as (team, channels):
         _say(f"{hp.algorithm} ({hp.task}) on {_shape(channels)}{_where(team)}")
         targets = targets_for(hp, channels, distributed.every_label(team, channels, hp.task != "regression"))
-        trained = fit(hp, channels, targets, stop)
+        checkpoints = distributed.shared_checkpoints(team, checkpoints_for(paths, hp, channels))
+        trained = fit(hp, channels, targets, stop, checkpoints)
         scores = distributed.combined_scores(
             team, channels, lambda local: evaluate(trained, local, targets), hp.task == "regression"
         )
@@ -95,16 +104,28 @@ def _save(
     artifact = paths.model / trained.artifact_name
     trained.save(artifact)
     rows, outputs = manifest.golden_record(
-        trained.predictor, sample_rows(channels.train.features, manifest.GOLDEN_ROWS)
+        trained.predictor, sample_rows(channels.train, manifest.GOLDEN_ROWS)
     )
     record = manifest.Manifest(
         artifact=artifact.name, sha256=manifest.file_sha256(artifact), algorithm=hp.algorithm, task=hp.task,
-        n_features=int(channels.train.features.shape[1]), classes=trained.classes, objective=trained.objective,
+        n_features=channels.train.shape[1], classes=trained.classes, objective=trained.objective,
         feature_names=None, hyperparameters=raw, metrics=scores, golden_rows=rows, golden_outputs=outputs,
         library_versions=manifest.library_versions(), interrupted=interrupted,
     )  # fmt: skip
     manifest.write(record, paths.model)
     return record
+
+
+def checkpoints_for(paths: TrainingPaths, hp: Hyperparameters, channels: Channels) -> Checkpoints | None:
+    """XGBoost's checkpoints when SageMaker mounted /opt/ml/checkpoints (checkpoint_s3_uri)."""
+    if hp.algorithm != "xgboost" or not paths.checkpoints.is_dir():
+        return None
+    fingerprint = {
+        **{name: json.loads(json.dumps(value)) for name, value in hp.params.items()},
+        "early_stopping_rounds": hp.early_stopping_rounds, "rows": channels.train.shape[0],
+        "features": channels.train.shape[1],
+    }  # fmt: skip
+    return Checkpoints(paths.checkpoints, hp.checkpoint_frequency, fingerprint)
 
 
 def _clear_previous_model(model_dir: Path) -> None:
@@ -131,7 +152,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _shape(channels: Channels) -> str:
-    return f"{channels.train.features.shape[0]} rows x {channels.train.features.shape[1]} features"
+    return f"{channels.train.shape[0]} rows x {channels.train.shape[1]} features"
 
 
 def _where(team: distributed.Team) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +72,13 @@ def write_plan(path: Path, **overrides: Any) -> Path:
 
 
 DEPLOY_FLAGS = ("--endpoint", "iris", "--image", IMAGE, "--model-data", MODEL_DATA, "--role", ROLE)
+
+
+def lint(template: Path) -> subprocess.CompletedProcess[str]:
+    """cfn-lint on a template, offline with its bundled resource specifications."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--regions", "us-east-1", "--", str(template)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

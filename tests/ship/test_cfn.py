@@ -4,20 +4,9 @@ resource specifications) finds nothing wrong with it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, ROLE, byom, write_plan
-
-
-def lint(template: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--regions", "us-east-1", "--", str(template)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, ROLE, byom, lint, write_plan
 
 
 def test_the_template_passes_cfn_lint(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from botocore.stub import Stubber
 from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, resources, waiting
+from byom.ship import deploy, following, resources
+from tests.helpers.rollout import endpoint_answer, stub_new_config
 from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, dry_run_calls, write_plan
 
 TARGET = {
@@ -180,7 +181,7 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
     aws_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """moto has no UpdateEndpoint: the whole SageMaker conversation of an update, stubbed."""
-    monkeypatch.setattr(waiting, "POLL_SECONDS", 0)
+    monkeypatch.setattr(following, "POLL_SECONDS", 0)
     settings = config.Config(
         endpoint="iris", image=IMAGE.replace("abc1234", "def5678"), model_data=MODEL_DATA, role=ROLE
     )
@@ -188,6 +189,9 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
     new_config = resources.endpoint_config_request(settings, model["ModelName"], 5)
     aws = Aws(boto3.Session(region_name="us-east-1"))
     with Stubber(aws.client("sagemaker")) as stub:
+        stub.add_response(
+            "describe_endpoint", endpoint_answer("InService", "iris-old", 5), {"EndpointName": "iris"}
+        )
         stub.add_client_error(
             "describe_model",
             "ValidationException",
@@ -197,70 +201,23 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
         stub.add_response(
             "create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/x"}, model
         )
-        stub.add_response(
-            "describe_endpoint", endpoint_answer("InService", "iris-old"), {"EndpointName": "iris"}
-        )
-        stub.add_response(
-            "describe_endpoint_config", config_answer("iris-old"), {"EndpointConfigName": "iris-old"}
-        )
-        stub.add_client_error(
-            "describe_endpoint_config",
-            "ValidationException",
-            "Could not find endpoint configuration",
-            expected_params={"EndpointConfigName": new_config["EndpointConfigName"]},
-        )
-        stub.add_response(
-            "create_endpoint_config",
-            {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/x"},
-            new_config,
-        )
+        stub_new_config(stub, new_config)
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris"},
             {"EndpointName": "iris", "EndpointConfigName": new_config["EndpointConfigName"]},
         )
         stub.add_response(
-            "describe_endpoint", endpoint_answer("Updating", "iris-old"), {"EndpointName": "iris"}
+            "describe_endpoint", endpoint_answer("Updating", "iris-old", 5), {"EndpointName": "iris"}
         )
         stub.add_response(
             "describe_endpoint",
-            endpoint_answer("InService", new_config["EndpointConfigName"]),
+            endpoint_answer("InService", new_config["EndpointConfigName"], 5),
             {"EndpointName": "iris"},
         )
         deploy.deploy(aws, settings, model, plan=None)
         stub.assert_no_pending_responses()
     assert new_config["ProductionVariants"][0]["InitialInstanceCount"] == 5
-
-
-def endpoint_answer(status: str, config_name: str) -> dict[str, Any]:
-    return {
-        "EndpointName": "iris",
-        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris",
-        "EndpointConfigName": config_name,
-        "EndpointStatus": status,
-        "CreationTime": "2026-01-01T00:00:00Z",
-        "LastModifiedTime": "2026-01-01T00:00:00Z",
-        "ProductionVariants": [
-            {"VariantName": "AllTraffic", "CurrentInstanceCount": 5, "DesiredInstanceCount": 5}
-        ],
-    }
-
-
-def config_answer(name: str) -> dict[str, Any]:
-    return {
-        "EndpointConfigName": name,
-        "EndpointConfigArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{name}",
-        "CreationTime": "2026-01-01T00:00:00Z",
-        "ProductionVariants": [
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "iris-00000000",
-                "InstanceType": "ml.m5.xlarge",
-                "InitialInstanceCount": 2,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
-    }
 
 
 def test_data_capture_is_configured_and_stays_idempotent(client: Any) -> None:

@@ -142,9 +142,9 @@ def test_deploy_creates(offline: list[Any], tmp_path: Path, with_plan: bool) -> 
     result = byom("deploy", *DEPLOY_FLAGS, *plan, "--dry-run", "--region", "us-east-1")
     lines = checked(result, offline)
     assert requests(lines) == [
+        "read sagemaker DescribeEndpoint",
         "read sagemaker DescribeModel",
         "call sagemaker CreateModel",
-        "read sagemaker DescribeEndpoint",
         "read sagemaker DescribeEndpointConfig",
         "call sagemaker CreateEndpointConfig",
         "call sagemaker CreateEndpoint",
@@ -175,9 +175,10 @@ def test_destroy_says_what_it_will_delete(offline: list[Any]) -> None:
         "read sagemaker DescribeEndpoint",
         "read sagemaker ListEndpointConfigs",
         "read sagemaker ListModels",
+        "read cloudwatch DescribeAlarms",
     ]
     assert lines[-1].startswith("(dry run) then it will delete what those reads find: each variant's")
-    assert "endpoint iris, and its endpoint configs and models" in lines[-1]
+    assert "its rollback alarms, endpoint iris, and its endpoint configs and models" in lines[-1]
     assert "nothing to delete" not in result.out
 
 

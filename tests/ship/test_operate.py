@@ -9,8 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
+from byom.shared.aws import Aws
+from byom.ship import invoke
 from tests.helpers.ship import DEPLOY_FLAGS, byom, dry_run_calls, write_plan
 
 TARGET = {
@@ -167,3 +172,24 @@ def test_destroy_dry_run_lists_the_calls_in_order(deployed: Any) -> None:
         "sagemaker DeleteModel",
     ]
     assert len(deployed("sagemaker").list_endpoints()["Endpoints"]) == 1
+
+
+def test_invoke_variant_targets_one_variant(
+    aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto ignores TargetVariant: the request itself, on botocore's Stubber."""
+    aws = Aws(boto3.Session(region_name="us-east-1"))
+    monkeypatch.setattr(invoke, "connect", lambda settings: aws)
+    (tmp_path / "rows.csv").write_text("5.1,3.5,1.4,0.2\n")
+    expected = {
+        "EndpointName": "iris",
+        "Body": b"5.1,3.5,1.4,0.2\n",
+        "ContentType": "text/csv",
+        "TargetVariant": "Challenger",
+    }
+    for flag in ("--variant", "--target-variant"):
+        with Stubber(aws.client("sagemaker-runtime")) as stub:
+            stub.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(b"0\n"), 2)}, expected)
+            result = byom("invoke", "--endpoint", "iris", flag, "Challenger", str(tmp_path / "rows.csv"))
+            stub.assert_no_pending_responses()
+        assert (result.code, result.out) == (0, "0\n"), result.err
