@@ -123,9 +123,10 @@ def _train_xgboost(
     done = resumed.num_boosted_rounds() if resumed is not None else 0
     if resumed is not None:
         print(f"byom train: resuming from the checkpoint after round {done} of {hp.num_round}", flush=True)
-    callbacks: list[xgboost.callback.TrainingCallback] = [_PrintMetrics(), _StopWhenAsked(stop)]
-    if checkpoints is not None:
-        callbacks.insert(1, SaveCheckpoints(checkpoints, lambda: stop.requested))
+    stopping: xgboost.callback.TrainingCallback = (
+        _StopWhenAsked(stop) if checkpoints is None else SaveCheckpoints(checkpoints, lambda: stop.requested)
+    )
+    callbacks = [_PrintMetrics(), stopping]
     if hp.early_stopping_rounds:
         callbacks.append(ResumedEarlyStopping(hp.early_stopping_rounds))
     with cache_directory() as cache:

@@ -80,16 +80,19 @@ def _replace(target: Path, write: Any) -> None:
 
 
 class SaveCheckpoints(xgboost.callback.TrainingCallback):
-    """Writes a checkpoint every `every` rounds, and at the round a stop was asked for."""
+    """Writes a checkpoint every `every` rounds, and stops training at the round a stop was asked
+    for, once that round is saved: one read of the flag decides both, so a SIGTERM that arrives
+    between two callbacks cannot stop a round unsaved."""
 
     def __init__(self, checkpoints: Checkpoints, stopping: Any) -> None:
         super().__init__()
         self.checkpoints, self.stopping = checkpoints, stopping
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        if model.num_boosted_rounds() % self.checkpoints.every == 0 or self.stopping():
+        stopping = bool(self.stopping())
+        if stopping or model.num_boosted_rounds() % self.checkpoints.every == 0:
             self.checkpoints.save(model)
-        return False
+        return stopping
 
 
 class ResumedEarlyStopping(xgboost.callback.EarlyStopping):
