@@ -124,7 +124,7 @@ def _train_xgboost(
     if resumed is not None:
         print(f"byom train: resuming from the checkpoint after round {done} of {hp.num_round}", flush=True)
     stopping: xgboost.callback.TrainingCallback = (
-        _StopWhenAsked(stop) if checkpoints is None else SaveCheckpoints(checkpoints, lambda: stop.requested)
+        _StopWhenAsked(stop) if checkpoints is None else SaveCheckpoints(checkpoints, lambda: _agreed(stop))
     )
     callbacks = [_PrintMetrics(), stopping]
     if hp.early_stopping_rounds:
@@ -270,7 +270,13 @@ class _StopWhenAsked(xgboost.callback.TrainingCallback):
         self.stop = stop
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        if xgboost.collective.is_distributed():  # every host stops at the same round, or the rest wait
-            asked = np.array([self.stop.requested], dtype=np.int32)
-            self.stop.requested = bool(xgboost.collective.allreduce(asked, xgboost.collective.Op.MAX)[0])
-        return self.stop.requested
+        return _agreed(self.stop)
+
+
+def _agreed(stop: StopFlag) -> bool:
+    """Whether to stop after this round; with several hosts, whether any was asked to, so that
+    every host stops at the same round (or the rest wait). Read once a round by each host."""
+    if xgboost.collective.is_distributed():
+        asked = np.array([stop.requested], dtype=np.int32)
+        stop.requested = bool(xgboost.collective.allreduce(asked, xgboost.collective.Op.MAX)[0])
+    return stop.requested
