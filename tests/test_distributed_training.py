@@ -7,6 +7,7 @@ import json
 import re
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +249,45 @@ def test_a_current_host_outside_the_hosts_is_refused(tmp_path: Path) -> None:
     assert job.failure.read_text().startswith(
         "resourceconfig.json: current_host 'algo-3' is not one of hosts ['algo-1', 'algo-2']"
     )
+
+
+def test_replicated_data_beyond_the_memory_budget_trains_the_in_memory_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """60,000 rows x 6 float32 (1.4 MiB) over a 1 MiB budget: each host re-reads its every-other
+    row from the files into XGBoost's external-memory matrix, and the trees match the in-memory run."""
+    channels = data(60_000)
+    in_memory = cluster_jobs.create(tmp_path / "memory", BINARY, [channels, channels], REPLICATED)
+    results = cluster_jobs.run(in_memory)
+    assert all(result.returncode == 0 for result in results.values()), cluster_jobs.report(results)
+    monkeypatch.setenv("BYOM_TRAINING_MEMORY_MB", "1")
+    streamed = cluster_jobs.create(tmp_path / "streamed", BINARY, [channels, channels], REPLICATED)
+    results = cluster_jobs.run(streamed)
+    assert all(result.returncode == 0 for result in results.values()), cluster_jobs.report(results)
+    assert all("read again at each pass" in result.stdout for result in results.values())
+    assert "on 30000 rows x 6 features (host 127.0.0.2, rank 1 of 2)" in results["127.0.0.2"].stdout
+    dumps = [
+        xgboost.Booster(model_file=str(cluster.jobs["127.0.0.1"].model / "xgboost-model.ubj")).get_dump()
+        for cluster in (in_memory, streamed)
+    ]
+    assert dumps[0] == dumps[1]
+
+
+def test_the_first_host_writes_checkpoints_and_every_host_resumes_from_them(tmp_path: Path) -> None:
+    cluster = cluster_jobs.create(tmp_path, {**BINARY, "num_round": "20"}, [data(800)] * 2, REPLICATED)
+    for job in cluster.jobs.values():
+        (job.base / "checkpoints").mkdir()
+    results = cluster_jobs.run(cluster)
+    assert all(result.returncode == 0 for result in results.values()), cluster_jobs.report(results)
+    first, second = (job.base / "checkpoints" for job in cluster.jobs.values())
+    assert json.loads((first / "checkpoint.json").read_text())["rounds"] == 20
+    assert list(second.iterdir()) == []
+    for job in cluster.jobs.values():
+        (job.base / "input" / "config" / "hyperparameters.json").write_text(json.dumps(BINARY))
+    results = cluster_jobs.run(replace(cluster, port=cluster_jobs.tracker_ports()))  # the old may linger
+    assert all(result.returncode == 0 for result in results.values()), cluster_jobs.report(results)
+    assert all("resuming from the checkpoint after round 20 of 30" in r.stdout for r in results.values())
+    model = cluster.jobs["127.0.0.1"].model / "xgboost-model.ubj"
+    assert xgboost.Booster(model_file=str(model)).num_boosted_rounds() == 30
+    assert json.loads((first / "checkpoint.json").read_text())["rounds"] == 30
+    assert list(second.iterdir()) == []
