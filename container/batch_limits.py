@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from container.multimodel.memory import meminfo_bytes
+
 MEBIBYTE = 1024 * 1024
 REQUEST_COST_FACTOR = 3
 PROCESS_BASELINE_MIB = 100  # an idle worker with the XGBoost bench model: about 80 MiB resident
@@ -63,10 +65,4 @@ def _cgroup_limit(root: Path) -> int | None:
 
 
 def _mem_total(meminfo: Path) -> int | None:
-    try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return meminfo_bytes(meminfo, "MemTotal")

@@ -64,9 +64,14 @@ def give_back() -> None:
 
 
 def _meminfo_available(meminfo: Path) -> int | None:
+    return meminfo_bytes(meminfo, "MemAvailable")
+
+
+def meminfo_bytes(meminfo: Path, field: str) -> int | None:
+    """One field of a /proc/meminfo-shaped file, in bytes; None when it cannot be read."""
     try:
         for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass

@@ -44,23 +44,15 @@ class AnswersRequests(ThreadWorker):  # type: ignore[misc]
     def answer_plain(self, conn: Any, request_bytes: bytes, request: plain_http.PlainRequest) -> None:
         """What gthread's handle, handle_request and finish_request do for a request, less
         gunicorn's parser and Response."""
-        counted = self.inline.counts(len(request_bytes), request.path)
         self.release(conn)
-        response = plain_http.PlainResponse(request)
-        if not gunicorn_internals.count_request(self) or not conn.keep_open:
-            response.force_close()
-        try:
-            payload = self.timed(counted, self.plain_payload, request, response, conn)
-        except Exception:
-            self.log.exception("Error handling request %s %s", request.method, request.uri)
-            self.send_answer(conn, plain_http.INTERNAL_ERROR, must_close=True)
-            return
-        self.send_answer(conn, payload, response.must_close)
+        payload, must_close = self.plain_in_pool(conn, len(request_bytes), request)
+        self.send_answer(conn, payload, must_close)
 
     def plain_in_pool(
         self, conn: Any, request_size: int, request: plain_http.PlainRequest
     ) -> tuple[bytes, bool]:
-        """In a pool thread: a plain request's answer and whether its connection closes after it."""
+        """A plain request's answer and whether its connection closes after it (in a pool thread, or
+        on the event loop through answer_plain)."""
         counted = self.inline.counts(request_size, request.path)
         response = plain_http.PlainResponse(request)
         if not gunicorn_internals.count_request(self) or not conn.keep_open:

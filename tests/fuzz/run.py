@@ -7,7 +7,7 @@ import sys
 
 import atheris
 
-from tests.fuzz.targets import TARGETS
+from tests.helpers.fuzz_targets import TARGETS
 
 atheris.instrument_all()  # the Python around the C calls (the C modules carry their own counters)
 
