@@ -3,7 +3,7 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
-# The SageMaker Python SDK v2, for tests/test_sdk_local_mode.py: its own venv, its pins conflicting with dev.lock's.
+# The SageMaker Python SDK v2, for tests/test_sdk_local_mode.py and test_image_multi_host.py: its own venv, its pins conflicting with dev.lock's.
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed-$(shell cksum < requirements/sdk.lock | cut -d' ' -f1)
 # The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py), TreeSHAP

@@ -30,6 +30,10 @@ DEFAULT_CONTRIBUTION_ROW_TREES = 200_000  # 1,000 rows of a 200-tree model: see 
 # /metrics: beside 8080 (SageMaker's), clear of 8081 (the compose load balancer), 9090 (Prometheus)
 # and 9100 (node_exporter), which run on the hosts that scrape it.
 DEFAULT_METRICS_PORT = 8082
+# A multi-host training job: XGBoost's tracker on the first host (AWS's container uses 9099 too;
+# the training group takes the next port), and how long each wait of its start-up may take.
+DEFAULT_TRACKER_PORT = 9099
+DEFAULT_TRACKER_TIMEOUT_SECONDS = 900
 DEFAULT_STREAM_CHUNK_KIB = 1024  # see container/streaming.py and bench/results/batch.md
 MEBIBYTE = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
@@ -204,6 +208,14 @@ VARIABLES = [
              "the port of `GET /metrics` (Prometheus text, every worker's counts; never on the serving "
              "port); `0` turns metrics off. It listens on `BYOM_HOST`; see docs/metrics.md",
              low=0, high=65535),
+    Variable(("BYOM_TRACKER_PORT",), None, "integer", DEFAULT_TRACKER_PORT, f"`{DEFAULT_TRACKER_PORT}`",
+             "training on several hosts: the port of XGBoost's tracker on the first host, where the "
+             "hosts agree who has data; they train together on the next port (see docs/training.md)",
+             low=1, high=65534),
+    Variable(("BYOM_TRACKER_TIMEOUT",), None, "integer", DEFAULT_TRACKER_TIMEOUT_SECONDS,
+             f"`{DEFAULT_TRACKER_TIMEOUT_SECONDS}`",
+             "training on several hosts: seconds each wait of the start may take (host names to "
+             "resolve, the tracker to accept, every host to load its data and join)", low=1),
     Variable(("BYOM_STREAM_CHUNK_KIB",), "stream_chunk_kib", "integer", DEFAULT_STREAM_CHUNK_KIB,
              f"`{DEFAULT_STREAM_CHUNK_KIB}`",
              "CSV, JSON Lines and libsvm bodies larger than this many KiB are decoded, predicted and "
@@ -264,6 +276,25 @@ class TrainingPaths:
     def from_env(cls, environ: Mapping[str, str]) -> TrainingPaths:
         memory = _Env(environ).integer(("BYOM_TRAINING_MEMORY_MB",), 0, 0)
         return cls(base=_base_dir(environ), model=_model_dir(environ), memory_mb=memory or None)
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Where and how long the hosts of a multi-host training job meet; `from_env(os.environ)`."""
+
+    port: int = DEFAULT_TRACKER_PORT
+    timeout_seconds: int = DEFAULT_TRACKER_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TrackerSettings:
+        port, timeout = (
+            _variable(name).read(_Env(environ), {}) for name in ("BYOM_TRACKER_PORT", "BYOM_TRACKER_TIMEOUT")
+        )
+        return cls(port=port, timeout_seconds=timeout)
+
+
+def _variable(name: str) -> Variable:
+    return next(variable for variable in VARIABLES if variable.names[0] == name)
 
 
 def _model_dir(environ: Mapping[str, str]) -> Path:

@@ -11,9 +11,6 @@ sdk_local_mode.py) needs only the SDK.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import tarfile
 import textwrap
 import time
@@ -23,10 +20,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.harness import REPO, free_port
+from tests.helpers.sdk_driver import (
+    SDK_PYTHON,
+    removing_what_local_mode_leaves,
+    require_sdk,
+    run_in_own_group,
+    sdk_environment,
+)
 
 pytestmark = pytest.mark.container
 
-SDK_PYTHON = REPO / ".venv-sdk" / "bin" / "python"
 DRIVER = REPO / "tests" / "helpers" / "sdk_local_mode.py"
 DRIVER_TIMEOUT = 300  # the SDK itself gives the container 120 s to answer /ping
 
@@ -80,35 +83,8 @@ def write_model(directory: Path) -> Path:
     return archive
 
 
-def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60).stdout
-
-
-def run_in_own_group(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Runs the driver; past the timeout, kills it and its docker-compose child together."""
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    ) as process:
-        try:
-            output, _ = process.communicate(timeout=DRIVER_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            output += f"\n(killed after {DRIVER_TIMEOUT} s)"
-    return subprocess.CompletedProcess(command, process.returncode, output, "")
-
-
 def test_the_sdk_deploys_and_predicts_in_local_mode(image: str, tmp_path: Path) -> None:
-    if not SDK_PYTHON.exists():
-        if os.environ.get("BYOM_REQUIRE_DOCKER") == "1":
-            pytest.fail("BYOM_REQUIRE_DOCKER=1 but .venv-sdk is missing (make .venv-sdk)")
-        pytest.skip("no .venv-sdk with the SageMaker SDK; `make .venv-sdk` makes it")
+    require_sdk()
     (tmp_path / "model").mkdir()
     archive = write_model(tmp_path / "model")
     source_dir = tmp_path / "source"
@@ -117,29 +93,14 @@ def test_the_sdk_deploys_and_predicts_in_local_mode(image: str, tmp_path: Path) 
     (tmp_path / "root").mkdir()
     label = f"sdk-{uuid.uuid4().hex[:12]}"
     result_path = tmp_path / "result.json"
-    # No AWS account: a region, no credentials, no instance metadata service to ask for them.
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    env |= {"AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-    env |= {"SAGEMAKER_SUPPRESS_V2_WARNING": "1"}  # "v2 is on the path of deprecation", at each call
+    env = sdk_environment()
     command = [str(SDK_PYTHON), str(DRIVER), image, str(archive), str(source_dir)]
     command += [str(free_port()), label, str(tmp_path / "root"), str(result_path)]
-    network_existed = bool(docker("network", "ls", "-q", "--filter", "name=^sagemaker-local$").strip())
     started = time.monotonic()
-    try:
-        run = run_in_own_group(command, env, tmp_path)
-    finally:
+    with removing_what_local_mode_leaves(label) as running:
         # delete_endpoint stops the container (SIGTERM to docker-compose up) but removes neither it
         # nor compose's network; after a timeout it may still run.
-        running = docker("ps", "-q", "--filter", f"label=byom.test={label}").split()
-        left = docker("ps", "-aq", "--filter", f"label=byom.test={label}").split()
-        if left:
-            docker("rm", "-f", *left)
-        if not network_existed:
-            docker("network", "rm", "sagemaker-local")
+        run = run_in_own_group(command, env, tmp_path, DRIVER_TIMEOUT)
     print(f"SDK local mode: the driver ran {time.monotonic() - started:.1f} s")
     assert not running, "delete_endpoint left the container running"
     assert run.returncode == 0, run.stdout[-8000:]

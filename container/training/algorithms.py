@@ -27,7 +27,7 @@ from container.flavours.exported_tree import ExportRejected, write_export
 from container.outputs import Predictor
 from container.settings import usable_cpu_count
 from container.tables import Matrix
-from container.training.checkpoints import Checkpoints, ResumedEarlyStopping, SaveCheckpoints
+from container.training.checkpoints import Checkpoints, ResumedEarlyStopping
 from container.training.data import Channels, Dataset, class_labels, numeric_targets
 from container.training.hyperparameters import Hyperparameters
 from container.training.matrices import cache_directory, xgboost_matrix
@@ -95,13 +95,19 @@ def evaluate(trained: TrainedModel, channels: Channels, targets: Targets) -> dic
     return results
 
 
-def targets_for(hp: Hyperparameters, channels: Channels) -> Targets:
+def targets_for(hp: Hyperparameters, channels: Channels, every_label: np.ndarray | None = None) -> Targets:
+    """`every_label`: the distinct train labels of every host of a multi-host job, so that the
+    hosts number the classes alike even when a host's share lacks one."""
     validation = channels.validation
     if hp.task == "regression":
         return Targets(
             numeric_targets(channels.train), numeric_targets(validation) if validation else None, None
         )
-    classes, train, checked = class_labels(channels.train.labels, validation.labels if validation else None)
+    known = every_label if every_label is not None else channels.train.labels[:0]
+    classes, train, checked = class_labels(
+        np.concatenate([known, channels.train.labels]), validation.labels if validation else None
+    )
+    train = train[len(known) :]
     if len(classes) < 2:
         raise TrainingError(f"classification needs at least 2 classes; the train channel has {classes}")
     return Targets(train, checked, classes)
@@ -117,12 +123,8 @@ def _train_xgboost(
     done = resumed.num_boosted_rounds() if resumed is not None else 0
     if resumed is not None:
         print(f"byom train: resuming from the checkpoint after round {done} of {hp.num_round}", flush=True)
-    stopping: xgboost.callback.TrainingCallback = (
-        _StopWhenAsked(stop) if checkpoints is None else SaveCheckpoints(checkpoints, lambda: stop.requested)
-    )
-    callbacks = [_PrintMetrics(), stopping]
-    if hp.early_stopping_rounds:
-        callbacks.append(ResumedEarlyStopping(hp.early_stopping_rounds))
+    early = ResumedEarlyStopping(hp.early_stopping_rounds) if hp.early_stopping_rounds else None
+    callbacks = [_RoundEnd(stop, checkpoints, early)]
     with cache_directory() as cache:
         evals = _xgboost_matrices(channels, targets, params, Path(cache))
         try:
@@ -232,22 +234,52 @@ def _by_block(predict: Callable[[Matrix], np.ndarray], dataset: Dataset) -> np.n
     return np.concatenate([predict(block.astype(np.float64)) for block in dataset.blocks()])
 
 
-class _PrintMetrics(xgboost.callback.TrainingCallback):
-    """One line per round, `[round] train-rmse: 0.41 validation-rmse: 0.47`: a SageMaker metric
-    definition such as `validation-rmse: ([0-9.]+)` scrapes it."""
+class _RoundEnd(xgboost.callback.TrainingCallback):
+    """Everything after a round, in this order: its metrics line, early stopping's verdict, the
+    stop flag, the checkpoint. One callback because XGBoost keeps its callbacks in a set and stops
+    calling them at the first that says stop: their order differs between processes, and with
+    several hosts a collective called by one host's callback and skipped by another's left the
+    hosts out of step (a host waiting in the next round until the timeout, or reading another's
+    verdict as a SIGTERM). Both verdicts are agreed by every host in one allreduce."""
+
+    def __init__(
+        self, stop: StopFlag, checkpoints: Checkpoints | None, early: ResumedEarlyStopping | None
+    ) -> None:
+        super().__init__()
+        self.stop, self.checkpoints, self.early = stop, checkpoints, early
+
+    def before_training(self, model: Any) -> Any:
+        return self.early.before_training(model) if self.early is not None else model
 
     def after_iteration(
         self, model: Any, epoch: int, evals_log: xgboost.callback.TrainingCallback.EvalsLog
     ) -> bool:
-        parts = [
-            f"{data}-{name}: {_latest(history):.6f}"
-            for data, log in evals_log.items()
-            for name, history in log.items()
-        ]
-        print(
-            f"[{model.num_boosted_rounds() - 1}] " + "  ".join(parts), flush=True
-        )  # resumed: past rounds count
-        return False
+        _print_metrics(model, evals_log)
+        converged = self.early is not None and bool(self.early.after_iteration(model, epoch, evals_log))
+        asked, converged = _any_host(self.stop.requested, converged)  # one read of the flag
+        self.stop.requested = asked
+        if self.checkpoints is not None and (
+            asked or model.num_boosted_rounds() % self.checkpoints.every == 0
+        ):
+            self.checkpoints.save(model)  # a SIGTERM's round is saved before training stops
+        return asked or converged
+
+    def after_training(self, model: Any) -> Any:
+        return self.early.after_training(model) if self.early is not None else model
+
+
+def _print_metrics(model: Any, evals_log: xgboost.callback.TrainingCallback.EvalsLog) -> None:
+    """One line per round, `[round] train-rmse: 0.41 validation-rmse: 0.47`: a SageMaker metric
+    definition such as `validation-rmse: ([0-9.]+)` scrapes it. Several hosts: the first prints,
+    as XGBoost's own monitor does."""
+    if xgboost.collective.get_rank() != 0:
+        return
+    parts = [
+        f"{data}-{name}: {_latest(history):.6f}"
+        for data, log in evals_log.items()
+        for name, history in log.items()
+    ]
+    print(f"[{model.num_boosted_rounds() - 1}] " + "  ".join(parts), flush=True)  # resumed: past rounds count
 
 
 def _latest(history: list[float] | list[tuple[float, float]]) -> float:
@@ -256,10 +288,9 @@ def _latest(history: list[float] | list[tuple[float, float]]) -> float:
     return value[0] if isinstance(value, tuple) else value
 
 
-class _StopWhenAsked(xgboost.callback.TrainingCallback):
-    def __init__(self, stop: StopFlag) -> None:
-        super().__init__()
-        self.stop = stop
-
-    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        return self.stop.requested
+def _any_host(*verdicts: bool) -> tuple[bool, ...]:
+    """The verdicts, or with several hosts whether any host's is true, each (every host must ask)."""
+    if not xgboost.collective.is_distributed():
+        return verdicts
+    mine = np.array(verdicts, dtype=np.int32)
+    return tuple(bool(any_host) for any_host in xgboost.collective.allreduce(mine, xgboost.collective.Op.MAX))

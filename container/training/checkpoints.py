@@ -1,7 +1,7 @@
 """Spot training: XGBoost checkpoints in `/opt/ml/checkpoints`, and resuming from them.
 
-Owns: when a checkpoint is written (every `checkpoint_frequency` rounds, and at the round where
-SIGTERM stopped training), its files, and whether a job may resume from what it finds there.
+Owns: a checkpoint's files, and whether a job may resume from what it finds there (training
+saves one every `checkpoint_frequency` rounds, and at the round where SIGTERM stopped it).
 SageMaker mounts the directory when the job sets `checkpoint_s3_uri`, copies what is written to
 S3, and puts it back before a restarted (spot) job starts; without the directory nothing is
 written. A checkpoint is the booster after its last round (`xgboost-checkpoint-<rounds>.ubj`)
@@ -77,22 +77,6 @@ def _replace(target: Path, write: Any) -> None:
     partial = target.with_name(f".{target.name}.partial")
     write(partial)
     os.replace(partial, target)
-
-
-class SaveCheckpoints(xgboost.callback.TrainingCallback):
-    """Writes a checkpoint every `every` rounds, and stops training at the round a stop was asked
-    for, once that round is saved: one read of the flag decides both, so a SIGTERM that arrives
-    between two callbacks cannot stop a round unsaved."""
-
-    def __init__(self, checkpoints: Checkpoints, stopping: Any) -> None:
-        super().__init__()
-        self.checkpoints, self.stopping = checkpoints, stopping
-
-    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        stopping = bool(self.stopping())
-        if stopping or model.num_boosted_rounds() % self.checkpoints.every == 0:
-            self.checkpoints.save(model)
-        return stopping
 
 
 class ResumedEarlyStopping(xgboost.callback.EarlyStopping):

@@ -8,15 +8,16 @@ the parsed features stay in memory, and label handling. A channel is read once, 
 its float32 feature blocks while they fit in the memory budget (half of what the container may
 still use, or BYOM_TRAINING_MEMORY_MB); beyond it the blocks are dropped and read again from the
 files each time they are needed (`Dataset.blocks()`), so no whole matrix is ever built for
-XGBoost. `Dataset.features` builds the whole matrix, for scikit-learn, which needs it. Every
-problem is a TrainingError naming the channel, file and line. Must not know XGBoost.
+XGBoost. `Dataset.features` builds the whole matrix, for scikit-learn, which needs it. A host of
+a multi-host job keeps every n-th row of a channel (`every_nth`) and may widen a libsvm channel to
+another host's width (`widened`); both apply to re-read blocks too. Every problem is a TrainingError naming the channel, file and line. Must not know XGBoost.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +52,47 @@ class Dataset:
     shape: tuple[int, int]
     labels: np.ndarray
     cached: tuple[Matrix, ...] | None
+    stride: tuple[int, int] = (0, 1)  # (first, step): the rows of the files kept, when not cached
 
     def blocks(self) -> Iterator[Matrix]:
         """The float32 feature blocks in row order, each of the channel's width."""
         if self.cached is not None:
             yield from self.cached
             return
+        first, step = self.stride
+        start = 0
         for path in self.files:
             for block in read_blocks(path, self.kind, numeric_labels=False):
-                yield _widened(block.features, self.shape[1])
+                kept = block.features[(first - start) % step :: step] if step > 1 else block.features
+                start += block.rows
+                if kept.shape[0]:
+                    yield _widened(kept, self.shape[1])
 
     @functools.cached_property
     def features(self) -> Matrix:
         """The whole matrix (scikit-learn needs it): float32, dense for CSV, CSR for libsvm."""
         parts = list(self.blocks())
         return scipy.sparse.vstack(parts, format="csr") if self.kind == "libsvm" else np.vstack(parts)
+
+
+def widened(dataset: Dataset, width: int) -> Dataset:
+    """A libsvm channel as `width` features wide (another host's share of it is wider)."""
+    cached = None if dataset.cached is None else tuple(_widened(block, width) for block in dataset.cached)
+    return replace(dataset, shape=(dataset.shape[0], width), cached=cached)
+
+
+def every_nth(dataset: Dataset, first: int, step: int) -> Dataset:
+    """Rows first, first + step, ...: one host's part of a channel every host has whole."""
+    rows = len(range(first, dataset.shape[0], step))
+    cached = dataset.cached
+    if cached is not None:
+        starts = np.cumsum([0] + [block.shape[0] for block in cached])
+        parts = (block[(first - start) % step :: step] for block, start in zip(cached, starts, strict=False))
+        cached = tuple(part for part in parts if part.shape[0])
+    return replace(
+        dataset, shape=(rows, dataset.shape[1]), labels=dataset.labels[first::step], cached=cached,
+        stride=(dataset.stride[0] + first * dataset.stride[1], dataset.stride[1] * step),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,9 +187,13 @@ class _Scan:
         return Dataset(channel, self.kind, tuple(files), shape, _joined_labels(self.labels), kept)
 
 
+def has_train_data(data_dir: Path) -> bool:
+    """Whether a train channel holds a file with data: a host of a ShardedByS3Key job may get none."""
+    return any(_data_files(data_dir / name) for name in TRAIN_CHANNELS if (data_dir / name).is_dir())
+
+
 def _channel_files(directory: Path) -> list[Path]:
-    files = sorted(path for path in directory.rglob("*") if path.is_file() and not path.name.startswith("."))
-    files = [path for path in files if path.stat().st_size > 0]
+    files = _data_files(directory)
     if not files:
         raise TrainingError(f"channel '{directory.name}' has no data in {directory}")
     return files
@@ -264,6 +295,11 @@ def _spread(total: int, count: int) -> np.ndarray:
 
 def _dense(rows: Matrix) -> np.ndarray:
     return np.asarray(rows.toarray() if isinstance(rows, scipy.sparse.csr_matrix) else rows, dtype=np.float64)
+
+
+def _data_files(directory: Path) -> list[Path]:
+    files = sorted(path for path in directory.rglob("*") if path.is_file() and not path.name.startswith("."))
+    return [path for path in files if path.stat().st_size > 0]
 
 
 def _content_type(data_config: Mapping[str, Any], channel: str) -> str:

@@ -7,7 +7,9 @@ to `output/data/metrics.json`. Any failure writes a short reason to `output/fail
 shows its first 1024 characters) and exits non-zero: 1 for a problem with the job's inputs, 2 for
 our own bug. SIGTERM stops XGBoost at the next round; what was trained is saved (and, with
 `/opt/ml/checkpoints`, left as a checkpoint the restarted job resumes from), and the job exits 143
-with the reason in `output/failure`.
+with the reason in `output/failure`. With several hosts (distributed.py) every host runs this;
+only the team's first writes the model and the checkpoints, and a host without data leaves with
+exit 0.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from typing import Any
 from container import manifest
 from container.errors import ConfigurationError, TrainingError
 from container.flavours import EXPORT_SUFFIX, MANIFEST_NAME, flavour_of
-from container.settings import TrainingPaths
+from container.settings import TrackerSettings, TrainingPaths
+from container.training import distributed
 from container.training.algorithms import StopFlag, TrainedModel, evaluate, fit, targets_for
 from container.training.checkpoints import Checkpoints
-from container.training.data import Channels, load_channels, sample_rows
+from container.training.data import Channels, sample_rows
 from container.training.hyperparameters import Hyperparameters, parse
 
 EXIT_BAD_INPUT, EXIT_OUR_BUG, EXIT_STOPPED = 1, 2, 143
@@ -42,30 +45,49 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop.handle)
     try:
         saved = run(paths, stop)
+    except distributed.NoShare as reason:
+        _say(str(reason))
+        return
     except TrainingError as error:
         _fail(paths, error.message, EXIT_BAD_INPUT)
     except Exception as error:
         traceback.print_exc()
         _fail(paths, f"internal error ({type(error).__name__}): {error}", EXIT_OUR_BUG)
     if stop.requested:
-        _fail(
-            paths, f"stopped by SIGTERM; the model trained so far was saved as {saved.artifact}", EXIT_STOPPED
-        )
+        where = f"saved as {saved.artifact}" if saved else "saved by the first host"
+        _fail(paths, f"stopped by SIGTERM; the model trained so far was {where}", EXIT_STOPPED)
 
 
-def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest:
+def run(paths: TrainingPaths, stop: StopFlag) -> manifest.Manifest | None:
+    """The job; the manifest written, or None on a host that leaves the writing to the first."""
     raw = _hyperparameters(paths.config / "hyperparameters.json")
-    _single_host(_read_json(paths.config / "resourceconfig.json"))
     hp = parse(raw)
     data_config = _read_json(paths.config / "inputdataconfig.json")
-    channels = load_channels(paths.data, data_config, task=hp.task, memory_mb=paths.memory_mb)
-    _say(f"{hp.algorithm} ({hp.task}) on {channels.train.shape[0]} rows x {channels.train.shape[1]} features")
-    targets = targets_for(hp, channels)
-    trained = fit(hp, channels, targets, stop, checkpoints_for(paths, hp, channels))
-    scores = evaluate(trained, channels, targets)
+    cluster = distributed.Cluster.from_config(_read_json(paths.config / "resourceconfig.json"), data_config)
+    distributed.check_algorithm(cluster, hp.algorithm)
+    tracker = TrackerSettings.from_env(os.environ)
+    loading = distributed.Loading(paths.data, data_config, hp.task, paths.memory_mb)
+    with distributed.training_team(cluster, tracker, loading) as (team, channels):
+        _say(f"{hp.algorithm} ({hp.task}) on {_shape(channels)}{_where(team)}")
+        targets = targets_for(hp, channels, distributed.every_label(team, channels, hp.task != "regression"))
+        checkpoints = distributed.shared_checkpoints(team, checkpoints_for(paths, hp, channels))
+        trained = fit(hp, channels, targets, stop, checkpoints)
+        scores = distributed.combined_scores(
+            team, channels, lambda local: evaluate(trained, local, targets), hp.task == "regression"
+        )
+        if not team.writes:  # and waits in the group until the first host has written
+            _say(f"trained; {team.hosts[0]} writes the model")
+            return None
+        return _write(paths, trained, channels, hp, raw, scores, stop.requested)
+
+
+def _write(
+    paths: TrainingPaths, trained: TrainedModel, channels: Channels, hp: Hyperparameters,
+    raw: dict[str, str], scores: dict[str, float], interrupted: bool,
+) -> manifest.Manifest:  # fmt: skip
     for name, value in scores.items():
         print(f"{name}: {value:.6f}", flush=True)
-    saved = _save(paths, trained, channels, hp, raw, scores, stop.requested)
+    saved = _save(paths, trained, channels, hp, raw, scores, interrupted)
     (paths.output / "data").mkdir(parents=True, exist_ok=True)
     (paths.output / "data" / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
     written = sorted(path.name for path in paths.model.iterdir() if path.name != MANIFEST_NAME)
@@ -129,12 +151,12 @@ def _read_json(path: Path) -> Any:
         raise TrainingError(f"{path.name} is not valid JSON: {error}") from None
 
 
-def _single_host(resources: Any) -> None:
-    hosts = resources.get("hosts", []) if isinstance(resources, dict) else []
-    if len(hosts) > 1:
-        raise TrainingError(
-            f"this container trains on one instance; the job has {len(hosts)} ({', '.join(hosts)})"
-        )
+def _shape(channels: Channels) -> str:
+    return f"{channels.train.shape[0]} rows x {channels.train.shape[1]} features"
+
+
+def _where(team: distributed.Team) -> str:
+    return f" ({team.describe()})" if len(team.hosts) > 1 else ""
 
 
 def _fail(paths: TrainingPaths, reason: str, code: int) -> None:

@@ -64,6 +64,18 @@ def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60).stdout
 
 
+def local_session() -> Any:
+    """The SDK's LocalSession, telemetry off (else each call looks up the account: STS, S3)."""
+    from sagemaker.local import LocalSession
+
+    return LocalSession(
+        sagemaker_config={
+            "SchemaVersion": "1.0",
+            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+        }
+    )
+
+
 def main(
     image: str, model_tar: str, source_dir: str, port: int, label: str, root: str, result_path: str
 ) -> int:
@@ -71,17 +83,11 @@ def main(
 
     import numpy as np
     from sagemaker.deserializers import JSONDeserializer
-    from sagemaker.local import LocalSession
     from sagemaker.model import Model
     from sagemaker.predictor import Predictor
     from sagemaker.serializers import CSVSerializer
 
-    session = LocalSession(
-        sagemaker_config={
-            "SchemaVersion": "1.0",
-            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-        }
-    )
+    session = local_session()
     session.config = {
         "local": {
             "local_code": True,
