@@ -58,13 +58,26 @@ static void leaf_into(const double *row, const int64_t *feature, const double *l
     }
 }
 
+/* a * b into *out, or 0 when either is negative or the product leaves int64 (counts come from
+   a model file or a request: checked before any product is used) */
+static int count_product(int64_t a, int64_t b, int64_t *out)
+{
+    return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out);
+}
+
 static int sizes_agree(const Py_buffer *views, int64_t n, int64_t f, int64_t leaves, int64_t d, int64_t c)
 {
-    const int64_t counts[N_BUFFERS] = {n * f, leaves * d, leaves * d, leaves * d, leaves * d,
-                                       leaves * d, leaves * d, leaves * c, d, n * c * (f + 1)};
-    for (int b = 0; b < N_BUFFERS; b++)
-        if (views[b].len != counts[b] * ITEM_SIZES[b])
+    int64_t nf, ld, lc, nc, ncf;
+    if (f == INT64_MAX || !count_product(n, f, &nf) || !count_product(leaves, d, &ld)
+        || !count_product(leaves, c, &lc) || !count_product(n, c, &nc) || !count_product(nc, f + 1, &ncf)
+        || d < 0)
+        return 0;
+    const int64_t counts[N_BUFFERS] = {nf, ld, ld, ld, ld, ld, ld, lc, d, ncf};
+    for (int b = 0; b < N_BUFFERS; b++) {
+        int64_t bytes;
+        if (!count_product(counts[b], ITEM_SIZES[b], &bytes) || views[b].len != bytes)
             return 0;
+    }
     const int64_t *features = views[1].buf;
     for (int64_t k = 0; k < leaves * d; k++)
         if (features[k] < 0 || features[k] >= f)
