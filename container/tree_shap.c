@@ -69,8 +69,7 @@ static int sizes_agree(const Py_buffer *views, int64_t n, int64_t f, int64_t lea
 {
     int64_t nf, ld, lc, nc, ncf;
     if (f == INT64_MAX || !count_product(n, f, &nf) || !count_product(leaves, d, &ld)
-        || !count_product(leaves, c, &lc) || !count_product(n, c, &nc) || !count_product(nc, f + 1, &ncf)
-        || d < 0)
+        || !count_product(leaves, c, &lc) || !count_product(n, c, &nc) || !count_product(nc, f + 1, &ncf))
         return 0;
     const int64_t counts[N_BUFFERS] = {nf, ld, ld, ld, ld, ld, ld, lc, d, ncf};
     for (int b = 0; b < N_BUFFERS; b++) {
@@ -79,7 +78,7 @@ static int sizes_agree(const Py_buffer *views, int64_t n, int64_t f, int64_t lea
             return 0;
     }
     const int64_t *features = views[1].buf;
-    for (int64_t k = 0; k < leaves * d; k++)
+    for (int64_t k = 0; k < ld; k++)
         if (features[k] < 0 || features[k] >= f)
             return 0;
     return d >= 1 && d <= MAX_D;
