@@ -20,13 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from container.multimodel.memory import meminfo_bytes
+from container.host_memory import cgroup_limit, meminfo_bytes
 
 MEBIBYTE = 1024 * 1024
 REQUEST_COST_FACTOR = 3
 PROCESS_BASELINE_MIB = 100  # an idle worker with the XGBoost bench model: about 80 MiB resident
-UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
-LIMIT_FILES = ("sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
 class BatchLimits(NamedTuple):
@@ -36,7 +34,11 @@ class BatchLimits(NamedTuple):
 
 def memory_limit_bytes(root: Path = Path("/")) -> int | None:
     """The memory this container may use: its cgroup's limit, capped by MemTotal; None if unknown."""
-    known = [value for value in (_cgroup_limit(root), _mem_total(root / "proc/meminfo")) if value is not None]
+    known = [
+        value
+        for value in (cgroup_limit(root), meminfo_bytes(root / "proc/meminfo", "MemTotal"))
+        if value is not None
+    ]
     return min(known) if known else None
 
 
@@ -50,19 +52,3 @@ def fitting(
     payload = max(1, min(max_payload_mb, spare_mb // REQUEST_COST_FACTOR))
     concurrency = max(1, min(max_concurrent, spare_mb // (REQUEST_COST_FACTOR * payload)))
     return BatchLimits(concurrency, payload)
-
-
-def _cgroup_limit(root: Path) -> int | None:
-    for name in LIMIT_FILES:
-        try:
-            text = (root / name).read_text().strip()
-        except OSError:
-            continue
-        if text == "max" or not text.isdigit() or int(text) >= UNLIMITED:
-            return None
-        return int(text)
-    return None
-
-
-def _mem_total(meminfo: Path) -> int | None:
-    return meminfo_bytes(meminfo, "MemTotal")

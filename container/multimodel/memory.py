@@ -5,8 +5,8 @@ ESTIMATE_OVERHEAD, per process that will hold it (every worker does): in each wo
 skops forest of 40 deep trees took about 3 times its file, a 0.6 MiB 200-tree XGBoost model
 about 10 MiB (`python bench/multi_model.py`; docs/multi-model.md). What the container can use is
 the smaller of the kernel's MemAvailable and the cgroup's limit less its usage (page cache it could drop not
-counted), less the operator's reserve (BYOM_MEMORY_RESERVE_MB). Linux only; elsewhere nothing is
-known and every load is let through.
+counted; container.host_memory reads them), less the operator's reserve (BYOM_MEMORY_RESERVE_MB).
+Linux only; elsewhere nothing is known and every load is let through.
 """
 
 from __future__ import annotations
@@ -17,25 +17,17 @@ import gc
 from pathlib import Path
 
 from container.errors import InsufficientMemory
+from container.host_memory import available_bytes
 
 MEBIBYTE = 1024 * 1024
 ESTIMATE_FACTOR = 3
 ESTIMATE_OVERHEAD = 8 * MEBIBYTE
-CGROUP = Path("/sys/fs/cgroup")
-MEMINFO = Path("/proc/meminfo")
-UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
 
 
 def estimate_bytes(model_dir: Path) -> int:
     """What one process will hold for the model in this directory (its files and code/'s)."""
     files = [path for path in model_dir.rglob("*") if path.is_file()]
     return ESTIMATE_FACTOR * sum(path.stat().st_size for path in files) + ESTIMATE_OVERHEAD
-
-
-def available_bytes(cgroup: Path = CGROUP, meminfo: Path = MEMINFO) -> int | None:
-    """Memory this container can still take, or None when neither the kernel nor a cgroup says."""
-    known = [value for value in (_meminfo_available(meminfo), _cgroup_headroom(cgroup)) if value is not None]
-    return min(known) if known else None
 
 
 def check_fits(name: str, estimate: int, copies: int, reserve_mb: int, pending: int = 0) -> None:
@@ -61,55 +53,6 @@ def give_back() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
-
-
-def _meminfo_available(meminfo: Path) -> int | None:
-    return meminfo_bytes(meminfo, "MemAvailable")
-
-
-def meminfo_bytes(meminfo: Path, field: str) -> int | None:
-    """One field of a /proc/meminfo-shaped file, in bytes; None when it cannot be read."""
-    try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_headroom(root: Path) -> int | None:
-    """The cgroup's limit less its usage (v2: memory.max, memory.current, memory.stat's
-    inactive_file; v1: memory.limit_in_bytes, usage_in_bytes, total_inactive_file)."""
-    for limit_file, usage_file, stat_file, inactive_key in (
-        ("memory.max", "memory.current", "memory.stat", "inactive_file"),
-        (
-            "memory/memory.limit_in_bytes",
-            "memory/memory.usage_in_bytes",
-            "memory/memory.stat",
-            "total_inactive_file",
-        ),
-    ):
-        try:
-            limit_text = (root / limit_file).read_text().strip()
-            usage = int((root / usage_file).read_text())
-        except (OSError, ValueError):
-            continue
-        if limit_text == "max" or int(limit_text) >= UNLIMITED:
-            return None
-        return int(limit_text) - max(0, usage - _stat_value(root / stat_file, inactive_key))
-    return None
-
-
-def _stat_value(stat: Path, key: str) -> int:
-    try:
-        for line in stat.read_text().splitlines():
-            name, _, value = line.partition(" ")
-            if name == key:
-                return int(value)
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 @functools.cache

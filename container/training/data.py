@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse
 
 from container.errors import TrainingError
-from container.multimodel.memory import available_bytes
+from container.host_memory import available_bytes
 from container.tables import Matrix
 from container.training.chunks import Block, is_number, read_blocks, where
 
