@@ -122,6 +122,7 @@ def test_sigterm_answers_every_connection_accepted_before_it(tmp_path: Path) -> 
     assert failures(before) == [], server.log()
     assert exit_code == 0, server.log()
     assert drained < 25
+    assert "new handshakes are completed" not in server.log(), "the arbiter did not refuse handshakes"
 
 
 @pytest.fixture(scope="module")

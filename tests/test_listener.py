@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from container.server import stopping as stopping_module
-from container.server.listener import queued_connections
+from container.server.listener import handshakes_refused, queued_connections, refuse_new_handshakes
 from container.server.stopping import StopsLosslessly
 
 RUNAWAY = 100  # accepts after which a worker is taken never to stop
@@ -41,6 +41,16 @@ def test_the_queue_of_a_listening_socket_is_read_from_the_kernel() -> None:
         assert queued_connections(listener) == 5
         listener.accept()[0].close()
         assert queued_connections(listener) == 4
+
+
+def test_whether_handshakes_are_refused_is_read_from_the_socket_every_process_shares() -> None:
+    with listening() as listener, ExitStack() as clients:
+        assert not handshakes_refused(listener)
+        connect(listener, clients)
+        assert refuse_new_handshakes(listener)
+        assert handshakes_refused(listener)
+        with pytest.raises(TimeoutError):  # the SYN is dropped: no handshake completes
+            socket.create_connection(listener.getsockname(), timeout=0.5)
 
 
 def test_a_unix_socket_has_no_queue_to_read() -> None:
@@ -73,7 +83,7 @@ class StoppingWorker(StopsLosslessly):
 def test_without_refusing_handshakes_a_stopping_worker_accepts_what_was_queued_then_stops(
     monkeypatch: pytest.MonkeyPatch, known: bool
 ) -> None:
-    monkeypatch.setattr(stopping_module, "refuse_new_handshakes", lambda listener: False)
+    monkeypatch.setattr(stopping_module, "handshakes_refused", lambda listener: False)
     if not known:  # the queue cannot be read: the backlog bounds the accepts
         monkeypatch.setattr(stopping_module, "queued_connections", lambda listener: None)
     with listening() as listener, ExitStack() as clients:
@@ -89,7 +99,7 @@ def test_without_refusing_handshakes_a_stopping_worker_accepts_what_was_queued_t
 def test_with_handshakes_refused_a_stopping_worker_accepts_until_the_queue_is_empty(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(stopping_module, "refuse_new_handshakes", lambda listener: True)
+    monkeypatch.setattr(stopping_module, "handshakes_refused", lambda listener: True)
     with listening() as listener, ExitStack() as clients:
         for _ in range(5):
             connect(listener, clients)

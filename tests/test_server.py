@@ -213,6 +213,30 @@ def test_sigterm_finishes_in_flight_requests_then_exits_0(
     assert stopped < 2 * (busy.ended - busy.started), "drained, but took far longer than the request"
 
 
+def exited_workers(log_path: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"Worker exiting \(pid: (\d+)\)", log_path.read_text())]
+
+
+@pytest.mark.parametrize("stop", ["sigterm_to_one_worker", "hup_reload"])
+def test_a_worker_stopping_alone_leaves_the_server_accepting_connections(stop: str, tmp_path: Path) -> None:
+    """The lossless stop's filter is shared by every process holding the listener: set by a worker
+    stopping alone, it once left the server answering no new connection, /ping included."""
+    with serving(REPO / "model", tmp_path) as server:
+        first = worker_pids(server.log_path)
+        if stop == "hup_reload":
+            server.process.send_signal(signal.SIGHUP)  # gunicorn: new workers, the old ones stopped
+        else:
+            os.kill(first[0], signal.SIGTERM)
+        stopped = first if stop == "hup_reload" else first[:1]
+        give_up = time.monotonic() + 60
+        while not set(stopped) <= set(exited_workers(server.log_path)) and time.monotonic() < give_up:
+            time.sleep(0.1)
+        assert set(stopped) <= set(exited_workers(server.log_path)), server.log()
+        wait_until_ready(server.url, server.alive, server.log, deadline=60)
+        for _ in range(10):  # a new connection each time
+            assert requests.get(server.url + "/ping", timeout=5).status_code == 200
+
+
 def test_a_request_past_the_timeout_restarts_its_worker(
     slow_model: tuple[Path, bytes], tmp_path: Path
 ) -> None:

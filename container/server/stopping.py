@@ -1,11 +1,12 @@
 """The lossless stop: a job of the worker.
 
-Owns: what a worker does on SIGTERM before gthread closes its listeners. It accepts every
-connection the kernel had already accepted for it, after stopping new handshakes
-(`container.server.listener`), instead of letting gunicorn close the listener on them: a client
-whose connect() returned before the signal gets its answer. Where handshakes cannot be stopped
-(Docker), it accepts as many as were queued at the signal, then stops. Must not know how
-requests are read or answered.
+Owns: what a worker does on SIGTERM before gthread closes its listeners. When the whole server
+stops, the arbiter has already refused new handshakes (`container.server.listener`), and the
+worker accepts every connection the kernel had accepted for it, instead of letting gunicorn close
+the listener on them: a client whose connect() returned before the signal gets its answer. Where
+handshakes are not refused (Docker refuses the filter; a worker stopping alone must not set it,
+or the server would accept nothing more), it accepts as many as were queued at the signal, then
+stops. Must not know how requests are read or answered.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import select
 from typing import Any
 
 from container.server.gunicorn_internals import ThreadWorker
-from container.server.listener import queued_connections, refuse_new_handshakes
+from container.server.listener import handshakes_refused, queued_connections
 
 
 class StopsLosslessly(ThreadWorker):  # type: ignore[misc]
@@ -29,7 +30,7 @@ class StopsLosslessly(ThreadWorker):  # type: ignore[misc]
         """Accept the connections waiting on the listeners, all of them once new handshakes are
         refused, else those queued now (`queued_now`); each is then read as usual."""
         for listener in self.sockets:
-            limit = None if refuse_new_handshakes(listener) else self.queued_now(listener)
+            limit = None if handshakes_refused(listener) else self.queued_now(listener)
             listener.setblocking(False)
             # A listener polls readable while a connection waits (the connection count cannot
             # tell: the event loop may answer and close a connection within accept).
@@ -40,12 +41,14 @@ class StopsLosslessly(ThreadWorker):  # type: ignore[misc]
 
     def queued_now(self, listener: Any) -> int:
         """How many connections to accept from a listener that still completes handshakes (in
-        Docker): those queued now, or as many as its backlog holds where that cannot be read."""
+        Docker, or this worker stopping alone): those queued now, or as many as its backlog holds
+        where that cannot be read."""
         queued = queued_connections(listener)
         limit = self.cfg.backlog if queued is None else queued
         self.log.info(
-            "worker %s cannot stop new handshakes: it accepts the %s connections queued%s; one "
-            "arriving later may be reset",
+            "worker %s stops while new handshakes are completed (inside Docker, or this worker "
+            "alone stopping): it accepts the %s connections queued%s; if the server is stopping, "
+            "one arriving later may be reset",
             self.pid,
             limit,
             " now" if queued is not None else " at most (the backlog)",
