@@ -327,3 +327,29 @@ def test_simulate_without_a_serverless_section_runs_the_fleets_only(
     )
     assert "SERVERLESS" not in capsys.readouterr().out
     assert "serverless" not in json.loads(out.with_suffix(".json").read_text())
+
+
+def test_the_fleet_line_says_when_the_peak_needs_more_than_the_maximum(result: Path) -> None:
+    assert plan(result, "--profile-ramp", "100:1000:1m") == 0  # 2..4 instances at 200 req/s each: 800
+    section = json.loads((result.parent / "plan.json").read_text())["serverless"]
+    assert (
+        "its peak needs more than 4 instances at the target load (raise --peak-rps)"
+        in section["arithmetic"][4]
+    )
+    assert plan(result, "--profile-ramp", "100:1000:1m", "--peak-rps", "1000") == 0
+    section = json.loads((result.parent / "plan.json").read_text())["serverless"]
+    assert "raise --peak-rps" not in section["arithmetic"][4]
+
+
+def test_simulate_refuses_an_incomplete_serverless_section_in_one_line(
+    result: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert plan(result) == 0
+    path = result.parent / "plan.json"
+    document = json.loads(path.read_text())
+    del document["serverless"]["prices"]
+    path.write_text(json.dumps(document))
+    capsys.readouterr()
+    assert main(["simulate", str(path), "--ramp", "1:2:2m", "--out", str(result.parent / "sim")]) == 2
+    error = capsys.readouterr().err
+    assert "the plan's serverless section is incomplete" in error and error.count("\n") == 1

@@ -96,7 +96,8 @@ def asked_for(arguments: argparse.Namespace) -> bool:
 
 
 def read_shape(arguments: argparse.Namespace) -> Shape:
-    memory = 1024 if arguments.serverless_memory is None else arguments.serverless_memory
+    smallest = serverless.MEMORY_SIZES_MB[0]
+    memory = smallest if arguments.serverless_memory is None else arguments.serverless_memory
     if memory not in serverless.MEMORY_SIZES_MB:
         raise CommandError(f"--serverless-memory {memory}: must be 1024, 2048, 3072, 4096, 5120 or 6144 MB")
     most = serverless.MAX_CONCURRENCY if arguments.max_concurrency is None else arguments.max_concurrency
@@ -138,7 +139,7 @@ def document(
             "usd_per_gb_second": price.usd_per_gb_second,
             "provisioned_usd_per_gb_second": price.provisioned_usd_per_gb_second,
             "provisioned_compute_usd_per_gb_second": price.provisioned_compute_usd_per_gb_second,
-            "usd_per_million_requests": billing.usd_per_request * 1e6,
+            "usd_per_million_requests": round(billing.usd_per_request * 1e6, 9),
             "as_of": as_of,
         },
         "usd_per_million_on_demand": round(billing.on_demand_usd_per_request * 1e6, 6),
