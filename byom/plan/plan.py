@@ -4,6 +4,7 @@ The load test is a `byom loadtest` result, judged second by second, or artillery
 (recognised by its shape: byom.measure.artillery_report), judged period by period; the plan says
 which resolution it planned from.
 
+It prices serverless inference over a traffic profile beside the fleet (byom.plan.compare).
 Writes PREFIX.json (the plan, which `byom simulate` and `byom deploy` read),
 PREFIX-boto3.py and PREFIX-cloudformation.yaml; a step search also writes PREFIX-search.{json,csv,png}.
 
@@ -24,7 +25,7 @@ from byom.measure import artillery_report, timeline
 from byom.measure.loadspec import LoadSpec
 from byom.measure.loadtest import add_request_arguments, add_target_arguments, requests_from_flags
 from byom.measure.timeline import Second
-from byom.plan import capacity, plan_file
+from byom.plan import capacity, compare, plan_file
 from byom.plan.capacity import Slo
 from byom.plan.plan_file import Measured
 from byom.plan.step_search import RunStep, Search, http_step_runner
@@ -58,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds the rate must be sustained (5; whole 10 s periods for an artillery report)",
     )
     add_policy_arguments(parser.add_argument_group("policy"))
+    compare.add_arguments(parser.add_argument_group("serverless comparison (over a traffic profile)"))
     parser.add_argument("--out", type=Path, default=Path("plan"), help="output prefix (default ./plan)")
     parser.add_argument("--quiet", action="store_true", help="no step-by-step progress")
     parser.set_defaults(run=run)
@@ -215,11 +217,20 @@ def print_plan(document: dict[str, Any], written: list[Path]) -> None:
         f"${cost['min_fleet_usd_per_hour']}-${cost['max_fleet_usd_per_hour']}/hour, "
         f"${cost['usd_per_million_at_target']} per million inferences at the target load"
     )
+    print_serverless(document["serverless"])
     if not found["load_exceeded_slo"]:
         print(
             "note: no second offered above MAX_RPS missed the SLO, so MAX_RPS and saturation are lower bounds: test higher"
         )
     print("wrote " + ", ".join(str(path) for path in written))
+
+
+def print_serverless(section: dict[str, Any]) -> None:
+    if not section["compared"]:
+        print(f"serverless: not compared ({section['reason']})")
+        return
+    for line in section["arithmetic"]:
+        print(line)
 
 
 def resolution_line(document: dict[str, Any]) -> str:

@@ -13,6 +13,19 @@ The plan JSON (kind "byom.plan", version 1):
               overhead_latency_us, scheduled_actions: [{name, schedule, min_instances, max_instances}]}
   cost:      {min_fleet_usd_per_hour, max_fleet_usd_per_hour, usd_per_million_at_target,
               usd_per_million_at_max_rps}
+  serverless: serverless inference priced over a traffic profile against the fleet (byom.plan.compare):
+             {compared: true, memory_mb, memory_choice: "the smallest"|"--serverless-memory",
+              max_concurrency, provisioned_concurrency, latency_ms, latency_basis: "p99 at MAX_RPS",
+              billed_ms_per_request (rounded up to the ms), prices: {usd_per_gb_second,
+              provisioned_usd_per_gb_second, provisioned_compute_usd_per_gb_second,
+              usd_per_million_requests, as_of}, usd_per_million_on_demand,
+              profile: {label, duration_s, requests, peak_rps}, peak_concurrency (Little's law),
+              throttled_requests, serverless_usd: {compute, requests, provisioned, total},
+              fleet_usd, fleet_instance_hours (the fleet tracking its target, no lag),
+              breakeven_rps (steady rate below which serverless costs less than the minimum fleet;
+              null: any), cheaper: "serverless"|"instances", arithmetic: [the printed lines],
+              not_measured}
+             or {compared: false, reason} for a price table without serverless prices
   endpoint:  {name, variant}
   policy:    the boto3 keyword arguments, by call: register_scalable_target, put_scaling_policy
              (list), put_metric_alarm (list), put_scheduled_action (list)  (see byom.plan.proposal)
@@ -33,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from byom.errors import CommandError
-from byom.plan import capacity, prices, proposal, sizing
+from byom.plan import capacity, compare, prices, proposal, sizing
 from byom.plan.capacity import Row, Slo, Sustained
 from byom.shared.documents import PLAN_KIND, PLAN_VERSION
 
@@ -91,6 +104,7 @@ def build_plan(arguments: argparse.Namespace, measured: Measured) -> dict[str, A
         },
         "scaling": scaling_section(arguments, sized, the_policy),
         "cost": asdict(sizing.cost(sized, found.rps, instance)),
+        "serverless": compare.section(arguments, found.p99_ms, sized, instance, table),
         "endpoint": {"name": arguments.endpoint, "variant": arguments.variant},
         "policy": proposal.payloads(the_policy),
         "autoscaling": proposal.autoscaling_document(the_policy),

@@ -2,7 +2,8 @@
 
 A profile is a list of (second, rate) points joined by straight lines. The default is the seed's:
 200 -> 600 req/s over the first hour, then 600 -> 800 over the second. A CSV gives the points
-itself: a header naming the time column `second` or `minute`, then `rps` (or `rate`).
+itself: a header naming the time column `second` or `minute`, then `rps` (or `rate`). A ramp is
+START:END:DURATION. `byom simulate` replays a profile; `byom plan` prices serverless over one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from byom.errors import CommandError
+from byom.measure.loadspec import parse_duration, parse_rate
 
 SEED_POINTS = ((0.0, 200.0), (3600.0, 600.0), (7200.0, 800.0))
 _TIME_UNITS = {"second": 1.0, "seconds": 1.0, "minute": 60.0, "minutes": 60.0}
@@ -25,6 +27,7 @@ _TIME_UNITS = {"second": 1.0, "seconds": 1.0, "minute": 60.0, "minutes": 60.0}
 @dataclass(frozen=True)
 class Profile:
     points: Sequence[tuple[float, float]]
+    label: str = "a profile"
 
     @property
     def duration(self) -> float:
@@ -37,11 +40,27 @@ class Profile:
 
 
 def seed() -> Profile:
-    return Profile(SEED_POINTS)
+    return Profile(SEED_POINTS, "the seed's profile (200 -> 600 -> 800 req/s)")
 
 
 def ramp(start_rps: float, end_rps: float, seconds: float) -> Profile:
-    return Profile(((0.0, start_rps), (seconds, end_rps)))
+    return Profile(
+        ((0.0, start_rps), (seconds, end_rps)),
+        f"a ramp {start_rps:g} -> {end_rps:g} req/s",
+    )
+
+
+def from_options(csv_path: Path | None, ramp_text: str | None, option: str = "--ramp") -> Profile:
+    """A CSV's profile, else a START:END:DURATION ramp's, else the seed's."""
+    if csv_path is not None:
+        return from_csv(csv_path)
+    if ramp_text is None:
+        return seed()
+    parts = ramp_text.split(":")
+    if len(parts) != 3:
+        raise CommandError(f"{option} {ramp_text!r}: expected START:END:DURATION")
+    start, end = (parse_rate(part, option) for part in parts[:2])
+    return ramp(start, end, parse_duration(parts[2], option))
 
 
 def from_csv(path: Path) -> Profile:
@@ -67,4 +86,4 @@ def parse_csv(text: str, source: str) -> Profile:
         raise CommandError(f"profile {source}: needs at least two rows, starting at 0, times increasing")
     if any(rate < 0 for _, rate in points):
         raise CommandError(f"profile {source}: rates must be >= 0")
-    return Profile(points)
+    return Profile(points, f"the profile {source}")

@@ -2,7 +2,9 @@
 
 Reads a plan (byom.plan.plan_file) for the instance model and the policy, a profile (the seed's two-hour
 ramp by default, a CSV, or --ramp), runs byom.plan.fleet twice, prints a table, and writes
-PREFIX.json, PREFIX.csv (both fleets, minute by minute) and PREFIX.png (side by side). A plan made
+PREFIX.json, PREFIX.csv (both fleets, minute by minute) and PREFIX.png (side by side). A plan with
+a serverless section is also run as that serverless endpoint (byom.plan.serverless: cost and
+throttling per minute), in the table, the totals and the JSON. A plan made
 from an artillery report says so first: its instance was measured per period, not per second.
 """
 
@@ -17,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from byom.errors import CommandError
-from byom.measure.loadspec import parse_duration, parse_rate
-from byom.plan import fleet, profile
+from byom.plan import fleet, profile, serverless
 from byom.plan.fleet import Autoscaling, InstanceModel, Minute, Timing
+from byom.plan.prices import ServerlessPrice
 from byom.shared import plots
 from byom.shared.documents import read_plan
 
@@ -60,11 +62,15 @@ def run(arguments: argparse.Namespace) -> int:
     before = fleet.simulate(rates, model, fixed, None, timing)
     after = fleet.simulate(rates, model, policy.min_instances, policy, timing)
     breach = fleet.first_breach(rates, model, fixed, *slo)
+    shape = serverless_model(plan)
+    lean = serverless.minutes(rates, *shape) if shape is not None else None
     prefix: Path = arguments.out
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    written = write_outputs(prefix, before, after, fixed, slo)
-    print_table(before, after, arguments.every)
+    written = write_outputs(prefix, before, after, fixed, slo, lean)
+    print_table(before, after, arguments.every, lean)
     print_totals(before, after, fixed, breach, rates)
+    if shape is not None and lean is not None:
+        print_serverless_totals(shape[0], lean)
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
@@ -95,15 +101,7 @@ def plan_slo(plan: dict[str, Any]) -> tuple[float, float]:
 
 
 def traffic(arguments: argparse.Namespace) -> profile.Profile:
-    if arguments.profile is not None:
-        return profile.from_csv(arguments.profile)
-    if arguments.ramp is not None:
-        parts = arguments.ramp.split(":")
-        if len(parts) != 3:
-            raise CommandError(f"--ramp {arguments.ramp!r}: expected START:END:DURATION")
-        start, end = (parse_rate(part, "--ramp") for part in parts[:2])
-        return profile.ramp(start, end, parse_duration(parts[2], "--ramp"))
-    return profile.seed()
+    return profile.from_options(arguments.profile, arguments.ramp)
 
 
 def instance_model(plan: dict[str, Any], timeout: float) -> InstanceModel:
@@ -119,6 +117,34 @@ def instance_model(plan: dict[str, Any], timeout: float) -> InstanceModel:
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CommandError(f"the plan lacks its capacity or instance section ({error})") from None
+
+
+def serverless_model(plan: dict[str, Any]) -> tuple[serverless.Rates, float] | None:
+    """The plan's serverless shape and its measured latency; None when the plan compared none."""
+    section = plan.get("serverless")
+    if not isinstance(section, dict) or not section.get("compared"):
+        return None
+    try:
+        found = section["prices"]
+        memory = int(section["memory_mb"])
+        shape = serverless.Shape(
+            memory, int(section["max_concurrency"]), int(section["provisioned_concurrency"])
+        )
+        price = ServerlessPrice(
+            memory,
+            float(found["usd_per_gb_second"]),
+            float(found["provisioned_usd_per_gb_second"]),
+            float(found["provisioned_compute_usd_per_gb_second"]),
+        )
+        billing = serverless.Rates(
+            shape,
+            int(section["billed_ms_per_request"]),
+            price,
+            float(found["usd_per_million_requests"]) / 1e6,
+        )
+        return billing, float(section["latency_ms"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CommandError(f"the plan's serverless section is incomplete ({error})") from None
 
 
 def autoscaling(plan: dict[str, Any]) -> Autoscaling:
@@ -142,8 +168,10 @@ def write_outputs(
     after: Sequence[Minute],
     fixed: int,
     slo: tuple[float, float] | None = None,
+    lean: Sequence[serverless.Minute] | None = None,
 ) -> list[Path]:
-    """The JSON, the CSV and the PNG; `slo` (p99 ms, error budget) is drawn on the PNG."""
+    """The JSON, the CSV and the PNG; `slo` (p99 ms, error budget) is drawn on the PNG; the
+    serverless minutes (`lean`) go in the JSON only."""
     paths = [prefix.with_suffix(suffix) for suffix in (".json", ".csv", ".png")]
     document = {
         "kind": "byom.simulation",
@@ -152,6 +180,8 @@ def write_outputs(
         "before": [asdict(m) for m in before],
         "after": [asdict(m) for m in after],
     }
+    if lean is not None:
+        document["serverless"] = [asdict(m) for m in lean]
     paths[0].write_text(json.dumps(document, indent=1) + "\n")
     with paths[1].open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -165,16 +195,26 @@ def write_outputs(
     return paths
 
 
-def print_table(before: Sequence[Minute], after: Sequence[Minute], every: int) -> None:
+def print_table(
+    before: Sequence[Minute],
+    after: Sequence[Minute],
+    every: int,
+    lean: Sequence[serverless.Minute] | None = None,
+) -> None:
+    extra = f" | {'SRVLESS conc':>12} {'thr':>6} {'cost $':>8}" if lean is not None else ""
     print(
         f"{'min':>4} {'req/s':>7} | {'BEFORE inst':>11} {'p99 ms':>9} {'err':>6} | "
-        f"{'AFTER inst':>10} {'p99 ms':>9} {'err':>6} {'util':>5} {'cost $':>8}"
+        f"{'AFTER inst':>10} {'p99 ms':>9} {'err':>6} {'util':>5} {'cost $':>8}{extra}"
     )
     for b, a in zip(before, after, strict=True):
         if b.minute % every == 0 or b.minute == len(before) - 1:
+            s = lean[b.minute] if lean is not None else None
+            more = (
+                f" | {s.peak_concurrency:12.1f} {s.throttle_rate:6.1%} {s.cost:8.2f}" if s is not None else ""
+            )
             print(
                 f"{b.minute:4d} {b.offered_rps:7.0f} | {b.instances:11.1f} {b.p99_ms:9.1f} {b.error_rate:6.1%} | "
-                f"{a.instances:10.1f} {a.p99_ms:9.1f} {a.error_rate:6.1%} {a.utilisation:5.0%} {a.cost:8.2f}"
+                f"{a.instances:10.1f} {a.p99_ms:9.1f} {a.error_rate:6.1%} {a.utilisation:5.0%} {a.cost:8.2f}{more}"
             )
 
 
@@ -195,3 +235,15 @@ def print_totals(
         print(
             f"BEFORE leaves the SLO at second {breach} (minute {breach // 60}), offered {rates[breach]:.0f} req/s"
         )
+
+
+def print_serverless_totals(billing: serverless.Rates, lean: Sequence[serverless.Minute]) -> None:
+    shape = billing.shape
+    throttled = sum(m.throttle_rate * m.offered_rps * 60 for m in lean)
+    peak = max((m.peak_concurrency for m in lean), default=0.0)
+    print(
+        f"SERVERLESS ({shape.memory_mb} MB, max concurrency {shape.max_concurrency}, provisioned "
+        f"{shape.provisioned or 'none'}): cost ${lean[-1].cost if lean else 0.0:.2f}, throttled requests "
+        f"{throttled:,.0f}, peak concurrency {peak:,.1f}, each request billed {billing.billed_ms} ms "
+        "(cold starts not modelled)"
+    )

@@ -4,13 +4,17 @@ AWS's formula for target tracking on SageMakerVariantInvocationsPerInstance (a p
 target = MAX_RPS x safety factor x 60. The minimum fleet is at least two instances (one per
 Availability Zone survives a zone's loss); the maximum is what the stated peak needs at the target
 load per instance. On CPUUtilization the target is a per-core percentage times the vCPUs, because
-SageMaker's CPUUtilization is summed over cores (100% per core).
+SageMaker's CPUUtilization is summed over cores (100% per core). Over a traffic profile, the
+tracked fleet is the one that follows its target exactly (no start lag, no cooldown): the least an
+autoscaled fleet can cost, which `byom plan` sets against serverless.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from byom.errors import CommandError
 from byom.plan.prices import InstanceType
@@ -77,3 +81,17 @@ def cost(sizing: Sizing, max_rps: float, instance: InstanceType) -> Cost:
         round(per_million(sizing.target_rps_per_instance), 4),
         round(per_million(max_rps), 4),
     )
+
+
+@dataclass(frozen=True)
+class Tracked:
+    instance_hours: float
+    usd: float
+
+
+def tracked_fleet(rates: np.ndarray, sizing: Sizing, usd_per_hour: float) -> Tracked:
+    """Each second ceil(rate / target rps per instance) instances within [min, max], billed per second."""
+    needed = np.ceil(np.asarray(rates, dtype=float) / sizing.target_rps_per_instance - 1e-9)
+    instances = np.clip(needed, sizing.min_instances, sizing.max_instances)
+    hours = float(instances.sum()) / 3600
+    return Tracked(hours, hours * usd_per_hour)
