@@ -215,7 +215,7 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
             endpoint_answer("InService", new_config["EndpointConfigName"], 5),
             {"EndpointName": "iris"},
         )
-        deploy.deploy(aws, settings, model, plan=None)
+        deploy.deploy(aws, settings)
         stub.assert_no_pending_responses()
     assert new_config["ProductionVariants"][0]["InitialInstanceCount"] == 5
 

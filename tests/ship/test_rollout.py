@@ -46,7 +46,7 @@ def update(aws: Aws, options: deploy.Options, deployment_config: dict[str, Any],
                 "DeploymentConfig": deployment_config,
             },
         )
-        deploy.deploy(aws, SETTINGS, model, None, options)
+        deploy.deploy(aws, SETTINGS, None, options)
         stub.assert_no_pending_responses()
 
 
@@ -201,7 +201,7 @@ def test_the_users_own_alarms_are_checked_and_used_instead(client: Any) -> None:
         with pytest.raises(
             CommandError, match=r"^rollback alarm nobody-made-this does not exist in CloudWatch"
         ):
-            deploy.deploy(aws, SETTINGS, resources.model_request(SETTINGS), None, options)
+            deploy.deploy(aws, SETTINGS, None, options)
         stub.assert_no_pending_responses()
 
 
@@ -219,7 +219,6 @@ def test_the_plans_slo_sets_the_thresholds(tmp_path: Any) -> None:
 
 def test_a_count_too_large_for_the_fleet_is_refused_before_any_change(aws_env: str) -> None:
     aws = Aws(boto3.Session(region_name="us-east-1"))
-    model = resources.model_request(SETTINGS)
     with Stubber(aws.client("sagemaker")) as stub:  # one read answered; any further call would fail
         stub.add_response(
             "describe_endpoint", endpoint_answer("InService", "iris-old", 4), {"EndpointName": "iris"}
@@ -231,7 +230,6 @@ def test_a_count_too_large_for_the_fleet_is_refused_before_any_change(aws_env: s
             deploy.deploy(
                 aws,
                 SETTINGS,
-                model,
                 None,
                 deploy.Options(
                     strategy("--strategy", "blue-green", "--traffic", "canary", "--canary-size", "3"),
