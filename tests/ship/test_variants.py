@@ -18,7 +18,7 @@ from byom.shared import config
 from byom.shared.aws import Aws
 from byom.ship import deploy, following, resources
 from tests.helpers.rollout import ARN, WHEN, config_answer
-from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, lint, write_plan
+from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, assert_refused, byom, lint, write_plan
 
 BLUE = "s3://byom-test-models/blue/model.tar.gz"
 GREEN = "s3://byom-test-models/green/model.tar.gz"
@@ -255,9 +255,7 @@ def test_bad_tables_are_one_line_before_any_call(
     monkeypatch.delenv("AWS_REGION")  # a call attempted would fail on the region instead
     (tmp_path / "byom.toml").write_text(table)
     for command in ("deploy", "cfn"):
-        result = byom(command, *FLAGS)
-        assert result.code == 2, (command, result.out)
-        assert message in result.err and result.err.count("\n") == 1, result.err
+        assert_refused(byom(command, *FLAGS), message)
 
 
 def test_cfn_makes_a_model_per_variant_a_shadow_and_autoscaling_per_variant(tmp_path: Path) -> None:
