@@ -129,12 +129,17 @@ def variant_lines(
     lines = [
         f"{kind} {name}: {variant.get('CurrentInstanceCount', '?')} x {instance_type} "
         f"(desired {variant.get('DesiredInstanceCount', '?')}), "
-        f"weight {variant.get('CurrentWeight', '?')} (desired {variant.get('DesiredWeight', '?')})"
+        f"weight {variant.get('CurrentWeight', '?')}{desired_weight(variant)}"
     ]
     lines += scaling_lines(aws, endpoint, name)
     lines.append(f"  last {minutes} min:")
     lines += [f"    {line}" for line in figure_lines(aws, endpoint, name, minutes)]
     return lines
+
+
+def desired_weight(variant: dict[str, Any]) -> str:
+    desired = variant.get("DesiredWeight")
+    return "" if desired is None else f" (desired {desired})"
 
 
 def scaling_lines(aws: Aws, endpoint: str, variant: str) -> list[str]:

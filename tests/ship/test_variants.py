@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, following, resources
+from byom.ship import deploy, following, resources, status
 from tests.helpers.rollout import ARN, WHEN, config_answer
 from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, assert_refused, byom, lint, write_plan
 
@@ -306,3 +306,51 @@ def test_one_variant_keeps_its_shape(tmp_path: Path) -> None:
         "InitialVariantWeight": 1.0,
     }
     assert byom("cfn", *DEPLOY_FLAGS).code == 0
+
+
+def test_destroy_removes_every_variants_model_and_autoscaling(client: Any, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", step_scaling=None, scheduled_actions=[])
+    (tmp_path / "byom.toml").write_text(f'plan = "{plan}"\n' + TABLE)
+    assert byom("deploy", *FLAGS).code == 0
+    result = byom("destroy", "--endpoint", "iris", "--yes")
+    assert result.code == 0, result.err
+    assert client("sagemaker").list_models()["Models"] == []
+    assert client("sagemaker").list_endpoint_configs()["EndpointConfigs"] == []
+    targets = client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
+    assert targets["ScalableTargets"] == []
+
+
+def test_status_shows_the_shadow_variant(client: Any) -> None:
+    """moto drops shadow variants: SageMaker's answers for the endpoint config, stubbed."""
+    aws = Aws(boto3.Session(region_name="us-east-1"))
+    shadow = {
+        "VariantName": "Next",
+        "CurrentInstanceCount": 1,
+        "DesiredInstanceCount": 1,
+        "CurrentWeight": 0.5,
+    }
+    endpoint = {
+        "EndpointName": "iris",
+        "EndpointConfigName": "iris-ab",
+        "EndpointStatus": "InService",
+        "ProductionVariants": [
+            {
+                "VariantName": "Blue",
+                "CurrentInstanceCount": 2,
+                "DesiredInstanceCount": 2,
+                "CurrentWeight": 3.0,
+            }
+        ],
+        "ShadowProductionVariants": [shadow],
+    }
+    described = config_answer("iris-ab")
+    described["ProductionVariants"][0]["VariantName"] = "Blue"
+    described["ShadowProductionVariants"] = [
+        {"VariantName": "Next", "ModelName": "m", "InstanceType": "ml.c5.large", "InitialInstanceCount": 1}
+    ]
+    with Stubber(aws.client("sagemaker")) as stub:
+        stub.add_response("describe_endpoint_config", described, {"EndpointConfigName": "iris-ab"})
+        lines = status.report(aws, endpoint, 5)
+        stub.assert_no_pending_responses()
+    assert "variant Blue: 2 x ml.m5.xlarge (desired 2), weight 3.0" in lines
+    assert "shadow variant Next: 1 x ml.c5.large (desired 1), weight 0.5" in lines
