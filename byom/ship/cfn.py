@@ -21,7 +21,7 @@ from typing import Any
 
 from byom.shared import config
 from byom.shared.config import Config, required
-from byom.ship import resources, variants
+from byom.ship import endpoint_config, resources, variants
 from byom.ship.scaling_plan import Plan
 
 Resource = dict[str, Any]
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
     plans = variants.plans(settings)
-    resources.check_shape(settings, plans, rollout_asked=False)
+    endpoint_config.check_shape(settings, plans, rollout_asked=False)
     text = json.dumps(template(settings, plans), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -64,17 +64,17 @@ def template(settings: Config, plans: dict[str, Plan]) -> dict[str, Any]:
 def sagemaker_resources(settings: Config, plans: dict[str, Plan]) -> dict[str, Resource]:
     models = resources.model_requests(settings)
     ids = model_ids(models)
-    counts = resources.initial_counts(settings, plans)
-    endpoint_config = without(resources.endpoint_config_request(settings, "", counts), "EndpointConfigName")
+    counts = endpoint_config.initial_counts(settings, plans)
+    properties = without(endpoint_config.endpoint_config_request(settings, "", counts), "EndpointConfigName")
     for key in ("ProductionVariants", "ShadowProductionVariants"):
-        for variant in endpoint_config.get(key, []):
+        for variant in properties.get(key, []):
             variant["ModelName"] = {"Fn::GetAtt": [ids[variant["VariantName"]], "ModelName"]}
     made: dict[str, Resource] = {
         ids[name]: {"Type": "AWS::SageMaker::Model", "Properties": without(model, "ModelName")}
         for name, model in models.items()
     }
     return made | {
-        "EndpointConfig": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": endpoint_config},
+        "EndpointConfig": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": properties},
         "Endpoint": {
             "Type": "AWS::SageMaker::Endpoint",
             "Properties": {

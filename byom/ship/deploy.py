@@ -28,7 +28,16 @@ from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws, connect
 from byom.shared.config import Config, required
-from byom.ship import autoscaling, following, resources, rollback_alarms, rollout, variants, waiting
+from byom.ship import (
+    autoscaling,
+    endpoint_config,
+    following,
+    resources,
+    rollback_alarms,
+    rollout,
+    variants,
+    waiting,
+)
 from byom.ship.rollback_alarms import Thresholds
 from byom.ship.rollout import Rollout
 from byom.ship.scaling_plan import Plan
@@ -70,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     plans = variants.plans(settings)
     models = resources.model_requests(settings)  # validates every required setting before any call
     options = options_from(args, settings, plans)
-    resources.check_shape(settings, plans, options.rollout is not None)
+    endpoint_config.check_shape(settings, plans, options.rollout is not None)
     names = {name: model["ModelName"] for name, model in models.items()}
-    resources.endpoint_config_request(settings, names, 1)  # its checks, before any call
+    endpoint_config.endpoint_config_request(settings, names, 1)  # its checks, before any call
     aws = connect(settings, dry_run=args.dry_run)
     deploy(aws, settings, plans, options)
     return 0
@@ -126,7 +135,9 @@ def deploy(aws: Aws, settings: Config, plans: Plans | None = None, options: Opti
         if options.rollout is not None:
             aws.say(f"endpoint {endpoint} is new: it is created at once (--strategy applies to updates)")
         counts = initial_counts(aws, settings, plans)
-        create_endpoint(aws, settings, resources.endpoint_config_request(settings, names, counts), options)
+        create_endpoint(
+            aws, settings, endpoint_config.endpoint_config_request(settings, names, counts), options
+        )
     else:
         update_endpoint(aws, settings, current, names, options)
     for variant, plan in plans.items():
@@ -200,7 +211,7 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
 
 
 def initial_counts(aws: Aws, settings: Config, plans: Plans) -> dict[str, int]:
-    counts = resources.initial_counts(settings, plans)
+    counts = endpoint_config.initial_counts(settings, plans)
     single = sorted(name for name, count in counts.items() if count < 2)
     if single and settings.serverless_memory is None:
         named = "" if not settings.variants else f" (variant {', '.join(single)})"
@@ -210,10 +221,10 @@ def initial_counts(aws: Aws, settings: Config, plans: Plans) -> dict[str, int]:
     return counts
 
 
-def create_endpoint(aws: Aws, settings: Config, endpoint_config: dict[str, Any], options: Options) -> None:
+def create_endpoint(aws: Aws, settings: Config, request: dict[str, Any], options: Options) -> None:
     endpoint = required(settings.endpoint, "endpoint")
-    ensure_endpoint_config(aws, endpoint_config)
-    name = endpoint_config["EndpointConfigName"]
+    ensure_endpoint_config(aws, request)
+    name = request["EndpointConfigName"]
     aws.change("sagemaker", "create_endpoint", EndpointName=endpoint, EndpointConfigName=name)
     aws.done(f"endpoint {endpoint}", f"created with config {name}")
     if not aws.dry_run and options.wait:
@@ -226,10 +237,10 @@ def update_endpoint(
     endpoint = required(settings.endpoint, "endpoint")
     fleet = variants.of(settings)
     counts = {v.name: variant_count(current_variant(current, v.name), v.instance_count) for v in fleet}
-    desired = resources.endpoint_config_request(settings, models, counts)
+    desired = endpoint_config.endpoint_config_request(settings, models, counts)
     serving = current["EndpointConfigName"]
     described = aws.read("sagemaker", "describe_endpoint_config", EndpointConfigName=serving)
-    if serving == desired["EndpointConfigName"] or resources.config_matches(described, desired):
+    if serving == desired["EndpointConfigName"] or endpoint_config.config_matches(described, desired):
         aws.say(f"endpoint {endpoint}: unchanged (config {serving})")
         return
     for variant in fleet:
@@ -290,6 +301,6 @@ def variant_count(variant: dict[str, Any] | None, configured: int) -> int:
     return int(variant.get("CurrentInstanceCount") or variant.get("DesiredInstanceCount") or configured)
 
 
-def instance_type_of(endpoint_config: dict[str, Any], variant: str) -> str | None:
-    found = current_variant(endpoint_config, variant)
+def instance_type_of(described: dict[str, Any], variant: str) -> str | None:
+    found = current_variant(described, variant)
     return str(found.get("InstanceType")) if found else None

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, resources, rollback_alarms, rollout
+from byom.ship import deploy, endpoint_config, resources, rollback_alarms, rollout
 from tests.helpers.rollout import endpoint_answer, put_user_alarm, stub_update_until_the_call
 from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, assert_refused, byom, write_plan
 
@@ -35,7 +35,7 @@ def strategy(*flags: str) -> rollout.Rollout:
 def update(aws: Aws, options: deploy.Options, deployment_config: dict[str, Any], instances: int = 4) -> None:
     """Run deploy's update and check UpdateEndpoint carried exactly `deployment_config`."""
     model = resources.model_request(SETTINGS)
-    new_config = resources.endpoint_config_request(SETTINGS, model["ModelName"], instances)
+    new_config = endpoint_config.endpoint_config_request(SETTINGS, model["ModelName"], instances)
     with Stubber(aws.client("sagemaker")) as stub:
         stub_update_until_the_call(stub, model, new_config, instances)
         stub.add_response(
@@ -54,7 +54,7 @@ def update(aws: Aws, options: deploy.Options, deployment_config: dict[str, Any],
 def new_config_name(instances: int = 4) -> str:
     model = resources.model_request(SETTINGS)
     return str(
-        resources.endpoint_config_request(SETTINGS, model["ModelName"], instances)["EndpointConfigName"]
+        endpoint_config.endpoint_config_request(SETTINGS, model["ModelName"], instances)["EndpointConfigName"]
     )
 
 

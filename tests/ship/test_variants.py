@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, following, resources, status
+from byom.ship import deploy, endpoint_config, following, resources, status
 from tests.helpers.rollout import ARN, WHEN, config_answer
 from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, assert_refused, byom, lint, write_plan
 
@@ -58,7 +58,7 @@ def config_arguments() -> argparse.Namespace:
 def test_the_table_gives_production_variants_with_weights_and_a_shadow(tmp_path: Path) -> None:
     settings = settings_from(tmp_path, SHADOW + TABLE)  # the shadow first: it still comes last
     models = {name: model["ModelName"] for name, model in resources.model_requests(settings).items()}
-    request = resources.endpoint_config_request(settings, models, {"Blue": 2, "Green": 1, "Next": 2})
+    request = endpoint_config.endpoint_config_request(settings, models, {"Blue": 2, "Green": 1, "Next": 2})
     assert [
         (
             v["VariantName"],
@@ -85,7 +85,7 @@ def test_create_asks_for_the_exact_endpoint_config(aws_env: str, tmp_path: Path)
     """Stubber checks each request against botocore's model of the API, field for field."""
     settings = settings_from(tmp_path, TABLE + SHADOW)
     models = resources.model_requests(settings)
-    wanted = resources.endpoint_config_request(
+    wanted = endpoint_config.endpoint_config_request(
         settings, {name: m["ModelName"] for name, m in models.items()}, {"Blue": 2, "Green": 1, "Next": 2}
     )
     aws = Aws(boto3.Session(region_name="us-east-1"))
@@ -127,7 +127,7 @@ def test_an_update_keeps_each_variants_count(
     monkeypatch.setattr(following, "POLL_SECONDS", 0)
     settings = settings_from(tmp_path, TABLE)
     models = resources.model_requests(settings)
-    wanted = resources.endpoint_config_request(
+    wanted = endpoint_config.endpoint_config_request(
         settings, {name: m["ModelName"] for name, m in models.items()}, {"Blue": 5, "Green": 1}
     )
     running = {
@@ -297,7 +297,7 @@ def test_cfn_makes_a_model_per_variant_a_shadow_and_autoscaling_per_variant(tmp_
 def test_one_variant_keeps_its_shape(tmp_path: Path) -> None:
     """Without [[variants]]: the one AllTraffic variant of weight 1, as before."""
     settings = config.Config(endpoint="iris", image=IMAGE, model_data=MODEL_DATA, role=ROLE)
-    [variant] = resources.endpoint_config_request(settings, "m", 2)["ProductionVariants"]
+    [variant] = endpoint_config.endpoint_config_request(settings, "m", 2)["ProductionVariants"]
     assert variant == {
         "VariantName": "AllTraffic",
         "ModelName": "m",
