@@ -354,3 +354,25 @@ def test_status_shows_the_shadow_variant(client: Any) -> None:
         stub.assert_no_pending_responses()
     assert "variant Blue: 2 x ml.m5.xlarge (desired 2), weight 3.0" in lines
     assert "shadow variant Next: 1 x ml.c5.large (desired 1), weight 0.5" in lines
+
+
+def test_a_rollout_over_two_variants_watches_both(client: Any, tmp_path: Path) -> None:
+    (tmp_path / "byom.toml").write_text(TABLE)
+    assert byom("deploy", *FLAGS).code == 0
+    new_image = ("--image", IMAGE.replace("abc1234", "def5678"))
+    result = byom("deploy", *FLAGS, *new_image, "--strategy", "blue-green", "--dry-run")
+    assert result.code == 0, result.err
+    [update] = [line for line in result.out.splitlines() if "will call sagemaker UpdateEndpoint" in line]
+    alarms = json.loads(update[update.index("{") :])["DeploymentConfig"]["AutoRollbackConfiguration"][
+        "Alarms"
+    ]
+    assert [alarm["AlarmName"] for alarm in alarms] == [
+        "iris-rollback-Blue-5xx",
+        "iris-rollback-Blue-latency",
+        "iris-rollback-Green-5xx",
+        "iris-rollback-Green-latency",
+    ]
+    created = [line for line in result.out.splitlines() if "will call sagemaker CreateEndpointConfig" in line]
+    request = json.loads(created[0][created[0].index("{") :])
+    # each variant keeps the count it runs (moto: the configured 2 and 1)
+    assert [v["InitialInstanceCount"] for v in request["ProductionVariants"]] == [2, 1]
