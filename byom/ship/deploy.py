@@ -243,17 +243,30 @@ def update_endpoint(
     if serving == desired["EndpointConfigName"] or endpoint_config.config_matches(described, desired):
         aws.say(f"endpoint {endpoint}: unchanged (config {serving})")
         return
-    for variant in fleet:
-        if (
-            settings.serverless_memory is None
-            and instance_type_of(described, variant.name) != variant.instance_type
-        ):
-            aws.say(
-                f"the instance type of {variant.name} changes: SageMaker requires deregistering autoscaling first"
-            )
-            autoscaling.remove(aws, endpoint, variant.name)
+    deregister_before_update(aws, settings, described)
     ensure_endpoint_config(aws, desired)
     switch_config(aws, settings, desired, options)
+
+
+def deregister_before_update(aws: Aws, settings: Config, described: dict[str, Any]) -> None:
+    """SageMaker refuses to change the instance type of, or to remove, a variant registered with
+    autoscaling: deregister those first (their plans register the ones that stay again)."""
+    endpoint = required(settings.endpoint, "endpoint")
+    wanted = {variant.name: variant.instance_type for variant in variants.of(settings)}
+    for name in variant_names(described):
+        if name not in wanted:
+            aws.say(f"variant {name} goes: SageMaker requires deregistering its autoscaling first")
+            autoscaling.remove(aws, endpoint, name)
+        elif settings.serverless_memory is None and instance_type_of(described, name) != wanted[name]:
+            aws.say(
+                f"the instance type of {name} changes: SageMaker requires deregistering autoscaling first"
+            )
+            autoscaling.remove(aws, endpoint, name)
+
+
+def variant_names(described: dict[str, Any]) -> list[str]:
+    every = [*described.get("ProductionVariants", []), *described.get("ShadowProductionVariants", [])]
+    return [str(variant["VariantName"]) for variant in every]
 
 
 def switch_config(aws: Aws, settings: Config, desired: dict[str, Any], options: Options) -> None:

@@ -18,7 +18,17 @@ from byom.shared import config
 from byom.shared.aws import Aws
 from byom.ship import deploy, endpoint_config, following, resources, status
 from tests.helpers.rollout import ARN, WHEN, config_answer
-from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, assert_refused, byom, lint, write_plan
+from tests.helpers.ship import (
+    DEPLOY_FLAGS,
+    IMAGE,
+    MODEL_DATA,
+    ROLE,
+    assert_refused,
+    byom,
+    dry_run_calls,
+    lint,
+    write_plan,
+)
 
 BLUE = "s3://byom-test-models/blue/model.tar.gz"
 GREEN = "s3://byom-test-models/green/model.tar.gz"
@@ -376,3 +386,26 @@ def test_a_rollout_over_two_variants_watches_both(client: Any, tmp_path: Path) -
     request = json.loads(created[0][created[0].index("{") :])
     # each variant keeps the count it runs (moto: the configured 2 and 1)
     assert [v["InitialInstanceCount"] for v in request["ProductionVariants"]] == [2, 1]
+
+
+def test_a_variant_that_goes_is_deregistered_before_the_update(client: Any, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", step_scaling=None, scheduled_actions=[])
+    (tmp_path / "byom.toml").write_text(f'plan = "{plan}"\n' + TABLE)
+    assert byom("deploy", *FLAGS).code == 0
+    (tmp_path / "byom.toml").write_text(
+        f'plan = "{plan}"\n' + TABLE[: TABLE.index('[[variants]]\nname = "Green"')]
+    )
+    result = byom("deploy", *FLAGS, "--dry-run")
+    assert result.code == 0, result.err
+    assert "variant Green goes: SageMaker requires deregistering its autoscaling first" in result.out
+    assert dry_run_calls(result) == [
+        "application-autoscaling DeleteScalingPolicy",
+        "application-autoscaling DeleteScalingPolicy",
+        "application-autoscaling DeregisterScalableTarget",
+        "sagemaker CreateEndpointConfig",
+        "sagemaker UpdateEndpoint",
+    ]
+    [deregister] = [
+        line for line in result.out.splitlines() if "will call application-autoscaling Deregister" in line
+    ]
+    assert '"ResourceId": "endpoint/iris/variant/Green"' in deregister
