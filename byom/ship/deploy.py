@@ -168,35 +168,7 @@ def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
 
 
 def ensure_endpoint_config(aws: Aws, request: dict[str, Any]) -> None:
-    ensure(aws, "endpoint_config", request, config_summary(request))
-
-
-def config_summary(request: dict[str, Any]) -> str:
-    """One variant: `2 x ml.m5.xlarge`; several: each with its weight; then the shadow, async."""
-    production = request["ProductionVariants"]
-    if len(production) == 1 and "ShadowProductionVariants" not in request:
-        parts = [variant_summary(production[0])]
-    else:
-        parts = [
-            f"{v['VariantName']} {variant_summary(v)} weight {v['InitialVariantWeight']:g}"
-            for v in production
-        ]
-        parts += [
-            f"shadow {v['VariantName']} {variant_summary(v)} weight {v['InitialVariantWeight']:g}"
-            for v in request.get("ShadowProductionVariants", [])
-        ]
-    if "AsyncInferenceConfig" in request:
-        parts.append(f"async to {request['AsyncInferenceConfig']['OutputConfig']['S3OutputPath']}")
-    return "; ".join(parts)
-
-
-def variant_summary(variant: dict[str, Any]) -> str:
-    serverless = variant.get("ServerlessConfig")
-    if serverless:
-        return (
-            f"serverless, {serverless['MemorySizeInMB']} MB, up to {serverless['MaxConcurrency']} concurrent"
-        )
-    return f"{variant['InitialInstanceCount']} x {variant['InstanceType']}"
+    ensure(aws, "endpoint_config", request, endpoint_config.summary(request))
 
 
 def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:

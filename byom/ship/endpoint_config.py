@@ -3,9 +3,10 @@
 
 Owns: each variant's ProductionVariant (instances, or a ServerlessConfig) with its initial
 instance count and weight, the shadow variant (ShadowProductionVariants), DataCaptureConfig and
-AsyncInferenceConfig; which of these shapes go together (`check_shape`, before any call); and
-`config_matches`, whether a described config already serves what a request asks. The config is
-named after its content (byom/ship/resources.py's `derived_name`). Pure: no AWS calls, no printing.
+AsyncInferenceConfig; which of these shapes go together (`check_shape`, before any call);
+`config_matches`, whether a described config already serves what a request asks; and a request's
+one-line `summary`. The config is named after its content (byom/ship/resources.py's
+`derived_name`). Pure: no AWS calls, no printing.
 """
 
 from __future__ import annotations
@@ -150,3 +151,29 @@ def config_matches(described: Request, desired: Request) -> bool:
         and bool(async_wanted) == bool(described.get("AsyncInferenceConfig"))
         and (not async_wanted or matches(described.get("AsyncInferenceConfig"), async_wanted))
     )
+
+
+def summary(request: Request) -> str:
+    """One variant: `2 x ml.m5.xlarge`; several: each with its weight; then the shadow, async."""
+    production = request["ProductionVariants"]
+    if len(production) == 1 and "ShadowProductionVariants" not in request:
+        parts = [variant_summary(production[0])]
+    else:
+        parts = [
+            f"{v['VariantName']} {variant_summary(v)} weight {v['InitialVariantWeight']:g}"
+            for v in production
+        ]
+        parts += [
+            f"shadow {v['VariantName']} {variant_summary(v)} weight {v['InitialVariantWeight']:g}"
+            for v in request.get("ShadowProductionVariants", [])
+        ]
+    if "AsyncInferenceConfig" in request:
+        parts.append(f"async to {request['AsyncInferenceConfig']['OutputConfig']['S3OutputPath']}")
+    return "; ".join(parts)
+
+
+def variant_summary(variant: Request) -> str:
+    found = variant.get("ServerlessConfig")
+    if found:
+        return f"serverless, {found['MemorySizeInMB']} MB, up to {found['MaxConcurrency']} concurrent"
+    return f"{variant['InitialInstanceCount']} x {variant['InstanceType']}"
