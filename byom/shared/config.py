@@ -7,6 +7,12 @@ AWS_DEFAULT_REGION; boto3 itself reads AWS_PROFILE, credentials and AWS_ENDPOINT
 validating each value once, when the configuration is built. A flag wins over the project file,
 which wins over the environment. Unknown keys in the project file are errors (typos must not
 pass silently).
+
+Two kinds of setting are not plain scalars. `variants` is the `[[variants]]` table array
+(byom/shared/variant_table.py owns its shape); it has no flag. The rollout settings (`strategy`,
+`canary_size`, `wait_interval`, ...) arrive as text from their flags; in the project file a
+number is taken as its text (`wait_interval = 600`, `canary_size = "10%"`), and
+byom/ship/rollout.py checks them together, since their bounds depend on one another.
 """
 
 from __future__ import annotations
@@ -20,11 +26,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from byom.errors import CommandError
-from byom.shared import validate
+from byom.shared import validate, variant_table
 
 PROJECT_FILE = "byom.toml"
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 T = TypeVar("T")
+
+
+# The rollout settings (checked together by byom/ship/rollout.py) and their help.
+ROLLOUT_HELP = {
+    "strategy": "update an existing endpoint with a rollout: blue-green or rolling",
+    "traffic": "blue-green traffic shifting: all-at-once (default), canary or linear",
+    "canary_size": "canary: first step, N%% (1-50) or N instances (default 10%%)",
+    "linear_step": "linear: each step, N%% (10-50) or N instances (default 20%%)",
+    "batch_size": "rolling: each batch, N%% (5-50) or N instances (default 25%%)",
+    "rollback_batch_size": "rolling: each rollback batch (default: all at once)",
+    "wait_interval": "seconds to bake between steps, 0-3600 (default 300)",
+    "termination_wait": "blue-green: seconds before the old fleet goes, 0-3600",
+    "max_execution_time": "seconds the whole rollout may take, 600-28800",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,8 @@ class Field:
     kind: type
     help: str
     check: Callable[[Any], Any] | None = None
+    flag: bool = True  # False: the project file only (a table array has no flag)
+    number_as_text: bool = False  # the project file may give a number for this text setting
 
 
 FIELDS: dict[str, Field] = {
@@ -73,6 +95,9 @@ FIELDS: dict[str, Field] = {
         lambda v: validate.within(v, 0, 100, "capture percent"),
     ),
     "plan": Field(str, "scaling plan JSON file (written by `byom plan`)"),
+    "variants": Field(
+        list, "several variants: the [[variants]] tables of byom.toml", variant_table.parse, flag=False
+    ),
     "serverless_memory": Field(
         int,
         "serverless inference instead of instances: memory in MB, 1024-6144 in steps of 1024",
@@ -88,6 +113,27 @@ FIELDS: dict[str, Field] = {
         "serverless: invocations kept warm, 1-200, at most max concurrency (default: none)",
         lambda v: validate.within(v, 1, 200, "provisioned concurrency"),
     ),
+    "async_output": Field(
+        str,
+        "asynchronous inference: s3:// prefix SageMaker writes the answers to",
+        lambda v: validate.s3_url(v, "async output"),
+    ),
+    "async_success_topic": Field(
+        str,
+        "asynchronous: SNS topic ARN told of each answer",
+        lambda v: validate.sns_topic(v, "success topic"),
+    ),
+    "async_error_topic": Field(
+        str,
+        "asynchronous: SNS topic ARN told of each failure",
+        lambda v: validate.sns_topic(v, "error topic"),
+    ),
+    "async_max_concurrency": Field(
+        int,
+        "asynchronous: concurrent invocations per instance, 1-1000 (default: SageMaker's)",
+        lambda v: validate.within(v, 1, 1000, "async max concurrency"),
+    ),
+    **{name: Field(str, text, number_as_text=True) for name, text in ROLLOUT_HELP.items()},
     "repository": Field(str, "ECR repository name (default byom)", validate.repository),
     "bucket": Field(str, "S3 bucket (default sagemaker-REGION-ACCOUNT)", validate.bucket),
     "prefix": Field(str, "S3 key prefix (default byom/models)"),
@@ -113,9 +159,23 @@ class Config:
     data_capture: str | None = None
     capture_percent: int = 100
     plan: str | None = None
+    variants: tuple[variant_table.Declared, ...] = ()
     serverless_memory: int | None = None
     max_concurrency: int = 20
     provisioned_concurrency: int | None = None
+    async_output: str | None = None
+    async_success_topic: str | None = None
+    async_error_topic: str | None = None
+    async_max_concurrency: int | None = None
+    strategy: str | None = None
+    traffic: str | None = None
+    canary_size: str | None = None
+    linear_step: str | None = None
+    batch_size: str | None = None
+    rollback_batch_size: str | None = None
+    wait_interval: str | None = None
+    termination_wait: str | None = None
+    max_execution_time: str | None = None
     repository: str = "byom"
     bucket: str | None = None
     prefix: str = "byom/models"
@@ -129,10 +189,20 @@ def add_flags(parser: argparse.ArgumentParser, *names: str) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help=f"project file (default ./{PROJECT_FILE} if present)"
     )
-    for name in (*names, "region", "profile"):
+    add_setting_flags(parser, *names, "region", "profile")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *names: str) -> None:
+    """One flag per named setting (`instance_type` is --instance-type), to a parser or a group."""
+    for name in names:
         field = FIELDS[name]
-        flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, type=field.kind, default=None, help=field.help)
+        if not field.flag:
+            raise ValueError(f"setting {name} has no flag")  # a programming error, not the user's
+        parser.add_argument(flag_of(name), dest=name, type=field.kind, default=None, help=field.help)
+
+
+def flag_of(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def add_dry_run(parser: argparse.ArgumentParser) -> None:
@@ -184,7 +254,9 @@ def required(value: T | None, name: str) -> T:
 
 def _checked(name: str, value: Any) -> Any:
     field = FIELDS[name]
+    if field.number_as_text and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
     if not isinstance(value, field.kind) or isinstance(value, bool):
-        kind = "an integer" if field.kind is int else "a string"
+        kind = {int: "an integer", list: "an array of tables"}.get(field.kind, "a string")
         raise CommandError(f"setting {name} must be {kind}, got {value!r}")
     return field.check(value) if field.check else value

@@ -1,6 +1,6 @@
 """Checks AWS would make, made before any call: emulators accept what SageMaker rejects.
 
-Owns: the rules for names (SageMaker's pattern, 63 characters), IAM role ARNs, S3 URLs, image
+Owns: the rules for names (SageMaker's pattern, 63 characters), IAM role and SNS topic ARNs, S3 URLs, image
 references, the table of ml.* hosting instance types, and numeric ranges. Each check returns the
 value it accepted or raises `CommandError` with a one-line reason naming the setting.
 """
@@ -14,6 +14,8 @@ from byom.errors import CommandError
 # SageMaker's pattern for endpoint, endpoint-config, model and variant names.
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+# SNS topic names: 1-256 letters, digits, hyphens and underscores (no FIFO topics for SageMaker).
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}")
 S3_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 IMAGE = re.compile(r"[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
@@ -62,6 +64,14 @@ def role_arn(value: str) -> str:
         raise CommandError(
             f"role {value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME); "
             "SageMaker assumes it to pull the image and read the model data"
+        )
+    return value
+
+
+def sns_topic(value: str, setting: str) -> str:
+    if not SNS_TOPIC_ARN.fullmatch(value):
+        raise CommandError(
+            f"{setting} {value!r} is not an SNS topic ARN (arn:aws:sns:REGION:123456789012:TOPIC)"
         )
     return value
 

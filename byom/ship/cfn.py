@@ -1,11 +1,14 @@
 """`byom cfn`: the deployment `byom deploy` makes, as a CloudFormation template (JSON).
 
 Owns the translation from the API requests of byom/ship/resources.py (the same source deploy uses)
-to resources: AWS::SageMaker::Model, ::EndpointConfig and ::Endpoint, the
-AWS::ApplicationAutoScaling::ScalableTarget (with the plan's scheduled actions) and
-::ScalingPolicy resources, and the AWS::CloudWatch::Alarm that drives a step policy.
-CloudFormation names the model and the config itself (so a changed one is replaced, not
-clashed with); the endpoint keeps its name, and everything refers to it through GetAtt.
+to resources: AWS::SageMaker::Model (one per distinct model of the variants), ::EndpointConfig
+(production and shadow variants, data capture, asynchronous inference) and ::Endpoint, and per
+variant with a plan the AWS::ApplicationAutoScaling::ScalableTarget (with the plan's scheduled
+actions) and ::ScalingPolicy resources, and the AWS::CloudWatch::Alarm that drives a step policy.
+With one variant the logical ids are plain (`Model`, `ScalableTarget`); with several, each is
+prefixed by its variant (`BlueModel`, `BlueScalableTarget`). CloudFormation names the models and
+the config itself (so a changed one is replaced, not clashed with); the endpoint keeps its name,
+and everything refers to it through GetAtt.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from byom.shared import config
 from byom.shared.config import Config, required
-from byom.ship import resources, scaling_plan
+from byom.ship import endpoint_config, resources, variants
 from byom.ship.scaling_plan import Plan
 
 Resource = dict[str, Any]
@@ -34,9 +37,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
-    plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
-    resources.check_shape(settings, plan, rollout_asked=False)
-    text = json.dumps(template(settings, plan), indent=2) + "\n"
+    plans = variants.plans(settings)
+    endpoint_config.check_shape(settings, plans, rollout_asked=False)
+    text = json.dumps(template(settings, plans), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -44,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def template(settings: Config, plan: Plan | None) -> dict[str, Any]:
+def template(settings: Config, plans: dict[str, Plan]) -> dict[str, Any]:
     endpoint = required(settings.endpoint, "endpoint")
-    template_resources = sagemaker_resources(settings, plan)
-    if plan is not None:
-        template_resources.update(scaling_resources(endpoint, settings.variant, plan))
+    several = len(variants.of(settings)) > 1
+    template_resources = sagemaker_resources(settings, plans)
+    for variant, plan in plans.items():
+        template_resources.update(scaling_resources(endpoint, variant, plan, variant if several else ""))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"byom: SageMaker endpoint {endpoint} with its autoscaling",
@@ -57,15 +61,20 @@ def template(settings: Config, plan: Plan | None) -> dict[str, Any]:
     }
 
 
-def sagemaker_resources(settings: Config, plan: Plan | None) -> dict[str, Resource]:
-    model = without(resources.model_request(settings), "ModelName")
-    count = resources.initial_count(settings, plan)
-    endpoint_config = without(resources.endpoint_config_request(settings, "", count), "EndpointConfigName")
-    for variant in endpoint_config["ProductionVariants"]:
-        variant["ModelName"] = {"Fn::GetAtt": ["Model", "ModelName"]}
-    return {
-        "Model": {"Type": "AWS::SageMaker::Model", "Properties": model},
-        "EndpointConfig": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": endpoint_config},
+def sagemaker_resources(settings: Config, plans: dict[str, Plan]) -> dict[str, Resource]:
+    models = resources.model_requests(settings)
+    ids = model_ids(models)
+    counts = endpoint_config.initial_counts(settings, plans)
+    properties = without(endpoint_config.endpoint_config_request(settings, "", counts), "EndpointConfigName")
+    for key in ("ProductionVariants", "ShadowProductionVariants"):
+        for variant in properties.get(key, []):
+            variant["ModelName"] = {"Fn::GetAtt": [ids[variant["VariantName"]], "ModelName"]}
+    made: dict[str, Resource] = {
+        ids[name]: {"Type": "AWS::SageMaker::Model", "Properties": without(model, "ModelName")}
+        for name, model in models.items()
+    }
+    return made | {
+        "EndpointConfig": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": properties},
         "Endpoint": {
             "Type": "AWS::SageMaker::Endpoint",
             "Properties": {
@@ -76,7 +85,18 @@ def sagemaker_resources(settings: Config, plan: Plan | None) -> dict[str, Resour
     }
 
 
-def scaling_resources(endpoint: str, variant: str, plan: Plan) -> dict[str, Resource]:
+def model_ids(models: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each variant's Model logical id: `Model` when all share one, else the first user's name."""
+    if len({model["ModelName"] for model in models.values()}) == 1:
+        return dict.fromkeys(models, "Model")
+    first: dict[str, str] = {}
+    for variant, model in models.items():
+        first.setdefault(model["ModelName"], logical_id(variant, "Model"))
+    return {variant: first[model["ModelName"]] for variant, model in models.items()}
+
+
+def scaling_resources(endpoint: str, variant: str, plan: Plan, prefix: str = "") -> dict[str, Resource]:
+    """A variant's autoscaling; `prefix` (its name, with several variants) keeps the ids apart."""
     target = resources.scalable_target_request(endpoint, variant, plan)
     target["ResourceId"] = {"Fn::Join": ["", ["endpoint/", ENDPOINT_NAME, f"/variant/{variant}"]]}
     actions = [
@@ -85,21 +105,22 @@ def scaling_resources(endpoint: str, variant: str, plan: Plan) -> dict[str, Reso
     ]
     if actions:
         target["ScheduledActions"] = actions
+    target_id = logical_id(prefix, "ScalableTarget")
     template_resources: dict[str, Resource] = {
-        "ScalableTarget": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": target}
+        target_id: {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": target}
     }
     for request in resources.policy_requests(endpoint, variant, plan):
         properties = without(request, *resources.target_keys(endpoint, variant))
-        properties["ScalingTargetId"] = {"Ref": "ScalableTarget"}
-        template_resources[logical_id(request["PolicyName"], "Policy")] = {
+        properties["ScalingTargetId"] = {"Ref": target_id}
+        template_resources[logical_id(f"{prefix}-{request['PolicyName']}", "Policy")] = {
             "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
             "Properties": refer_to_endpoint(properties, endpoint),
         }
     if plan.step_scaling:
-        policy_id = logical_id(plan.step_scaling.name, "Policy")
+        policy_id = logical_id(f"{prefix}-{plan.step_scaling.name}", "Policy")
         alarm = resources.alarm_request(endpoint, variant, plan.step_scaling, "")
         alarm["AlarmActions"] = [{"Ref": policy_id}]
-        template_resources[logical_id(plan.step_scaling.name, "Alarm")] = {
+        template_resources[logical_id(f"{prefix}-{plan.step_scaling.name}", "Alarm")] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": refer_to_endpoint(alarm, endpoint),
         }

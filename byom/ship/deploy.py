@@ -1,11 +1,13 @@
-"""`byom deploy`: model, endpoint config and endpoint, then the scaling plan; safe to run again.
+"""`byom deploy`: models, endpoint config and endpoint, then the scaling plans; safe to run again.
 
-Owns the order of a deployment and what "already there" means. The model and the endpoint
-config are named after their content (byom/ship/resources.py), so an unchanged input finds them in
-place. An existing endpoint is updated only when its config serves something else, through a new
-config that keeps the variant's current instance count (autoscaling may have moved it). SageMaker
-refuses to change the instance type of a variant registered with autoscaling, so the target is
-deregistered first in that case; `--plan` registers it again. A dry run does not wait; without
+Owns the order of a deployment and what "already there" means. The models (one per distinct
+variant, byom/ship/variants.py) and the endpoint config are named after their content
+(byom/ship/resources.py), so an unchanged input finds them in place. An existing endpoint is
+updated only when its config serves something else, through a new config that keeps each
+variant's current instance count (autoscaling may have moved it). SageMaker refuses to change the
+instance type of a variant registered with autoscaling, so the target is deregistered first in
+that case; its plan registers it again. Each variant with a plan (its own or the top-level one)
+gets its autoscaling. A dry run does not wait; without
 credentials it finds nothing, so it previews the create path.
 
 An update follows to its end (byom/ship/following.py): exit 0 when the endpoint serves the new
@@ -26,10 +28,21 @@ from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws, connect
 from byom.shared.config import Config, required
-from byom.ship import autoscaling, following, resources, rollback_alarms, rollout, scaling_plan, waiting
+from byom.ship import (
+    autoscaling,
+    endpoint_config,
+    following,
+    resources,
+    rollback_alarms,
+    rollout,
+    variants,
+    waiting,
+)
 from byom.ship.rollback_alarms import Thresholds
 from byom.ship.rollout import Rollout
 from byom.ship.scaling_plan import Plan
+
+Plans = dict[str, Plan]
 
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed")
 
@@ -63,18 +76,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args)
-    plan = scaling_plan.from_plan_file(settings.plan) if settings.plan else None
-    model = resources.model_request(settings)  # validates every required setting before any call
-    options = options_from(args, settings, plan)
-    resources.check_shape(settings, plan, options.rollout is not None)
-    resources.endpoint_config_request(settings, model["ModelName"], 1)  # its checks, before any call
+    plans = variants.plans(settings)
+    models = resources.model_requests(settings)  # validates every required setting before any call
+    options = options_from(args, settings, plans)
+    endpoint_config.check_shape(settings, plans, options.rollout is not None)
+    names = {name: model["ModelName"] for name, model in models.items()}
+    endpoint_config.endpoint_config_request(settings, names, 1)  # its checks, before any call
     aws = connect(settings, dry_run=args.dry_run)
-    deploy(aws, settings, model, plan, options)
+    deploy(aws, settings, plans, options)
     return 0
 
 
-def options_from(args: argparse.Namespace, settings: Config, plan: Plan | None) -> Options:
-    chosen = rollout.from_args(args)
+def options_from(args: argparse.Namespace, settings: Config, plans: Plans) -> Options:
+    chosen = rollout.from_config(settings)
     alarms = tuple(args.rollback_alarm or ())
     limits_given = args.rollback_p99_ms is not None or args.rollback_error_rate is not None
     if chosen is None and (alarms or limits_given):
@@ -87,7 +101,7 @@ def options_from(args: argparse.Namespace, settings: Config, plan: Plan | None) 
         raise CommandError(
             f"{len(alarms)} --rollback-alarm given; a rollout takes at most {rollback_alarms.MAX_ALARMS}"
         )
-    if args.no_wait and plan is not None:
+    if args.no_wait and plans:
         raise CommandError("--no-wait cannot apply --plan: autoscaling needs the endpoint InService")
     limits = None
     if chosen is not None and not alarms:
@@ -106,28 +120,34 @@ def number(text: str | None, flag: str) -> float | None:
         raise CommandError(f"{flag} must be a number, got {text!r}") from None
 
 
-def deploy(
-    aws: Aws, settings: Config, model: dict[str, Any], plan: Plan | None, options: Options | None = None
-) -> None:
-    options = options or Options()
+def deploy(aws: Aws, settings: Config, plans: Plans | None = None, options: Options | None = None) -> None:
+    options, plans = options or Options(), plans or {}
     endpoint = required(settings.endpoint, "endpoint")
     current = aws.find("sagemaker", "describe_endpoint", EndpointName=endpoint)
     if current is not None:
         check_updatable(endpoint, current, settings, options.rollout)
         rollback_alarms.check_named(aws, list(options.alarms))
-    ensure_model(aws, model)
+    models = resources.model_requests(settings)
+    for model in unique(models.values()):
+        ensure_model(aws, model)
+    names = {name: model["ModelName"] for name, model in models.items()}
     if current is None:
         if options.rollout is not None:
             aws.say(f"endpoint {endpoint} is new: it is created at once (--strategy applies to updates)")
-        count = initial_count(aws, settings, plan)
+        counts = initial_counts(aws, settings, plans)
         create_endpoint(
-            aws, settings, resources.endpoint_config_request(settings, model["ModelName"], count), options
+            aws, settings, endpoint_config.endpoint_config_request(settings, names, counts), options
         )
     else:
-        update_endpoint(aws, settings, current, model["ModelName"], options)
-    if plan is not None:
-        autoscaling.apply(aws, endpoint, settings.variant, plan)
+        update_endpoint(aws, settings, current, names, options)
+    for variant, plan in plans.items():
+        autoscaling.apply(aws, endpoint, variant, plan)
     aws.done(f"endpoint {endpoint}", "deployed" if options.wait else "asked for")
+
+
+def unique(models: Any) -> list[dict[str, Any]]:
+    """The distinct models (variants with the same image and model data share one)."""
+    return list({model["ModelName"]: model for model in models}.values())
 
 
 def check_updatable(endpoint: str, current: dict[str, Any], settings: Config, chosen: Rollout | None) -> None:
@@ -140,7 +160,7 @@ def check_updatable(endpoint: str, current: dict[str, Any], settings: Config, ch
         raise CommandError(f"endpoint {endpoint} is {status}; {hint}")
     if chosen is not None:
         for variant in current.get("ProductionVariants", []):
-            chosen.check_fleet(variant["VariantName"], variant_count(variant, settings))
+            chosen.check_fleet(variant["VariantName"], variant_count(variant, settings.instance_count))
 
 
 def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
@@ -148,14 +168,7 @@ def ensure_model(aws: Aws, request: dict[str, Any]) -> None:
 
 
 def ensure_endpoint_config(aws: Aws, request: dict[str, Any]) -> None:
-    variant = request["ProductionVariants"][0]
-    serverless = variant.get("ServerlessConfig")
-    summary = (
-        f"serverless, {serverless['MemorySizeInMB']} MB, up to {serverless['MaxConcurrency']} concurrent"
-        if serverless
-        else f"{variant['InitialInstanceCount']} x {variant['InstanceType']}"
-    )
-    ensure(aws, "endpoint_config", request, summary)
+    ensure(aws, "endpoint_config", request, endpoint_config.summary(request))
 
 
 def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
@@ -169,17 +182,21 @@ def ensure(aws: Aws, kind: str, request: dict[str, Any], summary: str) -> None:
     aws.done(f"{label} {request[key]}", "created", summary)
 
 
-def initial_count(aws: Aws, settings: Config, plan: Plan | None) -> int:
-    count = resources.initial_count(settings, plan)
-    if count < 2 and settings.serverless_memory is None:
-        aws.say("warning: one instance has no redundancy; SageMaker recommends at least two for availability")
-    return count
+def initial_counts(aws: Aws, settings: Config, plans: Plans) -> dict[str, int]:
+    counts = endpoint_config.initial_counts(settings, plans)
+    single = sorted(name for name, count in counts.items() if count < 2)
+    if single and settings.serverless_memory is None:
+        named = "" if not settings.variants else f" (variant {', '.join(single)})"
+        aws.say(
+            f"warning: one instance has no redundancy{named}; SageMaker recommends at least two for availability"
+        )
+    return counts
 
 
-def create_endpoint(aws: Aws, settings: Config, endpoint_config: dict[str, Any], options: Options) -> None:
+def create_endpoint(aws: Aws, settings: Config, request: dict[str, Any], options: Options) -> None:
     endpoint = required(settings.endpoint, "endpoint")
-    ensure_endpoint_config(aws, endpoint_config)
-    name = endpoint_config["EndpointConfigName"]
+    ensure_endpoint_config(aws, request)
+    name = request["EndpointConfigName"]
     aws.change("sagemaker", "create_endpoint", EndpointName=endpoint, EndpointConfigName=name)
     aws.done(f"endpoint {endpoint}", f"created with config {name}")
     if not aws.dry_run and options.wait:
@@ -187,25 +204,41 @@ def create_endpoint(aws: Aws, settings: Config, endpoint_config: dict[str, Any],
 
 
 def update_endpoint(
-    aws: Aws, settings: Config, current: dict[str, Any], model_name: str, options: Options
+    aws: Aws, settings: Config, current: dict[str, Any], models: dict[str, str], options: Options
 ) -> None:
     endpoint = required(settings.endpoint, "endpoint")
-    variant = current_variant(current, settings.variant)
-    desired = resources.endpoint_config_request(settings, model_name, variant_count(variant, settings))
-    described = aws.read(
-        "sagemaker", "describe_endpoint_config", EndpointConfigName=current["EndpointConfigName"]
-    )
-    if resources.config_matches(described, desired):
-        aws.say(f"endpoint {endpoint}: unchanged (config {current['EndpointConfigName']})")
+    fleet = variants.of(settings)
+    counts = {v.name: variant_count(current_variant(current, v.name), v.instance_count) for v in fleet}
+    desired = endpoint_config.endpoint_config_request(settings, models, counts)
+    serving = current["EndpointConfigName"]
+    described = aws.read("sagemaker", "describe_endpoint_config", EndpointConfigName=serving)
+    if serving == desired["EndpointConfigName"] or endpoint_config.config_matches(described, desired):
+        aws.say(f"endpoint {endpoint}: unchanged (config {serving})")
         return
-    if (
-        settings.serverless_memory is None
-        and instance_type_of(described, settings.variant) != settings.instance_type
-    ):
-        aws.say("the instance type changes: SageMaker requires deregistering autoscaling first")
-        autoscaling.remove(aws, endpoint, settings.variant)
+    deregister_before_update(aws, settings, described)
     ensure_endpoint_config(aws, desired)
     switch_config(aws, settings, desired, options)
+
+
+def deregister_before_update(aws: Aws, settings: Config, described: dict[str, Any]) -> None:
+    """SageMaker refuses to change the instance type of, or to remove, a variant registered with
+    autoscaling: deregister those first (their plans register the ones that stay again)."""
+    endpoint = required(settings.endpoint, "endpoint")
+    wanted = {variant.name: variant.instance_type for variant in variants.of(settings)}
+    for name in variant_names(described):
+        if name not in wanted:
+            aws.say(f"variant {name} goes: SageMaker requires deregistering its autoscaling first")
+            autoscaling.remove(aws, endpoint, name)
+        elif settings.serverless_memory is None and instance_type_of(described, name) != wanted[name]:
+            aws.say(
+                f"the instance type of {name} changes: SageMaker requires deregistering autoscaling first"
+            )
+            autoscaling.remove(aws, endpoint, name)
+
+
+def variant_names(described: dict[str, Any]) -> list[str]:
+    every = [*described.get("ProductionVariants", []), *described.get("ShadowProductionVariants", [])]
+    return [str(variant["VariantName"]) for variant in every]
 
 
 def switch_config(aws: Aws, settings: Config, desired: dict[str, Any], options: Options) -> None:
@@ -241,18 +274,18 @@ def rollout_alarms(aws: Aws, endpoint: str, desired: dict[str, Any], options: Op
 
 
 def current_variant(endpoint: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return next((v for v in endpoint.get("ProductionVariants", []) if v.get("VariantName") == name), None)
+    """A production or shadow variant of a described endpoint or endpoint config, by name."""
+    every = [*endpoint.get("ProductionVariants", []), *endpoint.get("ShadowProductionVariants", [])]
+    return next((v for v in every if v.get("VariantName") == name), None)
 
 
-def variant_count(variant: dict[str, Any] | None, settings: Config) -> int:
+def variant_count(variant: dict[str, Any] | None, configured: int) -> int:
     """The instance count to keep: what the variant runs now, else the configured count."""
     if variant is None:
-        return settings.instance_count
-    return int(
-        variant.get("CurrentInstanceCount") or variant.get("DesiredInstanceCount") or settings.instance_count
-    )
+        return configured
+    return int(variant.get("CurrentInstanceCount") or variant.get("DesiredInstanceCount") or configured)
 
 
-def instance_type_of(endpoint_config: dict[str, Any], variant: str) -> str | None:
-    found = current_variant(endpoint_config, variant)
+def instance_type_of(described: dict[str, Any], variant: str) -> str | None:
+    found = current_variant(described, variant)
     return str(found.get("InstanceType")) if found else None

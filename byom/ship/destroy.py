@@ -1,7 +1,7 @@
 """`byom destroy`: remove an endpoint and everything `byom deploy` made for it.
 
-Owns the inventory and the order: scheduled actions, scaling policies and their alarms, the
-scalable target, the rollback alarms deploy put (`<endpoint>-rollback-*`), the endpoint, then its endpoint configs and models, namely the ones the current
+Owns the inventory and the order: each variant's (production and shadow) scheduled actions,
+scaling policies and their alarms, the scalable target, the rollback alarms deploy put (`<endpoint>-rollback-*`), the endpoint, then its endpoint configs and models, namely the ones the current
 config uses and the earlier ones deploy named after this endpoint (`<endpoint>-<8 hex>`). It asks
 before deleting unless --yes; --dry-run prints the calls instead. Without credentials a dry run
 can read nothing, so it prints the inventory's reads and says in one line what it will delete.
@@ -83,7 +83,7 @@ def inventory(aws: Aws, endpoint: str) -> Inventory:
             )
             or {}
         )
-        for variant in current.get("ProductionVariants", []):
+        for variant in [*current.get("ProductionVariants", []), *current.get("ShadowProductionVariants", [])]:
             add(found.models, variant["ModelName"])
     return found
 
@@ -107,7 +107,11 @@ def confirmed(endpoint: str, found: Inventory) -> bool:
 
 def destroy(aws: Aws, endpoint: str, found: Inventory) -> None:
     if found.endpoint:
-        for variant in found.endpoint.get("ProductionVariants", []):
+        every = [
+            *found.endpoint.get("ProductionVariants", []),
+            *found.endpoint.get("ShadowProductionVariants", []),
+        ]
+        for variant in every:
             autoscaling.remove(aws, endpoint, variant["VariantName"])
         aws.change("sagemaker", "delete_endpoint", EndpointName=endpoint)
         aws.done(f"endpoint {endpoint}", "deleted")

@@ -1,7 +1,8 @@
 """What a deployment is, as AWS request parameters: one source for `deploy` and `cfn`.
 
-Owns: the model, endpoint-config, scalable-target, scaling-policy, alarm and scheduled-action
-requests built from a Config and a Plan, the content-derived names that make `deploy` idempotent
+Owns: the model, scalable-target, scaling-policy, alarm and scheduled-action requests built
+from a Config and a Plan (one model per variant, byom/ship/variants.py; the endpoint config is
+byom/ship/endpoint_config.py's), the content-derived names that make `deploy` idempotent
 (`<endpoint>-<8 hex of the request>`: the same inputs give the same name, so a second run finds
 everything in place), and `matches`, which compares a described resource with a request.
 Pure functions: no AWS calls, no printing.
@@ -14,9 +15,10 @@ import json
 import re
 from typing import Any
 
-from byom.errors import CommandError
 from byom.shared.config import Config, required
+from byom.ship import variants
 from byom.ship.scaling_plan import Plan, ScheduledAction, StepScaling, TargetTracking
+from byom.ship.variants import Variant
 
 Request = dict[str, Any]
 
@@ -42,6 +44,10 @@ SETTINGS = (
     "serverless_memory",
     "max_concurrency",
     "provisioned_concurrency",
+    "async_output",
+    "async_success_topic",
+    "async_error_topic",
+    "async_max_concurrency",
 )
 
 
@@ -67,93 +73,30 @@ def environment(config: Config) -> dict[str, str]:
     return {key: str(value) for key, value in settings.items() if value is not None}
 
 
-def model_request(config: Config) -> Request:
+def model_request(config: Config, variant: Variant | None = None) -> Request:
+    """The model of one variant (default: the first), named after its content."""
     endpoint = required(config.endpoint, "endpoint")
+    chosen = variant or variants.of(config)[0]
     content = {
         "ExecutionRoleArn": required(config.role, "role"),
         "PrimaryContainer": {
-            "Image": required(config.image, "image"),
-            "ModelDataUrl": required(config.model_data, "model_data"),
+            "Image": source(chosen, chosen.image, "image"),
+            "ModelDataUrl": source(chosen, chosen.model_data, "model_data"),
             "Environment": environment(config),
         },
     }
     return {"ModelName": derived_name(endpoint, content), **content}
 
 
-def initial_count(config: Config, plan: Plan | None) -> int:
-    """Instances for a new endpoint: the configured count, inside the plan's range if any."""
-    if plan is None:
-        return config.instance_count
-    return min(max(config.instance_count, plan.min_capacity), plan.max_capacity)
+def source(variant: Variant, value: str | None, setting: str) -> str:
+    if value is None and variant.declared:
+        raise variants.missing(variant, setting)
+    return required(value, setting)
 
 
-def endpoint_config_request(config: Config, model_name: str, instance_count: int) -> Request:
-    endpoint = required(config.endpoint, "endpoint")
-    variant: Request = {"VariantName": config.variant, "ModelName": model_name}
-    if config.serverless_memory is None:
-        variant |= {"InstanceType": config.instance_type, "InitialInstanceCount": instance_count}
-    else:
-        variant["ServerlessConfig"] = serverless(config)
-    variant["InitialVariantWeight"] = 1.0
-    content: Request = {"ProductionVariants": [variant]}
-    if config.data_capture:
-        content["DataCaptureConfig"] = data_capture(config.data_capture, config.capture_percent)
-    return {"EndpointConfigName": derived_name(endpoint, content), **content}
-
-
-def serverless(config: Config) -> Request:
-    """A variant's ServerlessConfig; provisioned concurrency must not exceed the maximum."""
-    provisioned = config.provisioned_concurrency
-    if provisioned is not None and provisioned > config.max_concurrency:
-        raise CommandError(
-            f"provisioned concurrency {provisioned} is above max concurrency {config.max_concurrency}"
-        )
-    found: Request = {"MemorySizeInMB": config.serverless_memory, "MaxConcurrency": config.max_concurrency}
-    if provisioned is not None:
-        found["ProvisionedConcurrency"] = provisioned
-    return found
-
-
-def check_shape(config: Config, plan: Plan | None, rollout_asked: bool) -> None:
-    """What a serverless endpoint cannot take: instance autoscaling, a rollout strategy."""
-    if config.serverless_memory is None:
-        if config.provisioned_concurrency is not None:
-            raise CommandError("provisioned concurrency needs serverless_memory (a serverless endpoint)")
-        return
-    if plan is not None:
-        raise CommandError(
-            "a serverless endpoint scales itself: --plan (instance autoscaling) does not apply"
-        )
-    if rollout_asked:
-        raise CommandError("SageMaker's rollout strategies do not apply to serverless endpoints")
-
-
-def data_capture(destination: str, percent: int) -> Request:
-    return {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": percent,
-        "DestinationS3Uri": destination,
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {
-            "CsvContentTypes": ["text/csv"],
-            "JsonContentTypes": ["application/json"],
-        },
-    }
-
-
-def config_matches(described: Request, desired: Request) -> bool:
-    """Whether a described endpoint config serves what `desired` asks, instance counts aside."""
-    variants = [
-        {k: v for k, v in variant.items() if k != "InitialInstanceCount"}
-        for variant in desired["ProductionVariants"]
-    ]
-    capture_wanted = "DataCaptureConfig" in desired
-    capture_on = bool(described.get("DataCaptureConfig", {}).get("EnableCapture"))
-    return (
-        matches(described.get("ProductionVariants"), variants)
-        and capture_wanted == capture_on
-        and (not capture_wanted or matches(described.get("DataCaptureConfig"), desired["DataCaptureConfig"]))
-    )
+def model_requests(config: Config) -> dict[str, Request]:
+    """Each variant's model, by variant name (variants with the same content share one name)."""
+    return {variant.name: model_request(config, variant) for variant in variants.of(config)}
 
 
 def resource_id(endpoint: str, variant: str) -> str:

@@ -1,8 +1,9 @@
-"""A rollout strategy for `byom deploy` on an existing endpoint: flags, bounds, DeploymentConfig.
+"""A rollout strategy for `byom deploy` on an existing endpoint: settings, bounds, DeploymentConfig.
 
-Owns the rollout flags (--strategy blue-green|rolling, --traffic all-at-once|canary|linear and
-their sizes and waits), checking them against UpdateEndpoint's bounds before any call, and the
-`DeploymentConfig` request they make. Bounds (SageMaker's API reference):
+Owns the meaning of the rollout settings (--strategy blue-green|rolling, --traffic
+all-at-once|canary|linear and their sizes and waits, each a flag or a key of byom.toml through
+byom/shared/config.py's registry), checking them together against UpdateEndpoint's bounds before
+any call, and the `DeploymentConfig` request they make. Bounds (SageMaker's API reference):
 
     blue-green  canary size        1-50 % of the fleet (or that many instances)
                 linear step        10-50 % of the fleet
@@ -13,8 +14,8 @@ their sizes and waits), checking them against UpdateEndpoint's bounds before any
                 wait interval      0-3600 s     max execution 600-28800 s, more than the wait
 
 A size is `N%` (CAPACITY_PERCENT) or `N` (INSTANCE_COUNT); a count is checked against the fleet
-once the endpoint has been read (`check_fleet`), still before any change. Every flag arrives as a
-string and is converted here, so a bad value is one line (exit 2), not argparse's usage block.
+once the endpoint has been read (`check_fleet`), still before any change. Every value arrives as
+text and is converted here, so a bad value is one line (exit 2), not argparse's usage block.
 Pure: no AWS calls, no printing.
 """
 
@@ -22,10 +23,13 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from byom.errors import CommandError
+from byom.shared import config
+from byom.shared.config import Config
 
 STRATEGIES = ("blue-green", "rolling")
 TRAFFIC = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
@@ -131,34 +135,31 @@ class Rollout:
         return policy
 
 
-# flag dest -> (flag, help)
-FLAGS = {
-    "strategy": ("--strategy", "update an existing endpoint with a rollout: blue-green or rolling"),
-    "traffic": ("--traffic", "blue-green traffic shifting: all-at-once (default), canary or linear"),
-    "canary_size": ("--canary-size", "canary: first step, N%% (1-50) or N instances (default 10%%)"),
-    "linear_step": ("--linear-step", "linear: each step, N%% (10-50) or N instances (default 20%%)"),
-    "batch_size": ("--batch-size", "rolling: each batch, N%% (5-50) or N instances (default 25%%)"),
-    "rollback_batch_size": ("--rollback-batch-size", "rolling: each rollback batch (default: all at once)"),
-    "wait_interval": ("--wait-interval", "seconds to bake between steps, 0-3600 (default 300)"),
-    "termination_wait": ("--termination-wait", "blue-green: seconds before the old fleet goes, 0-3600"),
-    "max_execution_time": ("--max-execution-time", "seconds the whole rollout may take, 600-28800"),
-}
+# The rollout settings, in byom/shared/config.py's registry (their help is there too).
+SETTINGS = tuple(config.ROLLOUT_HELP)
 BLUE_GREEN_ONLY = ("traffic", "canary_size", "linear_step", "termination_wait")
 ROLLING_ONLY = ("batch_size", "rollback_batch_size")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("rollout (an existing endpoint)")
-    for dest, (flag, help_text) in FLAGS.items():
-        group.add_argument(flag, dest=dest, metavar=dest.split("_")[-1].upper(), help=help_text)
+    config.add_setting_flags(parser.add_argument_group("rollout (an existing endpoint)"), *SETTINGS)
 
 
 def from_args(args: argparse.Namespace) -> Rollout | None:
-    """The rollout the flags ask for (None: no --strategy), every bound checked."""
-    given = {dest: getattr(args, dest, None) for dest in FLAGS}
+    """The rollout the flags alone ask for (None: no --strategy), every bound checked."""
+    return from_values({name: getattr(args, name, None) for name in SETTINGS})
+
+
+def from_config(settings: Config) -> Rollout | None:
+    """The rollout the settings ask for (flags over byom.toml), every bound checked."""
+    return from_values({name: getattr(settings, name) for name in SETTINGS})
+
+
+def from_values(values: Mapping[str, str | None]) -> Rollout | None:
+    given = dict(values)
     strategy = given.pop("strategy")
     if strategy is None:
-        stray = [FLAGS[dest][0] for dest, value in given.items() if value is not None]
+        stray = [flag(name) for name, value in given.items() if value is not None]
         if stray:
             raise CommandError(f"{stray[0]} needs --strategy blue-green or rolling")
         return None
@@ -170,10 +171,15 @@ def from_args(args: argparse.Namespace) -> Rollout | None:
     return rollout
 
 
+def flag(name: str) -> str:
+    """The flag of a rollout setting; byom.toml has the same key with underscores."""
+    return config.flag_of(name)
+
+
 def refuse_others(given: dict[str, str | None], others: tuple[str, ...], strategy: str) -> None:
     for dest in others:
         if given[dest] is not None:
-            raise CommandError(f"{FLAGS[dest][0]} does not apply to --strategy {strategy}")
+            raise CommandError(f"{flag(dest)} does not apply to --strategy {strategy}")
 
 
 def blue_green(given: dict[str, str | None]) -> Rollout:
@@ -183,7 +189,7 @@ def blue_green(given: dict[str, str | None]) -> Rollout:
     step_flags = {"canary": "canary_size", "linear": "linear_step"}
     for mode, dest in step_flags.items():
         if given[dest] is not None and traffic != mode:
-            raise CommandError(f"{FLAGS[dest][0]} needs --traffic {mode}")
+            raise CommandError(f"{flag(dest)} needs --traffic {mode}")
     size = None
     if traffic in step_flags:
         what = "canary size" if traffic == "canary" else "linear step"

@@ -69,7 +69,8 @@ def check_variant(aws: Aws, endpoint: str, variant: str, count: int | None) -> N
         return
     if described is None:
         raise CommandError(f"endpoint {endpoint} does not exist")
-    names = [v.get("VariantName") for v in described.get("ProductionVariants", [])]
+    every = [*described.get("ProductionVariants", []), *described.get("ShadowProductionVariants", [])]
+    names = [v.get("VariantName") for v in every]
     if variant not in names:
         raise CommandError(
             f"endpoint {endpoint} has no variant {variant!r} (it has: {', '.join(map(str, names))})"

@@ -1,6 +1,8 @@
 """`byom status`: an endpoint, its variants, their autoscaling, and recent CloudWatch figures.
 
-Owns what is shown and how: read-only calls, one block per variant, then the rollout in progress
+Owns what is shown and how: read-only calls, one block per variant (production variants with
+their current and desired weight and instance counts, then the shadow variant, then the
+asynchronous-inference output and topics of the config), then the rollout in progress
 (PendingDeploymentSummary, the new fleet as byom/ship/following.py words it), the last rollout's
 strategy (LastDeploymentConfig) and the rollback alarms byom made, with their states. The figures are the last
 --minutes (default 60) aggregated into one number each: request and error counts summed,
@@ -56,10 +58,29 @@ def report(aws: Aws, endpoint: dict[str, Any], minutes: int) -> list[str]:
     lines = [f"endpoint {name}: {endpoint['EndpointStatus']}", f"  config: {endpoint['EndpointConfigName']}"]
     if endpoint.get("FailureReason"):
         lines.append(f"  failure: {endpoint['FailureReason']}")
-    types = instance_types(aws, endpoint["EndpointConfigName"])
-    for variant in endpoint.get("ProductionVariants", []):
-        lines += variant_lines(aws, name, variant, types.get(variant["VariantName"], "?"), minutes)
-    return lines + rollout_lines(aws, endpoint)
+    described = aws.find(
+        "sagemaker", "describe_endpoint_config", EndpointConfigName=endpoint["EndpointConfigName"]
+    )
+    types = instance_types(described or {})
+    for kind, key in (("variant", "ProductionVariants"), ("shadow variant", "ShadowProductionVariants")):
+        for variant in endpoint.get(key, []):
+            found = types.get(variant["VariantName"], "?")
+            lines += variant_lines(aws, name, variant, found, minutes, kind)
+    return lines + async_lines(described or {}) + rollout_lines(aws, endpoint)
+
+
+def async_lines(endpoint_config: dict[str, Any]) -> list[str]:
+    found = endpoint_config.get("AsyncInferenceConfig")
+    if not found:
+        return []
+    output = found.get("OutputConfig", {})
+    lines = [f"asynchronous: answers to {output.get('S3OutputPath', '?')}"]
+    for key, topic in output.get("NotificationConfig", {}).items():
+        lines.append(f"  {key}: {topic}")
+    per_instance = found.get("ClientConfig", {}).get("MaxConcurrentInvocationsPerInstance")
+    if per_instance:
+        lines.append(f"  at most {per_instance} concurrent invocations per instance")
+    return lines
 
 
 def rollout_lines(aws: Aws, endpoint: dict[str, Any]) -> list[str]:
@@ -93,23 +114,32 @@ def compact(value: Any) -> str:
     return str(value)
 
 
-def instance_types(aws: Aws, config_name: str) -> dict[str, str]:
-    described = aws.find("sagemaker", "describe_endpoint_config", EndpointConfigName=config_name) or {}
-    return {v["VariantName"]: v.get("InstanceType", "?") for v in described.get("ProductionVariants", [])}
+def instance_types(described: dict[str, Any]) -> dict[str, str]:
+    every = [*described.get("ProductionVariants", []), *described.get("ShadowProductionVariants", [])]
+    return {
+        v["VariantName"]: v.get("InstanceType", "serverless" if "ServerlessConfig" in v else "?")
+        for v in every
+    }
 
 
 def variant_lines(
-    aws: Aws, endpoint: str, variant: dict[str, Any], instance_type: str, minutes: int
+    aws: Aws, endpoint: str, variant: dict[str, Any], instance_type: str, minutes: int, kind: str = "variant"
 ) -> list[str]:
     name = variant["VariantName"]
     lines = [
-        f"variant {name}: {variant.get('CurrentInstanceCount', '?')} x {instance_type} "
-        f"(desired {variant.get('DesiredInstanceCount', '?')}), weight {variant.get('CurrentWeight', '?')}"
+        f"{kind} {name}: {variant.get('CurrentInstanceCount', '?')} x {instance_type} "
+        f"(desired {variant.get('DesiredInstanceCount', '?')}), "
+        f"weight {variant.get('CurrentWeight', '?')}{desired_weight(variant)}"
     ]
     lines += scaling_lines(aws, endpoint, name)
     lines.append(f"  last {minutes} min:")
     lines += [f"    {line}" for line in figure_lines(aws, endpoint, name, minutes)]
     return lines
+
+
+def desired_weight(variant: dict[str, Any]) -> str:
+    desired = variant.get("DesiredWeight")
+    return "" if desired is None else f" (desired {desired})"
 
 
 def scaling_lines(aws: Aws, endpoint: str, variant: str) -> list[str]:

@@ -82,3 +82,9 @@ def lint(template: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def assert_refused(result: Result, message: str) -> None:
+    """A refusal as the commands make them: exit 2 and `message` in one line on stderr."""
+    assert result.code == 2, result.out
+    assert message in result.err and result.err.count("\n") == 1, result.err

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, following, resources
+from byom.ship import deploy, endpoint_config, following, resources
 from tests.helpers.rollout import endpoint_answer, stub_new_config
 from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, dry_run_calls, write_plan
 
@@ -33,8 +33,8 @@ def test_deploy_creates_the_endpoint_and_its_autoscaling(client: Any, tmp_path: 
     sagemaker = client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName="iris")
     assert endpoint["EndpointStatus"] == "InService"
-    endpoint_config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    [variant] = endpoint_config["ProductionVariants"]
+    described = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    [variant] = described["ProductionVariants"]
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.xlarge", 2)
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
     assert model["ExecutionRoleArn"] == ROLE
@@ -186,7 +186,7 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
         endpoint="iris", image=IMAGE.replace("abc1234", "def5678"), model_data=MODEL_DATA, role=ROLE
     )
     model = resources.model_request(settings)
-    new_config = resources.endpoint_config_request(settings, model["ModelName"], 5)
+    new_config = endpoint_config.endpoint_config_request(settings, model["ModelName"], 5)
     aws = Aws(boto3.Session(region_name="us-east-1"))
     with Stubber(aws.client("sagemaker")) as stub:
         stub.add_response(
@@ -215,7 +215,7 @@ def test_an_update_keeps_the_instance_count_in_a_new_config(
             endpoint_answer("InService", new_config["EndpointConfigName"], 5),
             {"EndpointName": "iris"},
         )
-        deploy.deploy(aws, settings, model, plan=None)
+        deploy.deploy(aws, settings)
         stub.assert_no_pending_responses()
     assert new_config["ProductionVariants"][0]["InitialInstanceCount"] == 5
 

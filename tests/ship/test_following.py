@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from byom.errors import CommandError, RolloutFailed
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, following, resources, rollback_alarms, status
+from byom.ship import deploy, endpoint_config, following, resources, rollback_alarms, status
 from tests.helpers.rollout import endpoint_answer, pending, put_user_alarm, stub_update_until_the_call
 from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom
 
@@ -136,7 +136,7 @@ def test_byom_deploy_follows_a_rollback_to_exit_3(client: Any, monkeypatch: pyte
     monkeypatch.setattr(following, "POLL_SECONDS", 0)
     settings = config.Config(endpoint="iris", image=IMAGE, model_data=MODEL_DATA, role=ROLE)
     model = resources.model_request(settings)
-    new_config = resources.endpoint_config_request(settings, model["ModelName"], 4)
+    new_config = endpoint_config.endpoint_config_request(settings, model["ModelName"], 4)
     name = new_config["EndpointConfigName"]
     with Stubber(aws.client("sagemaker")) as stub:
         stub_update_until_the_call(stub, model, new_config)

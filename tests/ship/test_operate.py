@@ -85,7 +85,7 @@ def test_status_shows_variants_autoscaling_and_metrics(deployed: Any) -> None:
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0] == "endpoint iris: InService"
-    assert "variant AllTraffic: 2 x ml.m5.xlarge (desired 2), weight 1.0" in lines
+    assert "variant AllTraffic: 2 x ml.m5.xlarge (desired 2), weight 1.0 (desired 1.0)" in lines
     assert "  autoscaling: 2-6 instances" in lines
     assert "    policy invocations: target tracking SageMakerVariantInvocationsPerInstance at 700" in lines
     assert "    policy overhead-latency: step scaling, 2 step(s)" in lines

@@ -5,6 +5,7 @@ bound refused in one line before any call."""
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ from botocore.stub import Stubber
 from byom.errors import CommandError
 from byom.shared import config
 from byom.shared.aws import Aws
-from byom.ship import deploy, resources, rollback_alarms, rollout
+from byom.ship import deploy, endpoint_config, resources, rollback_alarms, rollout
 from tests.helpers.rollout import endpoint_answer, put_user_alarm, stub_update_until_the_call
-from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, byom, write_plan
+from tests.helpers.ship import DEPLOY_FLAGS, IMAGE, MODEL_DATA, ROLE, assert_refused, byom, write_plan
 
 SETTINGS = config.Config(endpoint="iris", image=IMAGE, model_data=MODEL_DATA, role=ROLE)
 
@@ -34,7 +35,7 @@ def strategy(*flags: str) -> rollout.Rollout:
 def update(aws: Aws, options: deploy.Options, deployment_config: dict[str, Any], instances: int = 4) -> None:
     """Run deploy's update and check UpdateEndpoint carried exactly `deployment_config`."""
     model = resources.model_request(SETTINGS)
-    new_config = resources.endpoint_config_request(SETTINGS, model["ModelName"], instances)
+    new_config = endpoint_config.endpoint_config_request(SETTINGS, model["ModelName"], instances)
     with Stubber(aws.client("sagemaker")) as stub:
         stub_update_until_the_call(stub, model, new_config, instances)
         stub.add_response(
@@ -46,14 +47,14 @@ def update(aws: Aws, options: deploy.Options, deployment_config: dict[str, Any],
                 "DeploymentConfig": deployment_config,
             },
         )
-        deploy.deploy(aws, SETTINGS, model, None, options)
+        deploy.deploy(aws, SETTINGS, None, options)
         stub.assert_no_pending_responses()
 
 
 def new_config_name(instances: int = 4) -> str:
     model = resources.model_request(SETTINGS)
     return str(
-        resources.endpoint_config_request(SETTINGS, model["ModelName"], instances)["EndpointConfigName"]
+        endpoint_config.endpoint_config_request(SETTINGS, model["ModelName"], instances)["EndpointConfigName"]
     )
 
 
@@ -201,7 +202,7 @@ def test_the_users_own_alarms_are_checked_and_used_instead(client: Any) -> None:
         with pytest.raises(
             CommandError, match=r"^rollback alarm nobody-made-this does not exist in CloudWatch"
         ):
-            deploy.deploy(aws, SETTINGS, resources.model_request(SETTINGS), None, options)
+            deploy.deploy(aws, SETTINGS, None, options)
         stub.assert_no_pending_responses()
 
 
@@ -219,7 +220,6 @@ def test_the_plans_slo_sets_the_thresholds(tmp_path: Any) -> None:
 
 def test_a_count_too_large_for_the_fleet_is_refused_before_any_change(aws_env: str) -> None:
     aws = Aws(boto3.Session(region_name="us-east-1"))
-    model = resources.model_request(SETTINGS)
     with Stubber(aws.client("sagemaker")) as stub:  # one read answered; any further call would fail
         stub.add_response(
             "describe_endpoint", endpoint_answer("InService", "iris-old", 4), {"EndpointName": "iris"}
@@ -231,7 +231,6 @@ def test_a_count_too_large_for_the_fleet_is_refused_before_any_change(aws_env: s
             deploy.deploy(
                 aws,
                 SETTINGS,
-                model,
                 None,
                 deploy.Options(
                     strategy("--strategy", "blue-green", "--traffic", "canary", "--canary-size", "3"),
@@ -399,3 +398,51 @@ def test_the_documented_rollouts_are_what_deploy_takes(client: Any) -> None:
         assert result.code == 0, (command, result.err)
         [update] = [line for line in result.out.splitlines() if "will call sagemaker UpdateEndpoint" in line]
         assert '"DeploymentConfig"' in update, command
+
+
+ROLLOUT_TOML = 'strategy = "blue-green"\ntraffic = "canary"\ncanary_size = "10%"\nwait_interval = 600\n'
+
+
+def test_the_rollout_settings_live_in_the_project_file_and_flags_win(client: Any, tmp_path: Path) -> None:
+    assert byom("deploy", *DEPLOY_FLAGS).code == 0
+    (tmp_path / "byom.toml").write_text(ROLLOUT_TOML + "max_execution_time = 3600\n")
+    new_image = ("--image", IMAGE.replace("abc1234", "def5678"))
+    result = byom("deploy", *DEPLOY_FLAGS, *new_image, "--dry-run")
+    assert result.code == 0, result.err
+    [line] = [line for line in result.out.splitlines() if "will call sagemaker UpdateEndpoint" in line]
+    policy = json.loads(line[line.index("{") :])["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy == {
+        "TrafficRoutingConfiguration": {
+            "Type": "CANARY",
+            "WaitIntervalInSeconds": 600,
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+        },
+        "MaximumExecutionTimeoutInSeconds": 3600,
+    }
+    flagged = byom(
+        "deploy", *DEPLOY_FLAGS, *new_image, "--canary-size", "1", "--wait-interval", "60", "--dry-run"
+    )
+    assert flagged.code == 0, flagged.err
+    assert '"WaitIntervalInSeconds": 60, "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}' in flagged.out
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('strategy = "canary"\n', "--strategy must be blue-green or rolling, got 'canary'"),
+        (
+            "wait_interval = 4000\n" + ROLLOUT_TOML.replace("wait_interval = 600\n", ""),
+            "wait interval must be 0-3600 s",
+        ),
+        ('traffic = "canary"\n', "--traffic needs --strategy blue-green or rolling"),
+        ('strategy = "rolling"\nbatch_size = "60%"\n', "batch size must be 5-50% of the fleet, got 60%"),
+        ("strategy = 'rolling'\ncanary_size = true\n", "setting canary_size must be a string"),
+        ('strategy = "blue-green"\nmax_execution_time = 100\n', "max execution time must be 600-28800 s"),
+    ],
+)
+def test_bad_rollout_settings_in_the_project_file_are_one_line(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, message: str
+) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    (tmp_path / "byom.toml").write_text(toml)
+    assert_refused(byom("deploy", *DEPLOY_FLAGS), message)
