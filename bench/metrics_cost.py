@@ -1,6 +1,6 @@
 """`python bench/metrics_cost.py`: what the metrics add to one request, in process: a single-row
-iris /invocations through the app alone and through `Measured` writing its memory-mapped files
-in a scratch directory (as in a worker), interleaved
+iris /invocations through the app alone and through the app whose access log tells `Instruments`,
+writing their memory-mapped files in a scratch directory (as in a worker), interleaved
 rounds of 20,000 requests each, median microseconds per request. bench/results/metrics.md.
 
 `python bench/metrics_cost.py --only on|off --requests N` sends N requests through one side and
@@ -45,11 +45,13 @@ def main() -> None:
     arguments = parser.parse_args()
     sys.path.insert(0, str(CHECKOUT))
     from container.app import create_app
-    from container.metrics.instruments import Instruments, Measured
+    from container.metrics.instruments import Instruments
     from container.settings import Settings
 
-    plain = create_app(Settings(model_dir=CHECKOUT / "model"))
-    measured = Measured(plain, Instruments(Path(tempfile.mkdtemp(prefix="byom-metrics-cost-"))))
+    settings = Settings(model_dir=CHECKOUT / "model")
+    plain = create_app(settings)
+    scratch = Path(tempfile.mkdtemp(prefix="byom-metrics-cost-"))
+    measured = create_app(settings, observer=Instruments(scratch))
     sys.stdout = io.StringIO()  # the access log's lines
     if arguments.only:
         per_request_us(measured if arguments.only == "on" else plain, arguments.requests)

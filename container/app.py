@@ -22,7 +22,7 @@ from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
 from container import batch_limits
-from container.access_log import BYTES_IN, MODEL, MODEL_SECONDS, AccessLog
+from container.access_log import BYTES_IN, MODEL, MODEL_SECONDS, AccessLog, RequestObserver
 from container.errors import ContainerError, MalformedRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from container.flavours import load_model
 from container.invocations import Invoker
@@ -64,16 +64,18 @@ def create_app(
     model: Predictor | None = None,
     registry: Registry | None = None,
     events: ModelEvents | None = None,
+    observer: RequestObserver | None = None,
 ) -> AccessLog:
     """Load the model (unless given one) and build the app; raises StartupError on failure. With
     SAGEMAKER_PROGRAM set, requests go through the inference script's hooks. In multi-model mode
     the app starts with the models the registry lists (a private one unless given the server's),
-    telling `events` (the metrics) of each load."""
+    telling `events` (the metrics) of each load. `observer` (the metrics) hears of each request."""
     if settings.multi_model:
         models = LoadedModels(settings, registry or Registry.private(), model_request_path, events)
         models.start()
-        return AccessLog(Application(settings, None, models))
-    return AccessLog(Application(settings, request_path(settings, find_script(settings), model)))
+        return AccessLog(Application(settings, None, models), observer=observer)
+    path = request_path(settings, find_script(settings), model)
+    return AccessLog(Application(settings, path), observer=observer)
 
 
 def request_path(settings: Settings, script: Script | None, model: Predictor | None = None) -> RequestPath:

@@ -16,11 +16,21 @@ from container.metrics.exposition import metrics_directory
 from tests.helpers.harness import DEMO_MODEL, free_port, serving
 from tests.helpers.metrics import dashboard_queries, names, scrape, value, wait_for
 from tests.helpers.multi_model import load_body
+from tests.helpers.scripts import model_with_script
 
 CSV = {"Content-Type": "text/csv"}
 ROW = b"5.1,3.5,1.4,0.2"
 INVOCATIONS_2XX = {"route": "/invocations", "status_class": "2xx", "model": ""}
 AFTER_THE_KILL = 400
+HELD_UNTIL_RELEASED = """
+    import os
+    import time
+
+    def predict_fn(data, model):
+        while not os.path.exists(os.environ["RELEASE_FILE"]):
+            time.sleep(0.05)
+        return ["setosa"] * len(data.rows)
+"""
 
 
 def workers_of(master: int) -> set[int]:
@@ -62,6 +72,20 @@ def test_counts_are_exact_across_workers_after_one_was_killed_and_replaced(tmp_p
     assert value(samples, "byom_requests_in_flight") == 0
     assert value(samples, "byom_resident_memory_bytes", process="workers") > 0
     assert not metrics_directory(server.process.pid).exists()  # removed when the server stopped
+
+
+def test_a_slow_request_is_in_flight_while_it_runs_and_not_after(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    model = model_with_script(tmp_path, HELD_UNTIL_RELEASED)
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "RELEASE_FILE": str(release)}
+    with serving(model, tmp_path, env) as server, ThreadPoolExecutor(1) as pool:
+        answered = pool.submit(requests.post, server.url + "/invocations", data=ROW, headers=CSV, timeout=60)
+        during = wait_for(server.metrics_url, lambda samples: value(samples, "byom_requests_in_flight") == 1)
+        release.touch()
+        assert answered.result().status_code == 200
+        after = wait_for(server.metrics_url, lambda samples: value(samples, "byom_requests_in_flight") == 0)
+    assert value(during, "byom_requests_in_flight") == 1
+    assert value(after, "byom_requests_in_flight") == 0
 
 
 def wait_until_three(master: int) -> set[int]:

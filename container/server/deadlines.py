@@ -7,7 +7,8 @@ STALL_SECONDS), an answer the client took none of, a lingering close. And the pe
 timeout: gthread's main loop heartbeats every second whatever its threads are doing, so
 gunicorn's `timeout` never stops a runaway request there; `timed` records when each request began
 and `notify` (the heartbeat) exits the worker, to be replaced, once one has run longer than the
-timeout. Must not know how requests are read or answered beyond their deadlines.
+timeout. What `timed` records also gives the metrics' in-flight gauge its sample, at each sweep
+(one write every SWEEP_SECONDS, instead of two per request). Must not know how requests are read or answered beyond their deadlines.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class EnforcesDeadlines(ThreadWorker):  # type: ignore[misc]
         if now < self.next_sweep:
             return
         self.next_sweep = now + SWEEP_SECONDS
+        if getattr(self, "instruments", None) is not None:
+            self.instruments.sample_in_flight(len(self.request_started))
         self.end_late_requests(now)
         for conn in [conn for conn, outgoing in self.sending.items() if outgoing.deadline < now]:
             self.log.debug("A client read none of its answer for %s s: disconnected", self.cfg.timeout)

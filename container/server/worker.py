@@ -82,7 +82,7 @@ class TimeoutThreadWorker(
 
     def load_wsgi(self) -> None:
         super().load_wsgi()  # a bad configuration stops the server here, with its message
-        self.instruments = getattr(self.wsgi, "instruments", None)  # container.metrics: timeouts
+        self.instruments = getattr(self.wsgi, "observer", None)  # container.metrics: timeouts
         settings = Settings.from_env(os.environ)
         self.body_limit = settings.max_body_bytes
         self.wsgi = honouring_connection_close(self.wsgi)

@@ -2,8 +2,8 @@
 
 Owns: turning a startup failure into gunicorn's "app failed to load" path, so the server prints
 the one-line reason and stops (exit code 4) instead of respawning workers that cannot load; and,
-when the master keeps metrics (container.metrics.exposition), the worker's instruments around the
-app.
+when the master keeps metrics (container.metrics.exposition), the worker's instruments, told of
+each load and request.
 """
 
 from __future__ import annotations
@@ -29,16 +29,12 @@ def application() -> WSGIApp:
         settings = Settings.from_env(os.environ)
         registry = Registry.of_server(os.getppid()) if settings.multi_model else None
         instruments = worker_instruments(settings)
-        app = create_app(settings, registry=registry, events=instruments)
+        app = create_app(settings, registry=registry, events=instruments, observer=instruments)
     except StartupError as error:
         raise AppImportError(f"byom: cannot serve: {error.message}") from None
-    if instruments is None:
-        return app
-    from container.metrics.instruments import Measured
-
-    if not settings.multi_model:
+    if instruments is not None and not settings.multi_model:
         instruments.held(1)
-    return Measured(app, instruments)
+    return app
 
 
 def worker_instruments(settings: Settings) -> Any:
