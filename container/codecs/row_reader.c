@@ -2,9 +2,10 @@
  * training/chunks.py): the extension module _row_reader, which codecs/routes.py imports where
  * `make`, pip or the Dockerfile has built it (container/codecs/_row_reader.*.so; else the slower
  * simdjson and pandas routes serve the same bodies, and chunks.py's Python path the same pieces).
- * csv_rows and json_row give the float64 values of a body, as a bytearray, or None when the other routes must decide; what it takes, the strict path takes
- * too, with the very same values, and every number it gives is finite (a number beyond float64 is
- * left to the strict path, which reads it as infinite for schema.conform to refuse).
+ * csv_rows and json_row give the float64 values of a body, as a bytearray, or None when the other
+ * routes must decide; what they take, the strict path takes too, with the very same values, and
+ * every number they give is finite (a number beyond float64 is left to the strict path, which
+ * reads it as infinite for schema.conform to refuse).
  *
  * csv_rows(body): an optional UTF-8 BOM, then lines ended by LF or CRLF, each of as many fields
  * as the first, separated by commas, each spaces, a number written with 0-9 + - . e E or nothing
@@ -308,16 +309,17 @@ static void take_back(PyThreadState *state)
         PyEval_RestoreThread(state);
 }
 
-/* Counts the commas and lines of [p, end), which does not end with a line end. */
-static void count_csv(const char *p, const char *end, Py_ssize_t *commas, Py_ssize_t *rows)
+/* Counts the bytes `separator` and the lines of [p, end), which does not end with a line end. */
+static void count_lines(const char *p, const char *end, char separator, Py_ssize_t *separators,
+                        Py_ssize_t *rows)
 {
     PyThreadState *state = release_for(p, end);
     Py_ssize_t c = 0, r = 1;
     for (const char *q = p; q < end; q++) {
-        c += *q == ',';
+        c += *q == separator;
         r += *q == '\n';
     }
-    *commas = c;
+    *separators = c;
     *rows = r;
     take_back(state);
 }
@@ -335,11 +337,21 @@ static int csv_shape(const char *p, const char *end, Py_ssize_t *rows, Py_ssize_
     if (p == end)
         return 0; /* empty: the strict path says so */
     Py_ssize_t commas;
-    count_csv(p, end, &commas, rows);
+    count_lines(p, end, ',', &commas, rows);
     if ((commas + *rows) % *rows != 0)
         return 0;
     *width = (commas + *rows) / *rows;
     return 1;
+}
+
+/* The CSV body's bytes (without its final line ends) and shape: 1; 0 when the body cannot be
+ * plain CSV; -1 (an exception set) when it is not bytes. */
+static int csv_body(PyObject *body, const char **p, const char **end, Py_ssize_t *rows, Py_ssize_t *width)
+{
+    if (!body_bytes(body, p, end))
+        return -1;
+    *end = before_final_line_ends(*p, *end);
+    return csv_shape(*p, *end, rows, width);
 }
 
 static int parse_csv(const char *p, const char *end, Py_ssize_t rows, Py_ssize_t width, CsvOutput *out,
@@ -355,11 +367,9 @@ static PyObject *csv_rows(PyObject *Py_UNUSED(module), PyObject *body)
 {
     const char *p, *end;
     Py_ssize_t rows, width;
-    if (!body_bytes(body, &p, &end))
-        return NULL;
-    end = before_final_line_ends(p, end);
-    if (!csv_shape(p, end, &rows, &width))
-        Py_RETURN_NONE;
+    int shaped = csv_body(body, &p, &end, &rows, &width);
+    if (shaped <= 0)
+        return shaped < 0 ? NULL : Py_NewRef(Py_None);
     PyObject *values = new_buffer(rows * width, sizeof(double));
     if (values == NULL)
         return NULL;
@@ -374,11 +384,9 @@ static PyObject *csv_block(PyObject *Py_UNUSED(module), PyObject *body)
 {
     const char *p, *end;
     Py_ssize_t rows, width;
-    if (!body_bytes(body, &p, &end))
-        return NULL;
-    end = before_final_line_ends(p, end);
-    if (!csv_shape(p, end, &rows, &width) || width < 2)
-        Py_RETURN_NONE;
+    int shaped = csv_body(body, &p, &end, &rows, &width);
+    if (shaped <= 0 || width < 2)
+        return shaped < 0 ? NULL : Py_NewRef(Py_None);
     PyObject *labels = new_buffer(rows, sizeof(double));
     PyObject *features = labels == NULL ? NULL : new_buffer(rows * (width - 1), sizeof(float));
     if (features == NULL) {
@@ -484,20 +492,6 @@ static int read_libsvm_lines(const char *p, const char *end, Py_ssize_t rows, Sp
     return p == end;
 }
 
-/* Counts the colons and lines of [p, end), which does not end with a line end. */
-static void count_libsvm(const char *p, const char *end, Py_ssize_t *colons, Py_ssize_t *rows)
-{
-    PyThreadState *state = release_for(p, end);
-    Py_ssize_t c = 0, r = 1;
-    for (const char *q = p; q < end; q++) {
-        c += *q == ':';
-        r += *q == '\n';
-    }
-    *colons = c;
-    *rows = r;
-    take_back(state);
-}
-
 static PyObject *libsvm_block(PyObject *Py_UNUSED(module), PyObject *body)
 {
     const char *p, *end;
@@ -507,7 +501,7 @@ static PyObject *libsvm_block(PyObject *Py_UNUSED(module), PyObject *body)
     end = before_final_line_ends(p, end);
     if (p == end)
         Py_RETURN_NONE;
-    count_libsvm(p, end, &colons, &rows);
+    count_lines(p, end, ':', &colons, &rows);
     if (colons >= INT32_MAX)
         Py_RETURN_NONE;
     PyObject *labels = new_buffer(rows, sizeof(double));
@@ -521,7 +515,8 @@ static PyObject *libsvm_block(PyObject *Py_UNUSED(module), PyObject *body)
         return NULL;
     }
     SparseOutput out = {(double *)PyByteArray_AS_STRING(labels), (float *)PyByteArray_AS_STRING(data),
-                        (int32_t *)PyByteArray_AS_STRING(indices), (int32_t *)PyByteArray_AS_STRING(indptr), 0, 0, 0};
+                        (int32_t *)PyByteArray_AS_STRING(indices), (int32_t *)PyByteArray_AS_STRING(indptr),
+                        0, 0, 0};
     PyThreadState *state = release_for(p, end);
     out.unlocked = state != NULL;
     int read = read_libsvm_lines(p, end, rows, &out) && out.count == colons;

@@ -44,7 +44,7 @@ from container.errors import RequestError, TrainingError
 from container.settings import usable_cpu_count
 from container.tables import Matrix
 
-PIECE_BYTES = 4 * 1024 * 1024  # ~0.4 M numbers: small beside the data, large beside a call's cost
+PIECE_BYTES = 8 * 1024 * 1024  # ~0.8 M numbers: small beside the data, large beside a call's cost
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 PLAIN_LABEL = frozenset(b"0123456789+-.eE ")
