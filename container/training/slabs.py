@@ -1,8 +1,8 @@
 """A channel's kept feature blocks, gathered into a few large ones as they are read.
 
 Owns: how large the kept blocks are. XGBoost builds a QuantileDMatrix batch by batch, passing over
-the batches four times and sketching each: on 400,000 rows x 30 it took 1.3x as long from 4
-batches as from one, and 3.3x from 100 (bench/results/training-data.md), so the pieces a file is
+the batches four times and sketching each: on 400,000 rows x 30, 100 batches took it 1.9x to
+3.3x as long as one (bench/results/training-data.md), so the pieces a file is
 parsed in (a few MiB, for bounded memory while parsing) are not kept as they come. Dense blocks
 are copied into slabs of SLAB_BYTES allocated ahead (unwritten pages take no memory, so the last
 slab costs only its rows), and each piece is freed once copied: no second copy of the matrix.
