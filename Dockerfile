@@ -19,7 +19,7 @@ RUN python3 -m venv /opt/venv \
            simdjson/simdjson.cpp simdjson/simdjson.h simdjson/util.cpp simdjson/csimdjson.pyx
 
 # The C extension modules, the XGBoost tree walk (container/flavours/compiled_walk.py) and the
-# CSV and one-row JSON readers (container/codecs/), compiled on the runtime base against its Python's
+# CSV, one-row JSON and libsvm readers (container/codecs/, training's too), compiled on the runtime base against its Python's
 # headers (python:3.11-slim has them; a Debian python3 gets them from python3-dev); the compiler and
 # headers stay behind in this stage.
 FROM ${BASE_IMAGE} AS extensions

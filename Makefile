@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | c
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed-$(shell cksum < requirements/sdk.lock | cut -d' ' -f1)
 # The C extension modules: the XGBoost tree walk (container/flavours/compiled_walk.py), TreeSHAP
-# (container/tree_shap.py) and the CSV and one-row JSON readers (container/codecs/). Without a C
+# (container/tree_shap.py) and the CSV, one-row JSON and libsvm readers (container/codecs/, also
+# training's, container/training/chunks.py). Without a C
 # compiler or Python's headers the numpy walk, numpy TreeSHAP and the simdjson routes serve
 # instead, and the tests that check the C code say what is missing.
 EXT_SUFFIX := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
@@ -46,8 +47,8 @@ demo-model: $(STAMP)
 
 # Built as `pip install .` builds them (scripts/build-extensions); both at once.
 $(EXTENSIONS) &: container/flavours/tree_walk.c container/tree_shap.c container/codecs/row_reader.c scripts/build-extensions pyproject.toml $(STAMP)
-	@PYTHON=$(PYTHON) scripts/build-extensions && echo "built the C tree walk, the C TreeSHAP and the C CSV and one-row JSON readers" \
-	  || echo "C extensions not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk, contributions the slower numpy TreeSHAP, CSV and one-row JSON bodies the slower simdjson routes"
+	@PYTHON=$(PYTHON) scripts/build-extensions && echo "built the C tree walk, the C TreeSHAP and the C CSV, one-row JSON and libsvm readers" \
+	  || echo "C extensions not built (no C compiler or Python headers?): XGBoost models get the slower numpy walk, contributions the slower numpy TreeSHAP, CSV and one-row JSON bodies the slower simdjson routes, training files the slower Python path"
 
 image:
 	docker build -t byom:latest .

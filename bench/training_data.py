@@ -1,10 +1,13 @@
 """`python bench/training_data.py [ROWS]`: loading a training channel of ROWS (2,000,000) rows x 30
 features, CSV, then gzip, then libsvm: seconds, MB/s of text and peak RSS for `train`'s reader
-(blocks into QuantileDMatrix), XGBoost's own `DMatrix("file?format=...")` and pandas.read_csv,
-then end to end: `./train` against XGBoost's own reader plus `xgboost.train`, 10 rounds. Each
-measurement runs in its own process, so its peak RSS (VmHWM) is its own. The data is generated
-once into a scratch directory: numbers of 6 decimals (`-1.234567`), written like an export.
-bench/results/training-data.md."""
+(`load_channels` alone, for CSV also with its pieces parsed on one thread; then with the
+QuantileDMatrix built from its blocks, which sketches the data as XGBoost's own DMatrix does only
+when training starts), XGBoost's own `DMatrix("file?format=...")` and pandas.read_csv, then end to
+end: `./train` against XGBoost's own reader plus `xgboost.train`, 10 rounds. Each measurement runs
+in its own process, so its peak RSS (VmHWM) is its own; "imports" is that peak once the libraries
+are imported, before the clock starts (the measuring process's, also for `./train`'s child). The
+data is generated once into a scratch directory: numbers of 6 decimals (`-1.234567`), written like
+an export. `--measure NAME FILE` runs one measurement. bench/results/training-data.md."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 FEATURES = 30
@@ -81,24 +85,41 @@ def measure(name: str, path: str) -> dict[str, float]:
 
     import container.training.matrices  # noqa: F401
 
+    imported = _peak_mib()
     start = time.perf_counter()
     rows = MEASURES[name](Path(path))
     seconds = time.perf_counter() - start
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "rows": rows, "peak_mib": max(_peak_mib(), child)}
+    return {"seconds": seconds, "rows": rows, "peak_mib": max(_peak_mib(), child), "imports_mib": imported}
 
 
 def _ours(path: Path) -> int:
-    from container.training.data import load_channels
     from container.training.matrices import xgboost_matrix
+
+    train, data = _parsed(path)
+    matrix = xgboost_matrix(train, train.labels, {"nthread": 2}, data)
+    return int(matrix.num_row())
+
+
+def _parsed(path: Path) -> tuple[Any, Path]:
+    from container.training.data import load_channels
 
     data = Path(tempfile.mkdtemp()) / "data"
     (data / "train").mkdir(parents=True)
     (data / "train" / path.name).symlink_to(path)
     kind = "text/libsvm" if path.suffix == ".svm" else "text/csv"
-    train = load_channels(data, {"train": {"ContentType": kind}}, task="classification").train
-    matrix = xgboost_matrix(train, train.labels, {"nthread": 2}, data)
-    return int(matrix.num_row())
+    return load_channels(data, {"train": {"ContentType": kind}}, task="classification").train, data
+
+
+def _ours_parse_only(path: Path) -> int:
+    return int(_parsed(path)[0].shape[0])
+
+
+def _ours_parse_one_thread(path: Path) -> int:
+    from unittest import mock
+
+    with mock.patch("container.training.chunks.usable_cpu_count", return_value=1):
+        return _ours_parse_only(path)
 
 
 def _xgboost_own(path: Path) -> int:
@@ -137,16 +158,20 @@ def _train_xgboost_own(path: Path) -> int:
 
 
 MEASURES = {
-    "train's reader": _ours,
+    "train's reader, parse only": _ours_parse_only,
+    "train's reader, parse only, one thread": _ours_parse_one_thread,
+    "train's reader + QuantileDMatrix": _ours,
     "XGBoost DMatrix(uri)": _xgboost_own,
     "pandas.read_csv": _pandas,
     "./train, 10 rounds": _train_ours,
     "XGBoost DMatrix(uri) + train, 10 rounds": _train_xgboost_own,
 }
 PLAN = [
-    ("csv", "train's reader"), ("csv", "XGBoost DMatrix(uri)"), ("csv", "pandas.read_csv"),
-    ("gzip", "train's reader"), ("gzip", "pandas.read_csv"),
-    ("libsvm", "train's reader"), ("libsvm", "XGBoost DMatrix(uri)"),
+    ("csv", "train's reader, parse only"), ("csv", "train's reader, parse only, one thread"),
+    ("csv", "train's reader + QuantileDMatrix"), ("csv", "XGBoost DMatrix(uri)"), ("csv", "pandas.read_csv"),
+    ("gzip", "train's reader, parse only"), ("gzip", "pandas.read_csv"),
+    ("libsvm", "train's reader, parse only"), ("libsvm", "train's reader + QuantileDMatrix"),
+    ("libsvm", "XGBoost DMatrix(uri)"),
     ("csv", "./train, 10 rounds"), ("csv", "XGBoost DMatrix(uri) + train, 10 rounds"),
 ]  # fmt: skip
 
@@ -166,8 +191,11 @@ def main(rows: int) -> None:
         print(f"{rows:,} rows x {FEATURES}; the float32 matrix is {matrix_mib:.0f} MiB")
         for kind, path in files.items():
             print(f"{kind}: {path.stat().st_size / 2**20:.0f} MiB")
-        print("| data | reader | seconds | MB/s of text | peak RSS MiB | RSS / float32 matrix |")
-        print("|---|---|---|---|---|---|")
+        print(f"load average before: {os.getloadavg()[0]:.2f}")
+        print(
+            "| data | reader | seconds | MB/s of text | peak RSS MiB | RSS / float32 matrix | (RSS - imports) / matrix |"
+        )
+        print("|---|---|---|---|---|---|---|")
         text_mb = {kind: files["csv" if kind == "gzip" else kind].stat().st_size / 1e6 for kind in files}
         for kind, name in PLAN:
             command = [sys.executable, __file__, "--measure", name, str(files[kind])]
@@ -178,9 +206,10 @@ def main(rows: int) -> None:
             peak = result["peak_mib"]
             print(
                 f"| {kind} | {name} | {result['seconds']:.2f} | {text_mb[kind] / result['seconds']:.0f} | "
-                f"{peak:.0f} | {peak / matrix_mib:.2f} |",
+                f"{peak:.0f} | {peak / matrix_mib:.2f} | {(peak - result['imports_mib']) / matrix_mib:.2f} |",
                 flush=True,
             )
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(scratch)
 

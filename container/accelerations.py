@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 
 ROUTES = {  # what a reader calls it: the module that provides it
-    "C CSV and one-row JSON readers": "container.codecs._row_reader",
+    "C CSV, one-row JSON and libsvm readers": "container.codecs._row_reader",
     "C tree walk": "container.flavours._tree_walk",
     "C TreeSHAP": "container._tree_shap",
     "simdjson": "simdjson",

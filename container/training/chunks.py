@@ -1,28 +1,34 @@
 """One channel file, read as blocks of rows: a few MiB of text at a time, never the whole file.
 
 Owns: opening a file (gzip when it starts with gzip's magic bytes, whatever its name), cutting its
-text at line ends into pieces of about PIECE_BYTES, and parsing each piece into a Block: float32
-features (dense for CSV, CSR for libsvm) and the labels as written (float64 numbers, or text when
-a CSV label is not a number). Every refusal is a TrainingError naming the channel, file and line,
-raised while the piece holding the first bad row is parsed: a ragged row, a field that is not a
-number, a missing label, and (for regression) a label that is not a number.
+text at line ends into pieces of about PIECE_BYTES, parsing the pieces on a few threads (one per
+usable core; at most that many pieces read ahead, so memory stays bounded) and handing them back
+in the file's order, each as a Block: float32 features (dense for CSV, CSR for libsvm) and the
+labels as written (float64 numbers, or text when a CSV label is not a number). Every refusal is a
+TrainingError naming the channel, file and line, raised while the piece holding the first bad row
+is parsed (a later piece's error waits until every piece before it is handed back): a ragged row,
+a field that is not a number, a missing label, a libsvm `qid:` token, and (for regression) a
+label that is not a number.
 
-CSV pieces go to the C reader (codecs/row_reader.c) whole, label column included: every number
-exactly as float() reads it, at ~90 MB/s on one core, twice XGBoost's own CSV reader (see
-bench/results/training-data.md). A piece it declines (a label that is not a number, or a bad row)
-is split into labels and features in Python, and a piece whose features it still declines is
-checked line by line to word the error. Where the C reader was not built, the serving decoder's
-Python routes (simdjson, pandas) read the pieces, with the same values. libsvm pieces go to
+Pieces go to the C readers (codecs/row_reader.c) whole, label column included, with the GIL
+released: every number exactly as float() reads it, then float32, on every core (see
+bench/results/training-data.md). A piece they decline takes the Python path: for CSV the labels
+are split off in Python (a label that is not a number, or a bad row), and a piece whose features
+the serving decoder still declines is checked line by line to word the error; for libsvm
 scikit-learn's svmlight reader (C, strtod: correctly rounded like float()), 0-based as serving
-reads them. Must not know XGBoost, tasks' classes, or which channel a file belongs to beyond its
-name in messages.
+reads them, and the serving decoder words its errors. Where the C readers were not built, every
+piece takes that path, with the same values. Must not know XGBoost, tasks' classes, or which
+channel a file belongs to beyond its name in messages.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,9 +41,10 @@ from container.codecs import routes
 from container.codecs.csv import decode_csv, decode_csv_strict
 from container.codecs.libsvm import decode_libsvm
 from container.errors import RequestError, TrainingError
+from container.settings import usable_cpu_count
 from container.tables import Matrix
 
-PIECE_BYTES = 16 * 1024 * 1024  # ~1.5 M numbers: small beside the data, large beside a call's cost
+PIECE_BYTES = 8 * 1024 * 1024  # ~0.8 M numbers: small beside the data, large beside a call's cost
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 PLAIN_LABEL = frozenset(b"0123456789+-.eE ")
@@ -63,35 +70,56 @@ def where(path: Path, line: int | None = None) -> str:
     return place if line is None else f"{place}, line {line}"
 
 
-def read_blocks(path: Path, kind: str, numeric_labels: bool) -> Iterator[Block]:
+def read_blocks(path: Path, kind: str, numeric_labels: bool, threads: int | None = None) -> Iterator[Block]:
     """The file's blocks in order. `numeric_labels` refuses a label that is not a number (a
-    regression target) where it is read."""
-    parse = _csv_block if kind == "csv" else _libsvm_block
-    for piece, first_line in _pieces(path):
-        block = parse(piece, path, first_line)
+    regression target) where it is read; `threads` parse pieces (one per usable core unless
+    given; 1 parses each where it is read)."""
+    parse = functools.partial(_csv_block if kind == "csv" else _libsvm_block, path=path)
+    for block in _parsed_in_order(parse, _pieces(path), threads or usable_cpu_count()):
         if numeric_labels and block.labels.dtype.kind != "f":
             _refuse_text_label(block)
         yield block
 
 
+def _parsed_in_order(
+    parse: Callable[..., Block], pieces: Iterable[tuple[bytes, int]], threads: int
+) -> Iterator[Block]:
+    """Each piece's block, in the pieces' order; with several threads, up to `threads` pieces are
+    read ahead and parsed meanwhile, and pending ones are cancelled when the reader stops."""
+    if threads <= 1:
+        for piece, first_line in pieces:
+            yield parse(piece, first_line=first_line)
+        return
+    pending: deque[Future[Block]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="byom-read") as pool:
+        try:
+            for piece, first_line in pieces:
+                pending.append(pool.submit(parse, piece, first_line=first_line))
+                if len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def _pieces(path: Path) -> Iterator[tuple[bytes, int]]:
-    """The file's text in pieces that end at a line end, each with the number of its first line."""
-    line, carry = 1, b""
+    """The file's text in pieces that end at a line end, each with the number of its first line:
+    PIECE_BYTES read, then the rest of the line they end in (one copy of the text, not two)."""
+    line, first = 1, True
     with _open(path) as stream:
-        while True:
-            data = stream.read(PIECE_BYTES)
-            if not data:
-                break
-            text = carry + data
-            if line == 1 and not carry:
-                text = text.removeprefix(UTF8_BOM)
-            cut = text.rfind(b"\n") + 1
-            carry = text[cut:]
-            if cut:
-                yield text[:cut], line
-                line += text.count(b"\n", 0, cut)
-    if carry.strip(b"\r\n \t"):
-        yield carry + b"\n", line
+        while data := stream.read(PIECE_BYTES):
+            if first:
+                data, first = data.removeprefix(UTF8_BOM), False
+            if not data.endswith(b"\n"):
+                data += stream.readline()
+            if not data.endswith(b"\n"):  # the file's last line, without a line end
+                cut = data.rfind(b"\n") + 1
+                data = data + b"\n" if data[cut:].strip(b"\r\n \t") else data[:cut]
+            if data:
+                yield data, line
+                line += data.count(b"\n")
 
 
 def _open(path: Path) -> BinaryIO:
@@ -107,9 +135,9 @@ def _open(path: Path) -> BinaryIO:
 
 
 def _csv_block(piece: bytes, path: Path, first_line: int) -> Block:
-    values = _numbers(piece)
-    if values is not None and values.shape[1] > 1 and not np.isnan(values[:, 0]).any():
-        return Block(_float32(values[:, 1:]), values[:, 0].copy(), path, first_line)
+    whole = _plain_csv(piece)
+    if whole is not None:
+        return Block(whole[1], whole[0], path, first_line)
     lines = _lines(piece)
     labels, rests = _split_labels(lines, path, first_line)
     features = _numbers(b"\n".join(rests) + b"\n")
@@ -117,6 +145,21 @@ def _csv_block(piece: bytes, path: Path, first_line: int) -> Block:
         _locate_csv_error(rests, path, first_line)
         raise TrainingError(f"{where(path, first_line)}: a number beyond float64, or not plain CSV")
     return Block(_float32(features), _labels(labels), path, first_line)
+
+
+def _plain_csv(piece: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """The labels and float32 features of a piece of plain numbers with every label written; None
+    when the labels must be split off first."""
+    if routes.ROW_READER is not None:
+        read = routes.ROW_READER.csv_block(piece)
+        if read is None:
+            return None
+        labels, features, rows, width = read
+        return np.frombuffer(labels, np.float64), np.frombuffer(features, np.float32).reshape(rows, width)
+    values = _numbers(piece)
+    if values is None or values.shape[1] < 2 or np.isnan(values[:, 0]).any():
+        return None
+    return values[:, 0].copy(), _float32(values[:, 1:])
 
 
 def _float32(values: np.ndarray) -> np.ndarray:
@@ -217,6 +260,19 @@ def _refuse_text_label(block: Block) -> None:
 
 
 def _libsvm_block(piece: bytes, path: Path, first_line: int) -> Block:
+    if routes.ROW_READER is not None:
+        read = routes.ROW_READER.libsvm_block(piece)
+        if read is not None:
+            labels, data, indices, indptr, rows, width = read
+            parts = (
+                np.frombuffer(data, np.float32),
+                np.frombuffer(indices, np.int32),
+                np.frombuffer(indptr, np.int32),
+            )
+            matrix = scipy.sparse.csr_matrix(parts, shape=(rows, width))
+            return Block(matrix, np.frombuffer(labels, np.float64), path, first_line)
+    if b"qid:" in piece:
+        _refuse_qid(piece, path, first_line)
     try:
         features, labels = load_svmlight_file(io.BytesIO(piece), zero_based=True, dtype=np.float32)
     except (ValueError, RuntimeError):
@@ -224,6 +280,15 @@ def _libsvm_block(piece: bytes, path: Path, first_line: int) -> Block:
         raise TrainingError(f"{where(path, first_line)}: not valid libsvm") from None
     matrix = scipy.sparse.csr_matrix(features, dtype=np.float32)
     return Block(matrix, np.asarray(labels, dtype=np.float64), path, first_line)
+
+
+def _refuse_qid(piece: bytes, path: Path, first_line: int) -> None:
+    for number, line in enumerate(_lines(piece), start=first_line):
+        if any(token.startswith(b"qid:") for token in line.split()):
+            raise TrainingError(
+                f"{where(path, number)}: a qid: token (ranking groups) is not supported; "
+                "write the rows without it"
+            )
 
 
 def _locate_libsvm_error(piece: bytes, path: Path, first_line: int) -> None:

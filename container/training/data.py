@@ -5,7 +5,7 @@ which files in them (every regular file, sorted, dotfiles skipped; gzip or plain
 type (from `inputdataconfig.json`, CSV when not given), the width every file must share, whether
 the parsed features stay in memory, and label handling. A channel is read once, block by block
 (container/training/chunks.py): its labels are kept (one number or string per row), and so are
-its float32 feature blocks while they fit in the memory budget (half of what the container may
+its float32 feature blocks, gathered into a few large ones (container/training/slabs.py), while they fit in the memory budget (half of what the container may
 still use, or BYOM_TRAINING_MEMORY_MB); beyond it the blocks are dropped and read again from the
 files each time they are needed (`Dataset.blocks()`), so no whole matrix is ever built for
 XGBoost. `Dataset.features` builds the whole matrix, for scikit-learn, which needs it. A host of
@@ -28,6 +28,7 @@ from container.errors import TrainingError
 from container.host_memory import available_bytes
 from container.tables import Matrix
 from container.training.chunks import Block, is_number, read_blocks, where
+from container.training.slabs import Slabs
 
 TRAIN_CHANNELS = ("train", "training")
 VALIDATION_CHANNEL = "validation"
@@ -146,7 +147,7 @@ class _Scan:
         self.kind, self.fixed_width, self.budget = kind, width, budget
         self.width, self.rows, self.kept_bytes = width or 0, 0, 0
         self.labels: list[np.ndarray] = []
-        self.kept: list[Matrix] | None = []
+        self.kept: Slabs | None = Slabs()
         self.first: Block | None = None
 
     def add(self, block: Block) -> None:
@@ -155,7 +156,7 @@ class _Scan:
         self.rows += block.rows
         self.labels.append(block.labels)
         if self.kept is not None:
-            self.kept.append(block.features)
+            self.kept.add(block.features)
             self.kept_bytes += _nbytes(block.features)
             if self.budget is not None and self.kept_bytes > self.budget:
                 self.kept, self.kept_bytes = None, 0  # too large to keep: read again when needed
@@ -182,7 +183,7 @@ class _Scan:
             )
 
     def dataset(self, channel: str, files: list[Path]) -> Dataset:
-        kept = None if self.kept is None else tuple(_widened(part, self.width) for part in self.kept)
+        kept = None if self.kept is None else tuple(_widened(part, self.width) for part in self.kept.blocks())
         shape = (self.rows, self.width)
         return Dataset(channel, self.kind, tuple(files), shape, _joined_labels(self.labels), kept)
 
