@@ -91,3 +91,11 @@ sanitize: $(STAMP)
 	PYTHON=$(PYTHON) scripts/sanitize $(SANITIZE_TESTS)
 fuzz: $(STAMP)
 	PYTHON=$(PYTHON) scripts/sanitize build && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
+# The soak (not in CI): the demo model and the benchmark's XGBoost model under ./serve, mixed valid
+# and invalid requests at 70% of their measured capacity for SOAK_SECONDS (an hour), RSS of every
+# process sampled; judged and written to bench/results/soak.md and .csv (bench/soak.py).
+SOAK_SECONDS ?= 3600
+.PHONY: soak
+soak: $(STAMP) $(EXTENSIONS) bytecode
+	$(PYTHON) bench/soak.py --seconds $(SOAK_SECONDS)
