@@ -135,19 +135,25 @@ async def sample_rss(targets: Sequence[Target], seconds: float, every: float) ->
     return samples
 
 
-async def offer(target: Target, rate: float, seconds: float) -> list[soak_report.CaseCount]:
-    """`rate` requests per second, open loop, for `seconds`; what each case was answered."""
+async def offer(
+    target: Target, rate: float, seconds: float
+) -> tuple[list[soak_report.CaseCount], Counter[int]]:
+    """`rate` requests per second, open loop, for `seconds`; what each case was answered, and how
+    many answers were wrong in each minute of the load."""
     sender = target.sender()
     await sender.prepare(CONNECTIONS)
     outcomes = await Generator(sender, TIMEOUT_S, 1000).run(schedule([Phase(seconds, rate)]))
     sender.close()
-    counts = [Counter[int]() for _ in target.cases]
+    counts, wrong = [Counter[int]() for _ in target.cases], Counter[int]()
     for offset, status in zip(outcomes.scheduled, outcomes.status, strict=True):
-        counts[round(offset * rate) % len(target.cases)][status] += 1  # request k is sent at k / rate
-    return [
+        case = round(offset * rate) % len(target.cases)  # request k is sent at k / rate
+        counts[case][status] += 1
+        wrong[int(offset // 60)] += status != target.cases[case].expected
+    cases = [
         soak_report.CaseCount(target.name, case.name, case.expected, dict(count))
         for case, count in zip(target.cases, counts, strict=True)
     ]
+    return cases, wrong
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,7 @@ class Observed:
     capacity_cpu: float  # percent of its core this generator used while measuring them
     rates: list[float]
     counts: list[soak_report.CaseCount]
+    wrong_by_minute: dict[str, dict[int, int]]
     samples: list[soak_report.Sample]
     before: dict[str, frozenset[int]]
     after: dict[str, frozenset[int]]
@@ -168,10 +175,11 @@ async def soak(targets: Sequence[Target], arguments: argparse.Namespace) -> Obse
     rates = [arguments.load * capacity for capacity in capacities]
     before = {t.name: frozenset(t.pids()) for t in targets}
     offered = asyncio.gather(*(offer(t, r, arguments.seconds) for t, r in zip(targets, rates, strict=True)))
-    counts, samples = await asyncio.gather(offered, sample_rss(targets, arguments.seconds, arguments.sample))
+    answers, samples = await asyncio.gather(offered, sample_rss(targets, arguments.seconds, arguments.sample))
     after = {t.name: frozenset(t.pids()) for t in targets}
-    flat = [case for per_target in counts for case in per_target]
-    return Observed(list(capacities), capacity_cpu, rates, flat, samples, before, after)
+    flat = [case for cases, _ in answers for case in cases]
+    wrong = {t.name: dict(by_minute) for t, (_, by_minute) in zip(targets, answers, strict=True)}
+    return Observed(list(capacities), capacity_cpu, rates, flat, wrong, samples, before, after)
 
 
 def header(
@@ -208,9 +216,8 @@ def run(arguments: argparse.Namespace, work: Path) -> soak_report.Soak:
         usage = 100 * (time.process_time() - cpu) / (time.monotonic() - wall)
     soak_report.write_csv(arguments.out.with_suffix(".csv"), seen.samples)
     growth = soak_report.memory_verdict(seen.samples, arguments.warmup)
-    return soak_report.Soak(
-        header(arguments, targets, seen, usage), seen.counts, growth, seen.before, seen.after
-    )
+    lines = header(arguments, targets, seen, usage)
+    return soak_report.Soak(lines, seen.counts, growth, seen.before, seen.after, seen.wrong_by_minute)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -221,7 +228,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="seconds before RSS is judged (a sixth of --seconds)")
     parser.add_argument("--load", type=float, default=0.7, help="share of the measured capacity (0.7)")
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples (5)")
-    parser.add_argument("--capacity-seconds", type=float, default=10.0, help="closed-loop measurement (10)")
+    parser.add_argument("--capacity-seconds", type=float, default=30.0, help="closed-loop measurement (30)")
     parser.add_argument("--out", type=Path, default=CHECKOUT / "bench" / "results" / "soak", help="PREFIX")
     arguments = parser.parse_args(argv)
     if arguments.warmup is None:

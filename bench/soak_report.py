@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +111,7 @@ class Soak:
     growth: Sequence[Growth]
     pids_before: Mapping[str, frozenset[int]]
     pids_after: Mapping[str, frozenset[int]]
+    wrong_by_minute: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # server -> minute -> n
 
     @property
     def workers_kept(self) -> bool:
@@ -128,6 +129,7 @@ def markdown(soak: Soak) -> str:
     for c in soak.cases:
         answered = ", ".join(f"{status}: {count:,}" for status, count in sorted(c.statuses.items()))
         lines.append(f"| {c.server} | {c.case} | {c.expected} | {answered} | {c.wrong:,} |")
+    lines += _wrong_by_minute(soak.wrong_by_minute)
     lines += [
         "",
         "## RSS after the warm-up",
@@ -145,3 +147,13 @@ def markdown(soak: Soak) -> str:
     )
     lines += ["", f"Worker pids: {kept}.", "", f"**Verdict: {'pass' if soak.passed else 'FAIL'}.**", ""]
     return "\n".join(lines)
+
+
+def _wrong_by_minute(wrong: Mapping[str, Mapping[int, int]]) -> list[str]:
+    """A line per server that answered wrongly: how many in each minute of the load (from 1)."""
+    lines = []
+    for server, by_minute in wrong.items():
+        if any(by_minute.values()):
+            minutes = ", ".join(f"{minute + 1}: {n:,}" for minute, n in sorted(by_minute.items()))
+            lines.append(f"- {server}, wrong answers in each minute: {minutes}")
+    return ["", *lines] if lines else []

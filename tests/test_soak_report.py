@@ -64,3 +64,10 @@ def test_a_wrong_status_or_a_replaced_worker_fails_the_soak() -> None:
     assert not soak([CaseCount("iris", "one CSV row", 200, {200: 9, 1: 1})], frozenset({1, 2})).passed
     assert not soak([right], frozenset({1, 3})).passed
     assert "Verdict: FAIL" in soak_report.markdown(soak([right], frozenset({1, 3})))
+
+
+def test_the_report_says_in_which_minutes_answers_went_wrong() -> None:
+    right = CaseCount("iris", "one CSV row", 200, {200: 10, 1: 5})
+    report = Soak([], [right], [], {}, {}, {"iris": {0: 0, 1: 5}, "xgboost": {0: 0}})
+    assert "- iris, wrong answers in each minute: 1: 0, 2: 5" in soak_report.markdown(report)
+    assert "xgboost, wrong" not in soak_report.markdown(report)
