@@ -85,9 +85,18 @@ bench: $(STAMP) $(EXTENSIONS) bytecode
 
 # The C modules with AddressSanitizer + UBSan (clang: apt-get install clang libclang-rt-14-dev), in
 # build/sanitized/, and the suites that call them (scripts/sanitize); `make fuzz FUZZ_SECONDS=3600`
-# fuzzes each target of tests/fuzz/ against that build (scripts/fuzz). Not in CI yet.
+# fuzzes each target of tests/helpers/fuzz_targets.py against that build (scripts/fuzz); .ci/sanitize
+# runs a bounded share of both in CI. See docs/hardening.md.
 .PHONY: sanitize fuzz
 sanitize: $(STAMP)
 	PYTHON=$(PYTHON) scripts/sanitize $(SANITIZE_TESTS)
 fuzz: $(STAMP)
-	PYTHON=$(PYTHON) scripts/sanitize build && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz csv json
+	PYTHON=$(PYTHON) scripts/sanitize build && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
+# The soak (not in CI): the demo model and the benchmark's XGBoost model under ./serve, mixed valid
+# and invalid requests at 70% of their measured capacity for SOAK_SECONDS (an hour), RSS of every
+# process sampled; judged and written to bench/results/soak.md and .csv (bench/soak.py).
+SOAK_SECONDS ?= 3600
+.PHONY: soak
+soak: $(STAMP) $(EXTENSIONS) bytecode
+	$(PYTHON) bench/soak.py --seconds $(SOAK_SECONDS)

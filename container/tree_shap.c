@@ -93,7 +93,9 @@ static PyObject *add_group(PyObject *self, PyObject *args)
                           &v[6], &v[7], &v[8], &v[9], &n, &f, &leaves, &d, &c))
         return NULL;
     const int ok = sizes_agree(v, n, f, leaves, d, c);
-    if (ok) {
+    /* No leaves, nothing to add: rows of no features cost no bytes, so without this check a count
+       of 2^32 of them looped for seconds (found by scripts/fuzz: corpus/tree_shap/no-leaves-many-rows) */
+    if (ok && leaves > 0 && c > 0) {
         Py_BEGIN_ALLOW_THREADS
         for (int64_t r = 0; r < n; r++)
             for (int64_t l = 0; l < leaves; l++) {

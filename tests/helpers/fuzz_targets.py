@@ -4,8 +4,6 @@ sanitized build (scripts/sanitize), so a read outside a buffer or undefined beha
 its report. tests/test_fuzz_regressions.py replays every file of tests/fuzz/corpus/<target>/
 through its target on the normal build. (The sanitized modules leave the ASan runtime to the one
 preloaded, clang's or atheris'; linked to clang's by name, they failed to load under atheris.)
-Unfinished: scripts/fuzz does not start yet: tests/fuzz/run.py stops after atheris' "Instrumenting
-... functions" (atheris.instrument_all); the targets start at once without it.
 
     csv         _row_reader.csv_rows (through csv.fast_csv_table) against decode_csv_strict
     json        _row_reader.json_row (through json.fast_json_row) against decode_json_strict
