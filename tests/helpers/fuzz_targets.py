@@ -6,6 +6,9 @@ through its target on the normal build. (The sanitized modules leave the ASan ru
 preloaded, clang's or atheris'; linked to clang's by name, they failed to load under atheris.)
 
     csv         _row_reader.csv_rows (through csv.fast_csv_table) against decode_csv_strict
+    csv_block   _row_reader.csv_block (training pieces: labels, float32 features) against
+                decode_csv_strict's first column and the rest cast to float32
+    libsvm      _row_reader.libsvm_block (training pieces: labels, CSR) against decode_libsvm
     json        _row_reader.json_row (through json.fast_json_row) against decode_json_strict
     tree_walk   _tree_walk.margins on fuzzed rows and fuzzed trees that pass tree_checks,
                 against the numpy walk, bit for bit
@@ -24,6 +27,9 @@ import numpy as np
 
 from container.codecs import csv as csv_codec
 from container.codecs import json as json_codec
+from container.codecs import routes
+from container.codecs.libsvm import decode_libsvm
+from container.codecs.text import UTF8_BOM
 from container.errors import RequestError
 from container.flavours import tree_walk
 from container.flavours.compiled_walk import LIBRARY, CompiledWalk, load_module
@@ -49,6 +55,42 @@ def csv(data: bytes) -> None:
     _agree(
         None if table is None else np.asarray(table.rows), _strict(csv_codec.decode_csv_strict, data), data
     )
+
+
+def csv_block(data: bytes) -> None:
+    read = routes.ROW_READER.csv_block(data) if routes.ROW_READER is not None else None
+    if read is None:
+        return
+    strict = _strict(csv_codec.decode_csv_strict, data)
+    assert strict is not None and strict.shape[1] >= 2, (
+        f"csv_block took what the strict path refuses: {data!r}"
+    )
+    labels, features, rows, width = read
+    assert (rows, width + 1) == strict.shape, data
+    with np.errstate(over="ignore"):
+        expected = strict[:, 1:].astype(np.float32)
+    assert np.frombuffer(labels, np.float64).tobytes() == strict[:, 0].tobytes(), data
+    assert np.frombuffer(features, np.float32).tobytes() == expected.tobytes(), data
+
+
+def libsvm(data: bytes) -> None:
+    read = routes.ROW_READER.libsvm_block(data) if routes.ROW_READER is not None else None
+    if read is None:
+        return
+    labels, values, indices, indptr, rows, width = read
+    try:  # the readers take one UTF-8 BOM at the start, as every reader here does
+        strict = decode_libsvm(data, {}).rows
+        # as the serving decoder reads lines: LF ends one (a CR is blank space), trailing ends dropped
+        lines = data.removeprefix(UTF8_BOM).rstrip(b"\r\n").split(b"\n")
+        strict_labels = [float(line.split()[0]) for line in lines]
+    except (RequestError, ValueError, IndexError):
+        raise AssertionError(f"libsvm_block took what the strict path refuses: {data!r}") from None
+    assert (rows, width) == strict.shape, data
+    assert np.frombuffer(labels, np.float64).tolist() == strict_labels, data
+    assert np.frombuffer(indptr, np.int32).tolist() == strict.indptr.tolist(), data
+    assert np.frombuffer(indices, np.int32).tolist() == strict.indices.tolist(), data
+    with np.errstate(over="ignore"):
+        assert np.frombuffer(values, np.float32).tobytes() == strict.data.astype(np.float32).tobytes(), data
 
 
 def json_(data: bytes) -> None:
@@ -129,6 +171,8 @@ def shap(data: bytes) -> None:
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "csv": csv,
+    "csv_block": csv_block,
+    "libsvm": libsvm,
     "json": json_,
     "tree_walk": walk,
     "tree_shap": shap,
