@@ -159,9 +159,11 @@ def test_models_load_and_unload_on_every_worker_while_ping_and_other_models_answ
 
 
 def replace_a_worker(server: ServeProcess) -> None:
-    """SIGKILL one worker and wait for gunicorn's replacement to answer (it loads every model first)."""
+    """Stop one worker (SIGTERM: it finishes what it accepted, so the pings and invokes running
+    meanwhile lose nothing; a SIGKILL would reset whichever it held) and wait for gunicorn's
+    replacement to answer (it loads every model first)."""
     workers = children(server.process.pid)
-    os.kill(workers[0], signal.SIGKILL)
+    os.kill(workers[0], signal.SIGTERM)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now = children(server.process.pid)
