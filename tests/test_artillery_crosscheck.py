@@ -13,9 +13,9 @@ probe's figure moves by a tenth from run to run).
 Artillery's report has one row per 10 s period (its p99 is the period's), so the loadtest result
 is planned with `--window 10` too: both MAX_RPS are a 10 s average served rate under the same SLO
 (p99 50 ms, errors 5%, as the live check's). Artillery's periods are fixed on the wall clock
-while the loadtest window slides by a second, and artillery opens a connection per request where
-`byom loadtest` keeps them alive, so artillery's figure may come out somewhat lower; on this ramp
-one period is about 10% of the knee's rate.
+while the loadtest window slides by a second, so artillery's figure may come out somewhat lower;
+on this ramp one period is about 10% of the knee's rate. Both keep CONNECTIONS connections alive
+(artillery's `http.pool`).
 
 Opt-in, as tests/test_byom_capacity_live.py (it times a real server for about five minutes): it
 runs with BYOM_LIVE_ARTILLERY=1 on a machine quiet enough to measure (that check's
@@ -51,6 +51,10 @@ ROWS = 30
 # A ramp far past the knee; few requests in flight keep the server's queue short.
 PROBE = ["--rate", "50", "--ramp-to", "1500", "--duration", "4", "--max-in-flight", "64"]
 TIMEOUT_S = 2  # both clients give up on a request after this long, so overload ends in errors
+# Both clients keep this many connections alive: artillery opens one per request unless its
+# `http.pool` shares a pool (on a quiet machine that cost this one-thread server 16-32% of its
+# MAX_RPS against byom loadtest's 32 kept-alive connections).
+CONNECTIONS = 32
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +76,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 def loadtest(url: str, body: Path, out: Path, *flags: str) -> Path:
     argv = ["loadtest", "--target", url, "--body-file", str(body), "--out", str(out)]
-    assert main([*argv, "--timeout", str(TIMEOUT_S), "--connections", "32", "--quiet", *flags]) == 0
+    assert (
+        main([*argv, "--timeout", str(TIMEOUT_S), "--connections", str(CONNECTIONS), "--quiet", *flags]) == 0
+    )
     return out.with_suffix(".json")
 
 
 def artillery_script(url: str, body: str, ramp: tuple[int, int]) -> dict[str, object]:
     phase = {"duration": RAMP_SECONDS, "arrivalRate": ramp[0], "rampTo": ramp[1]}
-    config = {"target": url, "http": {"timeout": TIMEOUT_S}, "phases": [phase]}
+    config = {"target": url, "http": {"timeout": TIMEOUT_S, "pool": CONNECTIONS}, "phases": [phase]}
     post = {"url": "/invocations", "headers": {"Content-Type": "text/csv"}, "body": body}
     return {"config": config, "scenarios": [{"flow": [{"post": post}]}]}
 
