@@ -99,6 +99,11 @@ def stub_new_config(stub: Stubber, new_config: dict[str, Any]) -> None:
     stub.add_response(
         "describe_endpoint_config", config_answer("iris-old"), {"EndpointConfigName": "iris-old"}
     )
+    stub_config_created(stub, new_config)
+
+
+def stub_config_created(stub: Stubber, new_config: dict[str, Any]) -> None:
+    """The new config not found yet, then created."""
     stub.add_client_error(
         "describe_endpoint_config",
         "ValidationException",

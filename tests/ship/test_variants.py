@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from byom.shared import config
 from byom.shared.aws import Aws
 from byom.ship import deploy, endpoint_config, following, resources, status
-from tests.helpers.rollout import ARN, WHEN, config_answer
+from tests.helpers.rollout import ARN, WHEN, config_answer, stub_config_created
 from tests.helpers.ship import (
     DEPLOY_FLAGS,
     IMAGE,
@@ -114,13 +114,7 @@ def test_create_asks_for_the_exact_endpoint_config(aws_env: str, tmp_path: Path)
                 expected_params={"ModelName": model["ModelName"]},
             )
             stub.add_response("create_model", {"ModelArn": f"{ARN}:model/x"}, model)
-        stub.add_client_error(
-            "describe_endpoint_config",
-            "ValidationException",
-            "Could not find endpoint configuration",
-            expected_params={"EndpointConfigName": wanted["EndpointConfigName"]},
-        )
-        stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"}, wanted)
+        stub_config_created(stub, wanted)
         stub.add_response(
             "create_endpoint",
             {"EndpointArn": f"{ARN}:endpoint/iris"},
@@ -161,13 +155,7 @@ def test_an_update_keeps_each_variants_count(
         old = config_answer("iris-old")
         old["ProductionVariants"][0] |= {"VariantName": "Blue", "InstanceType": "ml.m5.xlarge"}
         stub.add_response("describe_endpoint_config", old, {"EndpointConfigName": "iris-old"})
-        stub.add_client_error(
-            "describe_endpoint_config",
-            "ValidationException",
-            "Could not find endpoint configuration",
-            expected_params={"EndpointConfigName": wanted["EndpointConfigName"]},
-        )
-        stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"}, wanted)
+        stub_config_created(stub, wanted)
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": f"{ARN}:endpoint/iris"},
