@@ -40,7 +40,7 @@ HELP = {
     "byom_overhead_latency_seconds": "The server's time around the model: total less model latency",
     "byom_request_bytes": "Request body bytes read, by route",
     "byom_response_bytes": "Response body bytes, by route",
-    "byom_requests_in_flight": "Requests being answered, in every worker (each samples its own at its heartbeat)",
+    "byom_requests_in_flight": "Requests being answered, in every worker (each samples its own at its deadline sweep)",
     "byom_request_timeouts": "Requests that ran past the timeout (their worker exits and is replaced)",
     "byom_models_loaded": "Models loaded (the most any worker holds)",
     "byom_model_load_seconds": "Multi-model: one worker's load of a model",

@@ -8,7 +8,7 @@ timeout: gthread's main loop heartbeats every second whatever its threads are do
 gunicorn's `timeout` never stops a runaway request there; `timed` records when each request began
 and `notify` (the heartbeat) exits the worker, to be replaced, once one has run longer than the
 timeout. What `timed` records also gives the metrics' in-flight gauge its sample, at each sweep
-(one write every SWEEP_SECONDS, instead of two per request). Must not know how requests are read or answered beyond their deadlines.
+(at most one write every SWEEP_SECONDS, instead of two per request). Must not know how requests are read or answered beyond their deadlines.
 """
 
 from __future__ import annotations
